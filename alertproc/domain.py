@@ -1,0 +1,51 @@
+"""Facts of the GST domain: GSTIN check characters, ASP name keys, IST."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+GSTIN_SHAPE = re.compile(r"^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]$")
+
+# Trailing words that name a company's legal form, not the company.
+_LEGAL_FORMS = {"PVT", "PRIVATE", "LTD", "LIMITED", "LLP", "INC", "CORP", "CORPORATION", "OPC", "PLC"}
+
+
+def gstin_check_char(first14: str) -> str:
+    """Return the mod-36 check character GSTN computes over the first 14 characters."""
+    total = 0
+    for i, ch in enumerate(first14):
+        product = _ALPHABET.index(ch) * (1 if i % 2 == 0 else 2)
+        total += product // 36 + product % 36
+    return _ALPHABET[(36 - total % 36) % 36]
+
+
+def gstin_is_valid(gstin: str | None) -> bool:
+    """True when ``gstin`` has the GSTIN shape and a correct check character."""
+    if not gstin or not GSTIN_SHAPE.match(gstin):
+        return False
+    return gstin_check_char(gstin[:14]) == gstin[14]
+
+
+def asp_key(name: str | None) -> str | None:
+    """Normalise an ASP or GSP name so spelling variants compare equal.
+
+    Case, punctuation, spacing and a trailing legal form ("Pvt Ltd", "Private Limited",
+    "Ltd.") are ignored: "Acme Tax Cloud Pvt. Ltd." and "ACME TAXCLOUD" give one key.
+    """
+    if not name:
+        return None
+    words = re.sub(r"[^0-9A-Z]+", " ", name.upper()).split()
+    while len(words) > 1 and words[-1] in _LEGAL_FORMS:
+        words.pop()
+    return "".join(words) or None
+
+
+def to_utc(naive_ist: datetime) -> datetime:
+    """Interpret a naive GSTN timestamp as IST and return it in UTC."""
+    if naive_ist.tzinfo is None:
+        naive_ist = naive_ist.replace(tzinfo=IST)
+    return naive_ist.astimezone(timezone.utc)

@@ -1,0 +1,37 @@
+"""Exception hierarchy. The CLI turns these into one-line messages and exit codes."""
+
+
+class AlertprocError(Exception):
+    """Base class of every error alertproc raises on purpose."""
+
+
+class ConfigError(AlertprocError):
+    """Raised when a config file, policy file, format file or command-line value is invalid."""
+
+
+class SourceError(AlertprocError):
+    """Raised when a mail, SMS or access-log source cannot be opened or read as a whole."""
+
+
+class FetchError(AlertprocError):
+    """Raised when talking to the IMAP server fails in a way a retry did not fix."""
+
+
+class ArchiveError(AlertprocError):
+    """Raised when the raw-mail archive cannot be written or fails verification."""
+
+
+class RuleError(AlertprocError):
+    """Raised when detection rules cannot be loaded or run; carries every problem found."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class LockedError(AlertprocError):
+    """Raised when another alertproc run holds the database lock."""
+
+
+class DatabaseError(AlertprocError):
+    """Raised when the DuckDB database cannot be opened or a query fails."""

@@ -1,0 +1,182 @@
+"""Alert formats as data: one YAML file per format under ``rules/formats/``.
+
+GSTN does not publish its templates and changes them, so recognising a new variant is a
+matter of adding a file, never of editing code. See ``rules/formats/README.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .errors import ConfigError
+from .yamlfile import load_yaml, where
+
+KINDS = ("token_refreshed", "consent_granted", "access_revoked", "api_access_changed", "otp_sent")
+CHANNELS = ("email", "sms")
+FIELDS = ("gstin", "asp_name", "gsp_name", "occurred_at", "valid_until", "duration", "status")
+DATE_FIELDS = ("occurred_at", "valid_until")
+_KEYS = {"id", "kind", "channel", "description", "subject", "subject_search", "body", "fields",
+         "required", "date_formats"}
+
+
+@dataclass(frozen=True)
+class Format:
+    """One way GSTN words one kind of alert."""
+
+    id: str
+    kind: str
+    channel: str
+    path: Path
+    subject: re.Pattern | None
+    subject_search: str | None
+    body: re.Pattern | None
+    fields: dict[str, re.Pattern]
+    required: tuple[str, ...]
+    date_formats: tuple[str, ...]
+    description: str = ""
+
+    def matches_subject(self, subject: str) -> bool:
+        """True when ``subject`` says this is an alert of this format's kind."""
+        return self.subject is not None and self.subject.search(subject) is not None
+
+    def extract(self, text: str) -> tuple[dict[str, str], list[str]]:
+        """Pull the raw field strings out of ``text``; also return required fields missing."""
+        if self.body is not None and not self.body.search(text):
+            return {}, ["text matching its body pattern"]
+        values: dict[str, str] = {}
+        for name, pattern in self.fields.items():
+            found = pattern.search(text)
+            if found:
+                values[name] = " ".join(found.group(1).split())
+        return values, [name for name in self.required if name not in values]
+
+    def parse_date(self, value: str, reference: datetime | None = None) -> datetime | None:
+        """Parse a GSTN date string (naive, IST) with this format's date formats.
+
+        A time without a date (OTP "valid till 14:42:05 IST") takes its date from
+        ``reference`` (the message's own date, in IST), rolling over midnight.
+        """
+        value = value.strip().removesuffix("IST").strip()
+        for fmt in self.date_formats:
+            try:
+                parsed = datetime.strptime(value, fmt)
+            except ValueError:
+                continue
+            if "%d" not in fmt and reference is not None:
+                parsed = datetime.combine(reference.date(), parsed.time())
+                if parsed < reference - timedelta(hours=1):
+                    parsed += timedelta(days=1)
+            elif "%d" not in fmt:
+                return None
+            return parsed
+        return None
+
+
+@dataclass
+class FormatSet:
+    """All loaded formats, in a stable order (by file name)."""
+
+    formats: list[Format] = field(default_factory=list)
+
+    def for_subject(self, subject: str) -> list[Format]:
+        """E-mail formats whose subject pattern matches ``subject``."""
+        return [f for f in self.formats if f.channel == "email" and f.matches_subject(subject)]
+
+    def for_channel(self, channel: str) -> list[Format]:
+        """Formats of one channel (``email`` or ``sms``)."""
+        return [f for f in self.formats if f.channel == channel]
+
+    def subject_searches(self) -> list[str]:
+        """Literal subject fragments, for server-side IMAP SEARCH."""
+        return sorted({f.subject_search for f in self.formats if f.subject_search})
+
+
+def _compile(path: Path, doc: dict, key: str, pattern: object, problems: list[str]) -> re.Pattern | None:
+    if not isinstance(pattern, str):
+        problems.append(f"{where(path, doc, key)}: '{key}' must be a regular expression string")
+        return None
+    try:
+        return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+    except re.error as exc:
+        problems.append(f"{where(path, doc, key)}: '{key}' is not a valid regular expression: {exc}")
+        return None
+
+
+def _load_one(path: Path, problems: list[str]) -> Format | None:
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        problems.append(f"{path}: a format file must be a mapping")
+        return None
+    before = len(problems)
+    for key in sorted(set(doc) - _KEYS):
+        problems.append(f"{where(path, doc, key)}: unknown key '{key}' (known: {', '.join(sorted(_KEYS))})")
+    for key in ("id", "kind", "channel", "fields"):
+        if key not in doc:
+            problems.append(f"{where(path, doc)}: missing required key '{key}'")
+    if doc.get("kind") not in KINDS and "kind" in doc:
+        problems.append(f"{where(path, doc, 'kind')}: kind must be one of {', '.join(KINDS)}")
+    channel = doc.get("channel")
+    if channel not in CHANNELS and "channel" in doc:
+        problems.append(f"{where(path, doc, 'channel')}: channel must be email or sms")
+    if channel == "email" and "subject" not in doc:
+        problems.append(f"{where(path, doc)}: an email format needs 'subject'")
+    if channel == "sms" and "body" not in doc:
+        problems.append(f"{where(path, doc)}: an sms format needs 'body'")
+    subject = _compile(path, doc, "subject", doc["subject"], problems) if "subject" in doc else None
+    body = _compile(path, doc, "body", doc["body"], problems) if "body" in doc else None
+    fields: dict[str, re.Pattern] = {}
+    raw_fields = doc.get("fields") or {}
+    if not isinstance(raw_fields, dict):
+        problems.append(f"{where(path, doc, 'fields')}: 'fields' must map field names to patterns")
+        raw_fields = {}
+    for name, pattern in raw_fields.items():
+        if name not in FIELDS:
+            problems.append(f"{where(path, raw_fields, name)}: unknown field '{name}' (known: {', '.join(FIELDS)})")
+            continue
+        compiled = _compile(path, raw_fields, name, pattern, problems)
+        if compiled is not None and compiled.groups < 1:
+            problems.append(f"{where(path, raw_fields, name)}: pattern for '{name}' needs a capturing group")
+        elif compiled is not None:
+            fields[name] = compiled
+    required = doc.get("required", ["gstin", "occurred_at"])
+    if not isinstance(required, list) or any(r not in raw_fields for r in required):
+        problems.append(f"{where(path, doc, 'required')}: 'required' must list names defined under 'fields'")
+        required = []
+    date_formats = doc.get("date_formats", [])
+    if not isinstance(date_formats, list) or not all(isinstance(d, str) for d in date_formats):
+        problems.append(f"{where(path, doc, 'date_formats')}: 'date_formats' must be a list of strptime formats")
+        date_formats = []
+    if any(name in DATE_FIELDS for name in fields) and not date_formats:
+        problems.append(f"{where(path, doc)}: date fields need 'date_formats'")
+    if len(problems) > before:
+        return None
+    return Format(
+        id=str(doc["id"]), kind=doc["kind"], channel=channel, path=path, subject=subject,
+        subject_search=doc.get("subject_search"), body=body, fields=fields,
+        required=tuple(required), date_formats=tuple(date_formats),
+        description=str(doc.get("description", "")),
+    )
+
+
+def load_formats(directory: Path) -> FormatSet:
+    """Load every ``*.yaml`` in ``directory``; report all problems at once with file and line."""
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: formats directory not found (pass --rules DIR)")
+    problems: list[str] = []
+    formats: list[Format] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        fmt = _load_one(path, problems)
+        if fmt is None:
+            continue
+        if fmt.id in seen:
+            problems.append(f"{path}: duplicate format id '{fmt.id}' (also in {seen[fmt.id]})")
+            continue
+        seen[fmt.id] = path
+        formats.append(fmt)
+    if problems:
+        raise ConfigError("invalid alert formats:\n  " + "\n  ".join(problems))
+    return FormatSet(formats)

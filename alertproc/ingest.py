@@ -1,0 +1,116 @@
+"""Archive, parse and load raw mail in batches: the stage every mail source goes through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from itertools import islice
+
+import duckdb
+
+from .archive import Archive, sha256_hex
+from .formats import FormatSet
+from .parse import parse_mail
+from .sources import RawMail
+from .store import insert_batch, known_messages, now
+
+DEFAULT_BATCH = 1000
+
+
+@dataclass
+class IngestStats:
+    """What one import did; ``seen == new + known + duplicates`` always holds.
+
+    ``known``: the same bytes are stored already. ``duplicates``: other bytes, but a
+    Message-ID that is stored already (archived and recorded, no events).
+    """
+
+    seen: int = 0
+    new: int = 0
+    known: int = 0
+    duplicates: int = 0
+    parsed: int = 0
+    unparsed: int = 0
+    ignored: int = 0
+    events_new: int = 0
+
+    def add(self, other: "IngestStats") -> None:
+        """Accumulate ``other`` into this."""
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
+    """Consecutive lists of at most ``size`` items."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail],
+                 formats: FormatSet, senders: frozenset[str], run_id: int | None) -> tuple[IngestStats, dict[str, dict]]:
+    """Archive, parse and record one batch; return stats and the stored rows by sha256.
+
+    Messages already in the database (same bytes) are skipped; a message whose Message-ID is
+    already stored with other bytes is archived and recorded as ``duplicate`` without events.
+    Archive files are synced before the database commit, so a row never points at nothing.
+    """
+    stats = IngestStats(seen=len(batch))
+    shas = [sha256_hex(mail.raw) for mail in batch]
+    parsed = {}
+    for sha, mail in zip(shas, batch):
+        if sha not in parsed:
+            parsed[sha] = (mail, parse_mail(mail.raw, formats, senders))
+    message_ids = [p.message["message_id"] for _, p in parsed.values() if p.message["message_id"]]
+    stored, by_message_id = known_messages(con, list(parsed), message_ids)
+    rows: dict[str, dict] = {}
+    events: list[dict] = []
+    imported_at = now()
+    for sha, (mail, result) in parsed.items():
+        if sha in stored:
+            continue
+        row = dict(result.message)
+        first = by_message_id.get(row["message_id"]) if row["message_id"] else None
+        if first is not None and first != sha:
+            row.update(parse_status="duplicate", duplicate_of=first,
+                       parse_error=f"same Message-ID as {first[:12]}")
+            mail_events = []
+        else:
+            mail_events = result.events
+            if row["message_id"]:
+                by_message_id[row["message_id"]] = sha
+        row.update(
+            sha256=sha, source=mail.source, account=mail.account, folder=mail.folder,
+            uidvalidity=mail.uidvalidity, uid=mail.uid, source_ref=mail.ref, size_bytes=len(mail.raw),
+            received_at=row["received_at"] or mail.internal_date, imported_at=imported_at, run_id=run_id,
+        )
+        row["archive_path"] = archive.store(mail.raw, sha, row["received_at"])
+        for event in mail_events:
+            event.update(source_sha256=sha, source_ref=row["message_id"] or mail.ref, imported_at=imported_at)
+        events.extend(mail_events)
+        rows[sha] = row
+    stats.known = stats.seen - len(rows)
+    if rows:
+        archive.sync()
+        stats.events_new = insert_batch(con, list(rows.values()), events)
+    for row in rows.values():
+        status = row["parse_status"]
+        if status == "duplicate":
+            stats.duplicates += 1
+        else:
+            stats.new += 1
+            setattr(stats, status, getattr(stats, status) + 1)
+    return stats, rows
+
+
+def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[RawMail], formats: FormatSet,
+           senders: frozenset[str], run_id: int | None = None, batch_size: int = DEFAULT_BATCH,
+           progress: Callable[[int], None] | None = None) -> IngestStats:
+    """Ingest ``mails`` batch by batch; each batch is committed on its own."""
+    total = IngestStats()
+    for batch in batched(mails, batch_size):
+        stats, _ = ingest_batch(con, archive, batch, formats, senders, run_id)
+        total.add(stats)
+        if progress:
+            progress(len(batch))
+    return total

@@ -1,0 +1,215 @@
+"""Read one raw e-mail: its metadata, its text, and the alert event it carries (if any)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+
+import mailparser
+
+from .extract import extract, mask_otp
+from .formats import FormatSet
+
+# mail-parser logs a warning per multipart/alternative mail; a batch of thousands floods logs.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|fw|aw|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_INLINE_FORWARD = re.compile(
+    r"^[>\s]*From:\s*(?P<from>.+)$(?:.*\n)*?^[>\s]*Subject:\s*(?P<subject>.+)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass
+class ParsedMail:
+    """The outcome of reading one raw message."""
+
+    message: dict
+    events: list[dict] = field(default_factory=list)
+
+
+class _TextFromHTML(HTMLParser):
+    """HTML to text where each table row becomes one line of cells joined by `` | ``."""
+
+    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.row: list[str] | None = None
+        self.cell: list[str] = []
+        self.text: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag == "tr":
+            self._flush_text()
+            self.row = []
+        elif tag in ("td", "th") and self.row is not None:
+            self._close_cell()
+        elif tag in self._BLOCKS:
+            self._flush_text()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.skip = max(0, self.skip - 1)
+        elif tag == "tr" and self.row is not None:
+            self._close_cell()
+            self.lines.append(" | ".join(c for c in self.row if c))
+            self.row = None
+        elif tag in ("td", "th") and self.row is not None:
+            self._close_cell()
+        elif tag in self._BLOCKS:
+            self._flush_text()
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        (self.cell if self.row is not None else self.text).append(data)
+
+    def _close_cell(self) -> None:
+        if self.row is not None and self.cell:
+            self.row.append(" ".join("".join(self.cell).split()))
+        self.cell = []
+
+    def _flush_text(self) -> None:
+        line = " ".join("".join(self.text).split())
+        if line:
+            self.lines.append(line)
+        self.text = []
+
+    def result(self) -> str:
+        self._flush_text()
+        return "\n".join(self.lines)
+
+
+def html_to_text(html: str) -> str:
+    """Flatten HTML to text; table rows become ``cell | cell`` lines."""
+    parser = _TextFromHTML()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # HTMLParser is lenient; anything left is hostile input, keep what we have
+        pass
+    return parser.result()
+
+
+def clean_subject(subject: str) -> str:
+    """Drop ``Re:``/``Fwd:`` prefixes and fold white space."""
+    return " ".join(_REPLY_PREFIX.sub("", subject or "").split())
+
+
+def _address(value: str | None) -> str | None:
+    if not value:
+        return None
+    addr = email.utils.parseaddr(value)[1]
+    return addr.strip().lower() or None
+
+
+def _header(msg: email.message.Message, name: str) -> str | None:
+    values = msg.get_all(name) or []
+    text = "\n".join(str(v) for v in values).strip()
+    return text or None
+
+
+def _message_time(mail: mailparser.MailParser, msg: email.message.Message) -> datetime | None:
+    date = getattr(mail, "date", None)
+    if isinstance(date, datetime):
+        return date if date.tzinfo else date.replace(tzinfo=timezone.utc)
+    try:
+        parsed = email.utils.parsedate_to_datetime(msg.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _body_text(mail: mailparser.MailParser) -> str:
+    plain = "\n".join(mail.text_plain or [])
+    html = "\n".join(html_to_text(h) for h in (mail.text_html or []))
+    return f"{plain}\n{html}".strip()
+
+
+def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes | None:
+    """Raw bytes of a GST alert attached as message/rfc822 inside a forward, if any."""
+    for part in msg.walk():
+        if part.get_content_type() != "message/rfc822":
+            continue
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if isinstance(inner, email.message.Message) and _address(inner.get("From")) in senders:
+            return inner.as_bytes(policy=email.policy.compat32)
+    return None
+
+
+def read_mail(raw: bytes) -> tuple[mailparser.MailParser | None, email.message.Message, str | None]:
+    """Parse ``raw`` with mail-parser; on failure keep the stdlib view and the reason."""
+    try:
+        mail = mailparser.parse_from_bytes(raw)
+        return mail, mail.message, None
+    except Exception as exc:  # mail-parser raises many types on hostile input
+        return None, email.message_from_bytes(raw), f"mail-parser failed: {type(exc).__name__}: {exc}"
+
+
+def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str]) -> ParsedMail:
+    """Read ``raw`` into a ``messages`` row and the events it carries.
+
+    An alert is mail from one of ``senders`` (or forwarded from one) whose subject matches
+    an e-mail format. Any other mail is ``ignored``. An alert whose body matches no format
+    is ``unparsed`` with the reason; it is never dropped.
+    """
+    mail, msg, failure = read_mail(raw)
+    subject = str(mail.subject if mail else (msg.get("Subject") or ""))
+    from_addr = _address(str(msg.get("From") or ""))
+    sent_at = _message_time(mail, msg) if mail else None
+    message = {
+        "message_id": (str(msg.get("Message-ID") or "").strip() or None),
+        "received_at": sent_at,
+        "from_addr": from_addr,
+        "subject": subject[:1000],
+        "return_path": _address(_header(msg, "Return-Path")),
+        "auth_results": _header(msg, "Authentication-Results"),
+        "forwarded": False,
+        "kind": None,
+        "format_id": None,
+        "parse_status": "ignored",
+        "parse_error": None,
+    }
+    text = _body_text(mail) if mail else ""
+    alert_subject = clean_subject(subject)
+    if from_addr not in senders:
+        inner = _inner_alert(msg, senders)
+        forward = None if inner else _INLINE_FORWARD.search(text)
+        if inner is not None:
+            inner_mail = parse_mail(inner, formats, senders)
+            inner_mail.message.update({k: message[k] for k in ("message_id", "received_at", "from_addr",
+                                                               "subject", "return_path", "auth_results")})
+            inner_mail.message["forwarded"] = True
+            return inner_mail
+        if forward and _address(forward.group("from")) in senders:
+            message["forwarded"] = True
+            alert_subject = clean_subject(forward.group("subject"))
+            text = text[forward.end():]
+        else:
+            message["parse_error"] = failure or "not from a configured sender"
+            return ParsedMail(message)
+    candidates = formats.for_subject(alert_subject)
+    if not candidates:
+        message["parse_error"] = failure or "subject is not a known alert kind"
+        return ParsedMail(message)
+    message["kind"] = candidates[0].kind
+    if message["kind"] == "otp_sent":
+        message["subject"] = mask_otp(message["subject"])
+    if failure:
+        message.update(parse_status="unparsed", parse_error=failure)
+        return ParsedMail(message)
+    result = extract(candidates, f"Subject: {alert_subject}\n{text}", sent_at)
+    message.update(parse_status=result.status, format_id=result.format_id, parse_error=result.error)
+    return ParsedMail(message, [result.event] if result.event else [])

@@ -1,0 +1,163 @@
+"""The jobs the CLI runs, as library functions: import, detect, report, reparse, run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from . import lock, store
+from .archive import Archive
+from .formats import FormatSet, load_formats
+from .ingest import IngestStats, ingest
+from .parse import parse_mail
+from .policy import apply_policy, load_policy
+from .report import Period, choose_period, write_report
+from .rules import load_rules, run_rules
+from .config import SHIPPED_REPORTS, Settings
+from .sources import LocalSource, detect_kind
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class DetectResult:
+    """Findings after a detect: total, per rule and severity, and rule problems."""
+
+    total: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    by_severity: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunSummary:
+    """What ``alertproc run`` did."""
+
+    run_id: int
+    imported: IngestStats
+    detect: DetectResult
+    report: Path | None
+
+    def as_dict(self) -> dict:
+        """A JSON-ready summary for scripts."""
+        return {"run_id": self.run_id, "imported": asdict(self.imported), "findings": asdict(self.detect),
+                "report": str(self.report) if self.report else None}
+
+
+@contextmanager
+def writing(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The database opened for writing, under the run lock."""
+    with lock.exclusive(settings.db):
+        con = store.connect(settings.db)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def tracked(con: duckdb.DuckDBPyConnection, command: str, source: str | None) -> Iterator[int]:
+    """Record a row in ``runs``: ``running`` now, ``ok`` or ``failed`` (with the error) at the end."""
+    run_id = con.execute("select nextval('run_ids')").fetchone()[0]
+    con.execute("insert into runs (run_id, command, source, started_at, status) values (?, ?, ?, ?, 'running')",
+                [run_id, command, source, store.now()])
+    try:
+        yield run_id
+    except BaseException as exc:
+        con.execute("update runs set status = 'failed', finished_at = ?, error = ? where run_id = ?",
+                    [store.now(), f"{type(exc).__name__}: {exc}"[:500], run_id])
+        raise
+    con.execute("update runs set status = 'ok', finished_at = ? where run_id = ?", [store.now(), run_id])
+
+
+def record_stats(con: duckdb.DuckDBPyConnection, run_id: int, stats: IngestStats) -> None:
+    """Store an import's counts on its ``runs`` row."""
+    con.execute(
+        "update runs set messages_seen = ?, messages_new = ?, messages_known = ?, duplicates = ?, parsed = ?, "
+        "unparsed = ?, ignored = ?, events_new = ? where run_id = ?",
+        [stats.seen, stats.new, stats.known, stats.duplicates, stats.parsed, stats.unparsed, stats.ignored,
+         stats.events_new, run_id])
+
+
+def formats_of(settings: Settings) -> FormatSet:
+    """The alert formats of ``<rules>/formats``."""
+    return load_formats(Path(settings.rules) / "formats")
+
+
+def import_mail(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, kind: str | None, run_id: int,
+                progress: Progress | None = None) -> IngestStats:
+    """Import a local ``.eml`` folder, Maildir or mbox into the archive and database."""
+    source = LocalSource(path, kind or detect_kind(path))
+    stats = ingest(con, Archive(Path(settings.archive)), source, formats_of(settings), settings.sender_set,
+                   run_id=run_id, progress=progress)
+    record_stats(con, run_id, stats)
+    return stats
+
+
+def detect(con: duckdb.DuckDBPyConnection, settings: Settings) -> DetectResult:
+    """Load the policy and recompute findings from every rule in ``<rules>/*.sql``."""
+    apply_policy(con, load_policy(Path(settings.policy)))
+    rules, problems = load_rules(Path(settings.rules))
+    total, run_problems = run_rules(con, rules)
+    result = DetectResult(total=total, problems=problems + run_problems)
+    result.by_rule = dict(con.execute("select rule_id, count(*) from findings group by 1 order by 1").fetchall())
+    result.by_severity = dict(con.execute("select severity, count(*) from findings group by 1").fetchall())
+    return result
+
+
+def report(con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, out: Path | None = None) -> Path:
+    """Write the HTML report for ``period``."""
+    return write_report(con, period, SHIPPED_REPORTS / "templates", Path(settings.archive), out=out,
+                        out_dir=Path(settings.report_dir))
+
+
+def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool = False,
+            progress: Progress | None = None) -> IngestStats:
+    """Parse archived mail again with the current formats, without fetching anything.
+
+    By default only ``unparsed`` and ``ignored`` mail is read again (mail a new format may
+    now recognise); ``everything`` re-reads parsed alerts too. Events are replaced per
+    message, so nothing is duplicated.
+    """
+    statuses = ["unparsed", "ignored", "parsed"] if everything else ["unparsed", "ignored"]
+    rows = con.execute("select sha256, archive_path, message_id, source_ref from messages "
+                       "where list_contains(?, parse_status) order by sha256", [statuses]).fetchall()
+    archive, formats = Archive(Path(settings.archive)), formats_of(settings)
+    stats = IngestStats()
+    for sha, path, message_id, ref in rows:
+        result = parse_mail(archive.read(path), formats, settings.sender_set)
+        message = result.message
+        for event in result.events:
+            event.update(source_sha256=sha, source_ref=message_id or ref, imported_at=store.now())
+        con.execute("begin")
+        con.execute("update messages set kind = ?, format_id = ?, parse_status = ?, parse_error = ? where sha256 = ?",
+                    [message["kind"], message["format_id"], message["parse_status"], message["parse_error"], sha])
+        con.execute("delete from events where source_sha256 = ? and channel = 'email'", [sha])
+        if result.events:
+            event_table = store.arrow_table(result.events, store.EVENT_COLUMNS)
+            stats.events_new += con.execute(
+                "insert into events select * from event_table t "
+                "where not exists (select 1 from events e where e.event_id = t.event_id)").fetchone()[0]
+        con.execute("commit")
+        stats.seen += 1
+        status = message["parse_status"]
+        setattr(stats, status, getattr(stats, status) + 1)
+        if progress:
+            progress(1)
+    return stats
+
+
+def run(settings: Settings, source: Path, kind: str | None = None, period: Period | None = None,
+        progress: Progress | None = None) -> RunSummary:
+    """The scheduled job on local files: import, detect, report."""
+    with writing(settings) as con:
+        with tracked(con, "run", str(source)) as run_id:
+            stats = import_mail(con, settings, source, kind, run_id, progress)
+            found = detect(con, settings)
+            con.execute("update runs set findings = ? where run_id = ?", [found.total, run_id])
+            out = report(con, settings, period or choose_period(None, None, None))
+    return RunSummary(run_id, stats, found, out)

@@ -1,0 +1,215 @@
+"""The organisation's policy (``rules/policy.yaml``): its GSTINs, approved ASPs, revocations.
+
+Loading validates everything and reports every problem with file, line and key; the result
+is written to the ``policy_*`` tables (and manual revocations to ``events``) for the rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from .domain import asp_key, gstin_is_valid, to_utc
+from .errors import ConfigError
+from .extract import event_id
+from .store import EVENT_COLUMNS, arrow_table, now
+from .yamlfile import Located, load_yaml, where
+
+DEFAULT_THRESHOLDS = {
+    "refresh_burst": {"window": "6h", "count": 3},
+    "failed_access_spike": {"window": "1h", "count": 5},
+    "consent_expiring_days": 7,
+    "max_consent_days": 30,
+}
+_WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TOP_KEYS = {"gstins", "approved_asps", "revocations", "thresholds"}
+_ASP_KEYS = {"asp", "aliases", "gsp", "gstins", "from", "to"}
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approved ASP for a set of GSTINs, optionally in a date window (IST, inclusive)."""
+
+    asp: str
+    aliases: tuple[str, ...]
+    gsp: str | None
+    gstins: tuple[str, ...]
+    valid_from: date | None
+    valid_to: date | None
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A revocation done on the portal that produced no mail."""
+
+    gstin: str
+    asp: str
+    at: datetime  # UTC
+    note: str | None
+
+
+@dataclass
+class Policy:
+    """The validated contents of a policy file."""
+
+    path: Path | None = None
+    gstins: dict[str, str | None] = field(default_factory=dict)
+    approvals: list[Approval] = field(default_factory=list)
+    revocations: list[Revocation] = field(default_factory=list)
+    thresholds: dict[str, int] = field(default_factory=dict)
+
+
+def _seconds(value: object) -> int | None:
+    found = _WINDOW.match(str(value))
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)] if found else None
+
+
+def _date(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _when(value: object) -> datetime | None:
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return to_utc(datetime.strptime(text, fmt))
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return to_utc(parsed)
+
+
+def _thresholds(path: Path, doc: Located, problems: list[str]) -> dict[str, int]:
+    raw = doc.get("thresholds") or {}
+    if not isinstance(raw, dict):
+        problems.append(f"{where(path, doc, 'thresholds')}: 'thresholds' must be a mapping")
+        raw = {}
+    for key in sorted(set(raw) - set(DEFAULT_THRESHOLDS)):
+        problems.append(f"{where(path, raw, key)}: unknown threshold '{key}' (known: {', '.join(DEFAULT_THRESHOLDS)})")
+    out: dict[str, int] = {}
+    for name in ("refresh_burst", "failed_access_spike"):
+        spec = {**DEFAULT_THRESHOLDS[name], **(raw.get(name) or {})}
+        window, count = _seconds(spec.get("window")), spec.get("count")
+        if window is None:
+            problems.append(f"{where(path, raw, name)}: thresholds.{name}.window must look like 6h, 30m or 2d")
+        if not isinstance(count, int) or count < 1:
+            problems.append(f"{where(path, raw, name)}: thresholds.{name}.count must be a positive whole number")
+        out[f"{name}_window_s"], out[f"{name}_count"] = window or 0, count if isinstance(count, int) else 0
+    for name in ("consent_expiring_days", "max_consent_days"):
+        value = raw.get(name, DEFAULT_THRESHOLDS[name])
+        if not isinstance(value, int) or value < 0:
+            problems.append(f"{where(path, raw, name)}: thresholds.{name} must be a whole number of days")
+            value = 0
+        out[name] = value
+    return out
+
+
+def _approval(path: Path, item: object, gstins: dict, problems: list[str]) -> Approval | None:
+    if not isinstance(item, dict) or not item.get("asp"):
+        problems.append(f"{where(path, item)}: each approved_asps entry needs 'asp'")
+        return None
+    for key in sorted(set(item) - _ASP_KEYS):
+        problems.append(f"{where(path, item, key)}: unknown key '{key}' (known: {', '.join(sorted(_ASP_KEYS))})")
+    aliases = item.get("aliases") or []
+    if not isinstance(aliases, list):
+        problems.append(f"{where(path, item, 'aliases')}: 'aliases' must be a list of names")
+        aliases = []
+    scope = item.get("gstins", ["*"])
+    if not isinstance(scope, list):
+        problems.append(f"{where(path, item, 'gstins')}: 'gstins' must be a list (use [\"*\"] for all)")
+        scope = []
+    if "*" in scope:
+        scope = list(gstins)
+    for gstin in scope:
+        if not gstin_is_valid(str(gstin)):
+            problems.append(f"{where(path, item, 'gstins')}: '{gstin}' is not a valid GSTIN")
+    bounds = {}
+    for key in ("from", "to"):
+        bounds[key] = _date(item[key]) if item.get(key) is not None else None
+        if item.get(key) is not None and bounds[key] is None:
+            problems.append(f"{where(path, item, key)}: '{key}' must be a date like 2026-01-31")
+    return Approval(str(item["asp"]), tuple(str(a) for a in aliases), item.get("gsp"),
+                    tuple(str(g) for g in scope), bounds["from"], bounds["to"])
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy file; raise :class:`ConfigError` listing every problem."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: policy file not found (pass --policy FILE, or `alertproc init` writes an example)")
+    doc = load_yaml(path) or Located()
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: the policy must be a mapping with gstins, approved_asps, ...")
+    problems: list[str] = []
+    for key in sorted(set(doc) - _TOP_KEYS):
+        problems.append(f"{where(path, doc, key)}: unknown key '{key}' (known: {', '.join(sorted(_TOP_KEYS))})")
+    policy = Policy(path=path)
+    for item in doc.get("gstins") or []:
+        gstin = str(item.get("gstin", "")) if isinstance(item, dict) else str(item)
+        if not gstin_is_valid(gstin):
+            problems.append(f"{where(path, item, 'gstin')}: '{gstin}' is not a valid GSTIN (check character)")
+        policy.gstins[gstin] = item.get("label") if isinstance(item, dict) else None
+    for item in doc.get("approved_asps") or []:
+        approval = _approval(path, item, policy.gstins, problems)
+        if approval:
+            policy.approvals.append(approval)
+    for item in doc.get("revocations") or []:
+        if not isinstance(item, dict) or not all(item.get(k) for k in ("gstin", "asp", "at")):
+            problems.append(f"{where(path, item)}: each revocation needs gstin, asp and at")
+            continue
+        at = _when(item["at"])
+        if at is None:
+            problems.append(f"{where(path, item, 'at')}: 'at' must be a date-time like 2026-11-03 10:15 (IST)")
+            continue
+        policy.revocations.append(Revocation(str(item["gstin"]), str(item["asp"]), at, item.get("note")))
+    policy.thresholds = _thresholds(path, doc, problems)
+    if problems:
+        raise ConfigError(f"invalid policy {path}:\n  " + "\n  ".join(problems))
+    return policy
+
+
+def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
+    """Replace the policy tables and the manual revocation events with ``policy``."""
+    approved = [
+        (a.asp, asp_key(a.asp), a.gsp, g, a.valid_from, a.valid_to) for a in policy.approvals for g in a.gstins
+    ]
+    aliases = sorted({(asp_key(name), asp_key(a.asp)) for a in policy.approvals for name in (a.asp, *a.aliases)})
+    manual = [{
+        "event_id": event_id("access_revoked", r.gstin, asp_key(r.asp), r.at, "manual", None),
+        "kind": "access_revoked", "gstin": r.gstin, "gstin_valid": gstin_is_valid(r.gstin),
+        "asp_name": r.asp, "asp_key": asp_key(r.asp), "occurred_at": r.at, "channel": "manual",
+        "source_ref": f"{policy.path}: {r.note or 'revocations'}", "imported_at": now(),
+    } for r in policy.revocations]
+    manual_table = arrow_table(manual, EVENT_COLUMNS)
+    t = policy.thresholds
+    con.execute("begin")
+    try:
+        for table in ("policy_gstins", "policy_approved_asps", "policy_asp_aliases", "policy_thresholds"):
+            con.execute(f"delete from {table}")
+        if policy.gstins:
+            con.executemany("insert into policy_gstins values (?, ?)", list(policy.gstins.items()))
+        if approved:
+            con.executemany("insert into policy_approved_asps values (?, ?, ?, ?, ?, ?)", approved)
+        if aliases:
+            con.executemany("insert into policy_asp_aliases values (?, ?)", aliases)
+        con.execute(
+            "insert into policy_thresholds values (?, ?, ?, ?, ?, ?)",
+            [t["refresh_burst_window_s"], t["refresh_burst_count"], t["failed_access_spike_window_s"],
+             t["failed_access_spike_count"], t["consent_expiring_days"], t["max_consent_days"]],
+        )
+        con.execute("delete from events where channel = 'manual'")
+        con.execute("insert into events select * from (select distinct on (event_id) * from manual_table)")
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")
+        raise

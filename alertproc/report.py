@@ -1,0 +1,156 @@
+"""The HTML audit report: one self-contained file per week or date range."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import jinja2
+
+from .domain import IST
+from .errors import ConfigError
+from .queries import package_queries
+from .store import now
+
+SEVERITY_ORDER = ("high", "medium", "low", "info")
+_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open time range [since, until) in UTC, with how people name it."""
+
+    label: str
+    slug: str
+    since: datetime
+    until: datetime
+
+    @property
+    def first_day(self) -> date:
+        """First day of the period in IST."""
+        return self.since.astimezone(IST).date()
+
+    @property
+    def last_day(self) -> date:
+        """Last day of the period in IST (inclusive)."""
+        return (self.until.astimezone(IST) - timedelta(seconds=1)).date()
+
+    def previous(self) -> "Period":
+        """The period of the same length just before this one."""
+        length = self.until - self.since
+        return Period(f"before {self.label}", "", self.since - length, self.since)
+
+
+def _ist_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), IST).astimezone(timezone.utc)
+
+
+def week_period(week: str) -> Period:
+    """The ISO week ``YYYY-Www`` (Monday to Sunday, IST)."""
+    found = _WEEK.match(week.strip())
+    try:
+        monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1) if found else None
+    except ValueError:
+        monday = None
+    if monday is None:
+        raise ConfigError(f"--week '{week}' is not an ISO week like 2026-W47")
+    label = f"{found.group(1)}-W{found.group(2)}"
+    return Period(label, label, _ist_midnight(monday), _ist_midnight(monday + timedelta(days=7)))
+
+
+def range_period(since: str, until: str) -> Period:
+    """From the start of ``since`` to the end of ``until`` (dates in IST, both inclusive)."""
+    try:
+        first, last = date.fromisoformat(since), date.fromisoformat(until)
+    except ValueError:
+        raise ConfigError(f"--since/--until must be dates like 2026-11-01 (got '{since}', '{until}')") from None
+    if last < first:
+        raise ConfigError("--until is before --since")
+    return Period(f"{first} to {last}", f"{first}_{last}", _ist_midnight(first), _ist_midnight(last + timedelta(days=1)))
+
+
+def last_complete_week(today: date | None = None) -> Period:
+    """The most recent ISO week that has fully ended (in IST)."""
+    today = today or now().astimezone(IST).date()
+    year, week, _ = (today - timedelta(days=7)).isocalendar()
+    return week_period(f"{year}-W{week:02d}")
+
+
+def choose_period(week: str | None, since: str | None, until: str | None) -> Period:
+    """The period named by the options; default the last complete week."""
+    if week and (since or until):
+        raise ConfigError("use either --week or --since/--until, not both")
+    if since or until:
+        if not (since and until):
+            raise ConfigError("--since and --until go together")
+        return range_period(since, until)
+    return week_period(week) if week else last_complete_week()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period) -> list[dict]:
+    cursor = con.execute(package_queries("report.sql")[name], {"since": period.since, "until": period.until})
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def _counts(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
+    counts = {f"findings_{s}": 0 for s in SEVERITY_ORDER}
+    for row in _rows(con, "event_counts", period):
+        key = row["kind"] if row["kind"] != "access_attempt" else f"access_{row['status']}"
+        counts[key] = counts.get(key, 0) + row["n"]
+    for row in _rows(con, "message_counts", period):
+        counts[f"mail_{row['parse_status']}"] = row["n"]
+    for row in _rows(con, "finding_counts", period):
+        counts[f"findings_{row['severity']}"] = row["n"]
+    return counts
+
+
+def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, out_dir: Path) -> dict:
+    """Everything the template shows, as plain Python values."""
+    def link(relative: str) -> str:
+        return Path(os.path.relpath(archive_root / relative, out_dir)).as_posix()
+
+    findings = _rows(con, "findings", period)
+    for finding in findings:
+        finding["links"] = [(p.rsplit("/", 1)[-1][:12], link(p)) for p in (finding.pop("archive_paths") or [])]
+    unparsed = _rows(con, "unparsed", period)
+    for row in unparsed:
+        row["link"] = link(row["archive_path"]) if row["archive_path"] else None
+    return {
+        "period": period,
+        "generated_ist": now().astimezone(IST).strftime("%d-%m-%Y %H:%M"),
+        "counts": _counts(con, period),
+        "previous": _counts(con, period.previous()),
+        "severities": SEVERITY_ORDER,
+        "findings": findings,
+        "pairs": _rows(con, "pairs", period),
+        "unparsed": unparsed,
+    }
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    """Jinja2 with autoescaping always on: report content comes from untrusted mail."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path, archive_root: Path,
+                 out: Path | None = None, out_dir: Path = Path("reports/out")) -> Path:
+    """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``)."""
+    out = out or out_dir / f"alertproc-{period.slug}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    context = gather(con, period, archive_root.resolve(), out.parent.resolve())
+    html = environment(templates).get_template("report.html.j2").render(**context)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,133 @@
+"""Detection rules: SQL files under ``rules/`` with a metadata header, run against DuckDB.
+
+A rule is a SELECT that returns the columns ``gstin, asp_name, occurred_at, title, detail,
+event_ids`` and optionally ``finding_key`` (what makes two findings "the same"; default: the
+sorted event ids). The engine derives ``finding_id`` from rule id and key, so the same
+evidence gives the same id on every run, and keeps ``first_detected_at`` across runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .errors import RuleError
+from .store import now
+
+SEVERITIES = ("high", "medium", "low", "info")
+REQUIRED_COLUMNS = ("gstin", "asp_name", "occurred_at", "title", "detail", "event_ids")
+_HEADER = re.compile(r"^--\s*(id|title|severity|description)\s*:\s*(.*)$")
+_CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One detection rule file."""
+
+    id: str
+    title: str
+    severity: str
+    description: str
+    sql: str
+    path: Path
+
+
+def _parse_header(path: Path, text: str, problems: list[str]) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    last = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.startswith("--"):
+            break
+        found = _HEADER.match(line)
+        if found:
+            last = found.group(1)
+            if last in meta:
+                problems.append(f"{path}:{number}: '{last}' given twice")
+            meta[last] = found.group(2).strip()
+        elif last and _CONTINUATION.match(line):
+            meta[last] += " " + _CONTINUATION.match(line).group(1).strip()
+    for key in ("id", "title", "severity", "description"):
+        if not meta.get(key):
+            problems.append(f"{path}:1: header is missing '-- {key}: ...'")
+    if meta.get("severity") and meta["severity"] not in SEVERITIES:
+        problems.append(f"{path}:1: severity '{meta['severity']}' is not one of {', '.join(SEVERITIES)}")
+    return meta
+
+
+def load_rules(directory: Path) -> tuple[list[Rule], list[str]]:
+    """Load every ``*.sql`` in ``directory``; return the good rules and a problem per bad one."""
+    problems: list[str] = []
+    rules: list[Rule] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        before = len(problems)
+        meta = _parse_header(path, text, problems)
+        if meta.get("id") in seen:
+            problems.append(f"{path}:1: duplicate rule id '{meta['id']}' (also in {seen[meta['id']]})")
+        if len(problems) > before:
+            continue
+        seen[meta["id"]] = path
+        sql = text.strip().rstrip(";").strip()
+        rules.append(Rule(meta["id"], meta["title"], meta["severity"], meta["description"], sql, path))
+    return rules, problems
+
+
+def _sql_problem(rule: Rule, exc: duckdb.Error) -> str:
+    message = str(exc).strip().splitlines()
+    line = re.search(r"LINE (\d+):", str(exc))
+    where = f"{rule.path}:{line.group(1)}" if line else f"{rule.path}"
+    return f"{where}: rule '{rule.id}' failed: {message[0] if message else exc}"
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, rule: Rule) -> bool:
+    columns = [c[0] for c in con.execute(f"select * from ({rule.sql}) limit 0").description]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise RuleError([f"{rule.path}:1: rule '{rule.id}' must return column(s) {', '.join(missing)}"])
+    return "finding_key" in columns
+
+
+def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> tuple[int, list[str]]:
+    """Recompute ``findings`` from every rule; a broken rule is reported, the others still run.
+
+    Returns the number of findings and the problems met.
+    """
+    problems: list[str] = []
+    con.execute("create or replace temp table new_findings as select * from findings limit 0")
+    for rule in rules:
+        try:
+            has_key = _check_columns(con, rule)
+            key = "cast(r.finding_key as varchar)" if has_key else "array_to_string(list_sort(r.event_ids), ',')"
+            con.execute(
+                f"""
+                insert into new_findings
+                select sha256(? || '|' || {key})[:32], ?, ?, r.gstin, r.asp_name, r.occurred_at,
+                       r.title, r.detail, list_sort(r.event_ids), ?, ?
+                from ({rule.sql}) r
+                """,
+                [rule.id, rule.id, rule.severity, now(), now()],
+            )
+        except RuleError as exc:
+            problems.extend(exc.problems)
+        except duckdb.Error as exc:
+            problems.append(_sql_problem(rule, exc))
+    con.execute("begin")
+    try:
+        # One finding per id even if a rule repeats itself; keep when it was first seen.
+        con.execute("""
+            create or replace temp table merged as
+            select distinct on (n.finding_id) n.* replace (coalesce(f.first_detected_at, n.first_detected_at) as first_detected_at)
+            from new_findings n left join findings f using (finding_id)
+        """)
+        con.execute("delete from findings")
+        con.execute("insert into findings select * from merged")
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")
+        raise
+    total = con.execute("select count(*) from findings").fetchone()[0]
+    return total, problems

@@ -1,0 +1,131 @@
+"""The DuckDB database: connecting, migrating, and batch writes of messages and events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .errors import DatabaseError, LockedError
+
+MESSAGE_COLUMNS = (
+    "sha256", "message_id", "source", "account", "folder", "uidvalidity", "uid", "source_ref",
+    "received_at", "from_addr", "subject", "return_path", "auth_results", "forwarded",
+    "size_bytes", "archive_path", "kind", "format_id", "parse_status", "parse_error",
+    "duplicate_of", "imported_at", "run_id",
+)
+EVENT_COLUMNS = (
+    "event_id", "kind", "gstin", "gstin_valid", "asp_name", "asp_key", "gsp_name", "occurred_at",
+    "valid_until", "channel", "status", "format_id", "source_sha256", "source_ref", "imported_at",
+)
+_TS = pa.timestamp("us", tz="UTC")
+_TYPES = {
+    "uidvalidity": pa.int64(), "uid": pa.int64(), "size_bytes": pa.int64(), "run_id": pa.int64(),
+    "forwarded": pa.bool_(), "gstin_valid": pa.bool_(),
+    "received_at": _TS, "imported_at": _TS, "occurred_at": _TS, "valid_until": _TS,
+}
+
+
+def _migrations() -> list[tuple[int, str]]:
+    files = resources.files("alertproc.sql")
+    found = []
+    for entry in files.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            found.append((int(name[:3]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+SCHEMA_VERSION = max(v for v, _ in _migrations())
+
+
+def _explain(exc: duckdb.Error, path: str) -> Exception:
+    text = str(exc)
+    if "lock" in text.lower():
+        return LockedError(
+            f"{path} is being written by another alertproc process; "
+            "wait for it to finish (or check `alertproc status`) and try again"
+        )
+    return DatabaseError(f"{path}: {text.splitlines()[0]}")
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the database (creating and migrating it unless ``read_only``)."""
+    path = str(path)
+    if read_only and path != ":memory:" and not Path(path).exists():
+        raise DatabaseError(f"{path}: no database here yet; run `alertproc run` or `alertproc import` first")
+    try:
+        con = duckdb.connect(path, read_only=read_only)
+    except duckdb.Error as exc:
+        raise _explain(exc, path) from exc
+    con.execute("set TimeZone = 'UTC'")
+    if not read_only:
+        migrate(con)
+    return con
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the numbered ``alertproc/sql/NNN_*.sql`` files not yet applied; return the version."""
+    con.execute("create table if not exists schema_version (version integer primary key, applied_at timestamptz)")
+    current = con.execute("select coalesce(max(version), 0) from schema_version").fetchone()[0]
+    for version, sql in _migrations():
+        if version <= current:
+            continue
+        con.execute("begin")
+        try:
+            con.execute(sql)
+            con.execute("insert into schema_version values (?, ?)", [version, now()])
+            con.execute("commit")
+        except duckdb.Error:
+            con.execute("rollback")
+            raise
+        current = version
+    return current
+
+
+def now() -> datetime:
+    """The current time, tz-aware UTC (one place, so tests and rows agree on the type)."""
+    return datetime.now(timezone.utc)
+
+
+def arrow_table(rows: list[dict], columns: tuple[str, ...]) -> pa.Table:
+    """Rows as an Arrow table with the schema's column order and types."""
+    arrays = []
+    for name in columns:
+        values = [row.get(name) for row in rows]
+        arrays.append(pa.array(values, type=_TYPES.get(name, pa.string())))
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+def known_messages(con: duckdb.DuckDBPyConnection, shas: list[str], message_ids: list[str]) -> tuple[set[str], dict[str, str]]:
+    """Which of ``shas`` are stored, and which Message-IDs map to a stored sha256."""
+    lookup = pa.table({"sha256": pa.array(shas, pa.string())})
+    have = {r[0] for r in con.execute(
+        "select m.sha256 from messages m join lookup l using (sha256)").fetchall()}
+    ids = pa.table({"message_id": pa.array(message_ids, pa.string())})
+    by_id = dict(con.execute(
+        "select m.message_id, min(m.sha256) from messages m join ids i using (message_id) "
+        "where m.parse_status <> 'duplicate' group by 1").fetchall())
+    del lookup, ids
+    return have, by_id
+
+
+def insert_batch(con: duckdb.DuckDBPyConnection, messages: list[dict], events: list[dict]) -> int:
+    """Insert one batch in one transaction; events already stored are skipped. Returns new events."""
+    message_table = arrow_table(messages, MESSAGE_COLUMNS)
+    event_table = arrow_table(events, EVENT_COLUMNS)
+    con.execute("begin")
+    try:
+        con.execute("insert into messages select * from message_table")
+        new_events = con.execute(
+            "insert into events select * from (select distinct on (event_id) * from event_table) t "
+            "where not exists (select 1 from events e where e.event_id = t.event_id)"
+        ).fetchone()[0]
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")
+        raise
+    return new_events

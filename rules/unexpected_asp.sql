@@ -1,0 +1,38 @@
+-- id: unexpected_asp
+-- title: ASP not approved for this GSTIN
+-- severity: high
+-- description: An ASP refreshed a token, obtained consent or tried to access data for a GSTIN
+--   although the policy does not approve it for that GSTIN on that date. Either the policy is
+--   out of date or a vendor holds access nobody sanctioned. One finding per GSTIN, ASP and
+--   ISO week (IST).
+with resolved as (
+    select e.event_id, e.gstin, e.asp_name, e.kind, e.occurred_at,
+           coalesce(a.asp_key, e.asp_key) as pair_key,
+           cast(timezone('Asia/Kolkata', e.occurred_at) as date) as day_ist
+    from events e
+    left join policy_asp_aliases a on a.alias_key = e.asp_key
+    where e.asp_key is not null
+      and e.kind in ('token_refreshed', 'consent_granted', 'access_attempt')
+),
+unapproved as (
+    select r.*, cast(date_trunc('week', r.day_ist) as date) as week_ist
+    from resolved r
+    where not exists (
+        select 1 from policy_approved_asps p
+        where p.asp_key = r.pair_key and p.gstin = r.gstin
+          and (p.valid_from is null or r.day_ist >= p.valid_from)
+          and (p.valid_to is null or r.day_ist <= p.valid_to)
+    )
+)
+select gstin,
+       mode(asp_name) as asp_name,
+       min(occurred_at) as occurred_at,
+       'ASP "' || mode(asp_name) || '" is not approved for GSTIN ' || gstin as title,
+       count(*) || ' event(s) (' || string_agg(distinct kind, ', ' order by kind) || ') from '
+         || strftime(timezone('Asia/Kolkata', min(occurred_at)), '%d-%m-%Y %H:%M') || ' to '
+         || strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M')
+         || ' IST. Approve the ASP in the policy, or revoke its access on Manage API Access.' as detail,
+       list(event_id) as event_ids,
+       gstin || '|' || pair_key || '|' || cast(week_ist as varchar) as finding_key
+from unapproved
+group by gstin, pair_key, week_ist

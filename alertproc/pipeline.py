@@ -116,38 +116,42 @@ def report(con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, o
 
 
 def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool = False,
-            progress: Progress | None = None) -> IngestStats:
+            progress: Progress | None = None, batch_size: int = 1000) -> IngestStats:
     """Parse archived mail again with the current formats, without fetching anything.
 
     By default only ``unparsed`` and ``ignored`` mail is read again (mail a new format may
-    now recognise); ``everything`` re-reads parsed alerts too. Events are replaced per
-    message, so nothing is duplicated.
+    now recognise); ``everything`` re-reads parsed alerts too. A message's e-mail events are
+    replaced in the same transaction as its row, so nothing is duplicated;
+    ``events_new`` counts the events that did not exist before.
     """
     statuses = ["unparsed", "ignored", "parsed"] if everything else ["unparsed", "ignored"]
     rows = con.execute("select sha256, archive_path, message_id, source_ref from messages "
                        "where list_contains(?, parse_status) order by sha256", [statuses]).fetchall()
     archive, formats = Archive(Path(settings.archive)), formats_of(settings)
     stats = IngestStats()
-    for sha, path, message_id, ref in rows:
-        result = parse_mail(archive.read(path), formats, settings.sender_set)
-        message = result.message
-        for event in result.events:
-            event.update(source_sha256=sha, source_ref=message_id or ref, imported_at=store.now())
+    count_events = "select count(*) from events"
+    before = con.execute(count_events).fetchone()[0]
+    for start in range(0, len(rows), batch_size):
+        updates, events = [], []
+        for sha, path, message_id, ref in rows[start:start + batch_size]:
+            result = parse_mail(archive.read(path), formats, settings.sender_set)
+            updates.append({**result.message, "sha256": sha})
+            for event in result.events:
+                event.update(source_sha256=sha, source_ref=message_id or ref, imported_at=store.now())
+            events.extend(result.events)
+            status = result.message["parse_status"]
+            setattr(stats, status, getattr(stats, status) + 1)
+        update_table = store.arrow_table(updates, store.MESSAGE_COLUMNS)
         con.execute("begin")
-        con.execute("update messages set kind = ?, format_id = ?, parse_status = ?, parse_error = ? where sha256 = ?",
-                    [message["kind"], message["format_id"], message["parse_status"], message["parse_error"], sha])
-        con.execute("delete from events where source_sha256 = ? and channel = 'email'", [sha])
-        if result.events:
-            event_table = store.arrow_table(result.events, store.EVENT_COLUMNS)
-            stats.events_new += con.execute(
-                "insert into events select * from event_table t "
-                "where not exists (select 1 from events e where e.event_id = t.event_id)").fetchone()[0]
+        con.execute("update messages set kind = u.kind, format_id = u.format_id, parse_status = u.parse_status, "
+                    "parse_error = u.parse_error from update_table u where messages.sha256 = u.sha256")
+        con.execute("delete from events where channel = 'email' and source_sha256 in (select sha256 from update_table)")
+        store.insert_events(con, events)
         con.execute("commit")
-        stats.seen += 1
-        status = message["parse_status"]
-        setattr(stats, status, getattr(stats, status) + 1)
+        stats.seen += len(updates)
         if progress:
-            progress(1)
+            progress(len(updates))
+    stats.events_new = con.execute(count_events).fetchone()[0] - before
     return stats
 
 

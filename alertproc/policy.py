@@ -147,7 +147,11 @@ def load_policy(path: Path) -> Policy:
     """Read and validate a policy file; raise :class:`ConfigError` listing every problem."""
     if not path.is_file():
         raise ConfigError(f"{path}: policy file not found (pass --policy FILE, or `alertproc init` writes an example)")
-    doc = load_yaml(path) or Located()
+    return parse_policy(load_yaml(path) or Located(), path)
+
+
+def parse_policy(doc: object, path: Path) -> Policy:
+    """Validate an already-parsed policy document (``path`` names it in messages)."""
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the policy must be a mapping with gstins, approved_asps, ...")
     problems: list[str] = []

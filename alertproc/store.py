@@ -116,16 +116,23 @@ def known_messages(con: duckdb.DuckDBPyConnection, shas: list[str], message_ids:
 def insert_batch(con: duckdb.DuckDBPyConnection, messages: list[dict], events: list[dict]) -> int:
     """Insert one batch in one transaction; events already stored are skipped. Returns new events."""
     message_table = arrow_table(messages, MESSAGE_COLUMNS)
-    event_table = arrow_table(events, EVENT_COLUMNS)
     con.execute("begin")
     try:
         con.execute("insert into messages select * from message_table")
-        new_events = con.execute(
-            "insert into events select * from (select distinct on (event_id) * from event_table) t "
-            "where not exists (select 1 from events e where e.event_id = t.event_id)"
-        ).fetchone()[0]
+        new_events = insert_events(con, events)
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")
         raise
     return new_events
+
+
+def insert_events(con: duckdb.DuckDBPyConnection, events: list[dict]) -> int:
+    """Insert events not stored yet (by ``event_id``), inside the caller's transaction."""
+    if not events:
+        return 0
+    event_table = arrow_table(events, EVENT_COLUMNS)
+    return con.execute(
+        "insert into events select * from (select distinct on (event_id) * from event_table) t "
+        "where not exists (select 1 from events e where e.event_id = t.event_id)"
+    ).fetchone()[0]

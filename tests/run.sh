@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs them.
+# Extra arguments go to pytest (e.g. `bash tests/run.sh -k imap -x`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/setup-system.sh
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+exec python3 -m pytest "$@"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the system programs the tests run for real: Dovecot (IMAP server) and Chromium
+# (renders the report). Does nothing when they are already there.
+set -euo pipefail
+missing=()
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${missing[*]} (needed by the tests)" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

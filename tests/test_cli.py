@@ -1,0 +1,132 @@
+"""The command line: help everywhere, the main job, exit codes for cron, read-only SQL."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from alertproc.cli import cli
+from conftest import ROOT, SAMPLE
+
+
+def alertproc(*args, cwd, env_db=None):
+    """Run the real entry point, as cron would."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    if env_db:
+        env["ALERTPROC_DB"] = str(env_db)
+    return subprocess.run([sys.executable, "-m", "alertproc", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """An empty working directory, as a new user has; shipped rules come from the package."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ALERTPROC_DB", raising=False)
+    monkeypatch.delenv("ALERTPROC_CONFIG", raising=False)
+    return tmp_path
+
+
+POLICY = ["--policy", str(ROOT / "rules" / "policy.yaml")]
+
+
+def commands(group=cli, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from commands(command, (*prefix, name))
+
+
+@pytest.mark.parametrize("command", list(commands()))
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output and "Usage:" in result.output
+
+
+def test_run_on_the_sample_twice_gives_the_same_counts(workdir):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY])
+    assert first.exit_code == 0, first.output
+    assert "unexpected_asp: 2" in first.output and "refresh_after_revocation: 1" in first.output
+    assert "379 seen, 378 new" in first.output
+    assert (workdir / "reports" / "out" / "alertproc-2026-W47.html").is_file()
+    assert any((workdir / "archive").rglob("*.eml"))
+    second = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY])
+    assert "0 new, 379 already imported" in second.output
+    assert first.output.split("findings:")[1] == second.output.split("findings:")[1]
+
+
+def test_json_summary_and_sql_formats(workdir):
+    runner = CliRunner()
+    out = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--json", *POLICY]).output
+    summary = json.loads(out)
+    assert summary["imported"]["new"] == 378 and summary["findings"]["by_rule"]["unexpected_asp"] == 2
+    query = "select rule_id, count(*) as n from findings group by 1 order by 1"
+    rows = json.loads(runner.invoke(cli, ["sql", "--format", "json", query]).output)
+    assert rows == [{"rule_id": "refresh_after_revocation", "n": 1}, {"rule_id": "unexpected_asp", "n": 2}]
+    assert runner.invoke(cli, ["sql", "--format", "csv", query]).output.splitlines()[0] == "rule_id,n"
+    assert "refresh_after_revocation" in runner.invoke(cli, ["sql", query]).output
+
+
+def test_sql_is_read_only_and_bad_sql_is_one_line(workdir):
+    alertproc("run", "--source", str(SAMPLE), *POLICY, cwd=workdir)
+    done = alertproc("sql", "delete from findings", cwd=workdir)
+    assert done.returncode == 1 and "read-only" in done.stderr and "Traceback" not in done.stderr
+    done = alertproc("sql", "selec 1", cwd=workdir)
+    assert done.returncode == 1 and done.stderr.startswith("alertproc: error: Parser Error: syntax error")
+    assert "LINE 1: selec 1" in done.stderr and "Traceback" not in done.stderr
+    assert alertproc("sql", "select count(*) from findings", cwd=workdir).stdout.split()[-1] == "3"
+
+
+def test_sql_without_a_database_says_what_to_do(workdir):
+    done = alertproc("sql", "select 1", cwd=workdir)
+    assert done.returncode == 1 and "alertproc run" in done.stderr
+
+
+def test_bad_policy_exits_2_with_one_line(workdir):
+    (workdir / "p.yaml").write_text("gstins:\n  - gstin: 27AAPFU0939F1ZX\n")
+    done = alertproc("run", "--source", str(SAMPLE), "--policy", "p.yaml", cwd=workdir)
+    assert done.returncode == 2 and "p.yaml:2" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_usage_error_exits_2(workdir):
+    assert alertproc("report", "--week", "soon", cwd=workdir).returncode == 2
+    assert alertproc("run", cwd=workdir).returncode == 2
+
+
+def test_fail_on_gives_exit_3_for_cron(workdir):
+    assert alertproc("run", "--source", str(SAMPLE), "--fail-on", "high", *POLICY, cwd=workdir).returncode == 3
+    assert alertproc("detect", "--fail-on", "high", *POLICY, cwd=workdir).returncode == 3
+
+
+def test_env_var_chooses_the_database(workdir):
+    done = alertproc("import", "eml", str(SAMPLE / "mail"), cwd=workdir, env_db=workdir / "x.duckdb")
+    assert done.returncode == 0 and (workdir / "x.duckdb").is_file() and not (workdir / "alertproc.duckdb").exists()
+
+
+def test_a_second_writer_exits_75_without_changes(workdir):
+    from alertproc import lock
+    with lock.exclusive(str(workdir / "alertproc.duckdb")):
+        done = alertproc("run", "--source", str(SAMPLE), *POLICY, cwd=workdir)
+    assert done.returncode == 75 and "another alertproc run" in done.stderr
+    assert not (workdir / "alertproc.duckdb").exists()
+
+
+def test_reparse_turns_unparsed_into_events_after_a_new_format(workdir, rules_copy):
+    runner = CliRunner()
+    args = ["--rules", str(rules_copy), *POLICY]
+    runner.invoke(cli, ["import", "eml", str(SAMPLE / "mail"), *args])
+    (rules_copy / "formats" / "email_token_refreshed_2026b.yaml").write_text(
+        "id: email_token_refreshed_2026b\nkind: token_refreshed\nchannel: email\n"
+        "subject: '^Authentication token refreshed for your GSTIN'\n"
+        "fields:\n  gstin: 'GSTIN\\s+([0-9A-Z]{15})'\n  asp_name: 'renewed by\\s+(.+?)\\s+at\\s'\n"
+        "  occurred_at: 'at\\s+(\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2})'\n"
+        "required: [gstin, occurred_at, asp_name]\ndate_formats: ['%Y-%m-%dT%H:%M']\n")
+    result = runner.invoke(cli, ["reparse", *args])
+    assert result.exit_code == 0 and "1 new events" in result.output, result.output
+    again = runner.invoke(cli, ["reparse", "--all", *args])
+    assert "0 new events" in again.output
+    out = runner.invoke(cli, ["sql", "select count(*) as n from events where format_id = 'email_token_refreshed_2026b'"])
+    assert out.output.split()[-1] == "1"

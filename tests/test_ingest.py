@@ -1,0 +1,81 @@
+"""Archive-then-record, dedupe by sha256 and Message-ID, batches, and the counts balance."""
+
+from pathlib import Path
+
+import pytest
+
+from alertproc.archive import Archive
+from alertproc.ingest import ingest
+from alertproc.sources import LocalSource, RawMail, detect_kind
+from conftest import SAMPLE, SENDERS, make
+
+
+def run_ingest(con, tmp_path, mails, formats, batch_size=1000):
+    return ingest(con, Archive(tmp_path / "archive"), mails, formats, SENDERS, batch_size=batch_size)
+
+
+def sample_mails():
+    return list(LocalSource(SAMPLE / "mail", "eml"))
+
+
+def test_every_message_is_archived_and_recorded_once(con, tmp_path, formats):
+    mails = sample_mails()
+    stats = run_ingest(con, tmp_path, mails, formats)
+    assert stats.seen == len(mails) == stats.new + stats.known + stats.duplicates
+    assert stats.new + stats.duplicates == con.execute("select count(*) from messages").fetchone()[0]
+    paths = [Path(tmp_path / "archive" / p) for (p,) in con.execute("select archive_path from messages").fetchall()]
+    assert all(p.is_file() for p in paths) and len(set(paths)) == len(paths)
+    assert stats.parsed == con.execute("select count(*) from messages where parse_status = 'parsed'").fetchone()[0]
+
+
+def test_reimport_adds_nothing(con, tmp_path, formats):
+    first = run_ingest(con, tmp_path, sample_mails(), formats)
+    tables = con.execute("select (select count(*) from messages), (select count(*) from events)").fetchone()
+    again = run_ingest(con, tmp_path, sample_mails(), formats)
+    assert again.new == 0 and again.events_new == 0 and again.known == first.seen
+    assert con.execute("select (select count(*) from messages), (select count(*) from events)").fetchone() == tables
+
+
+def test_batch_size_does_not_change_the_result(con, tmp_path, formats):
+    from alertproc import store
+    other = store.connect(tmp_path / "b.duckdb")
+    run_ingest(con, tmp_path, sample_mails(), formats, batch_size=1000)
+    run_ingest(other, tmp_path, sample_mails(), formats, batch_size=7)
+    query = "select event_id, kind, gstin, occurred_at from events order by event_id"
+    assert con.execute(query).fetchall() == other.execute(query).fetchall()
+    query = "select sha256, parse_status, archive_path from messages order by sha256"
+    assert con.execute(query).fetchall() == other.execute(query).fetchall()
+
+
+def test_same_message_id_other_bytes_is_a_recorded_duplicate(con, tmp_path, formats):
+    raw = make.refresh_text(make.PUNE, make.ACME, make.EGSP, make.ist("2026-11-21", "10:00"), "dup").as_bytes()
+    mails = [RawMail(raw, "eml", "a.eml"), RawMail(b"X-Hop: 2\r\n" + raw, "eml", "b.eml")]
+    stats = run_ingest(con, tmp_path, mails, formats)
+    assert (stats.new, stats.duplicates, stats.events_new) == (1, 1, 1)
+    statuses = con.execute("select parse_status, duplicate_of is not null from messages order by 1").fetchall()
+    assert statuses == [("duplicate", True), ("parsed", False)]
+
+
+def test_same_bytes_twice_in_one_batch_count_once(con, tmp_path, formats):
+    raw = make.otp(make.PUNE, make.ist("2026-11-21", "10:00"), "o1", "123456").as_bytes()
+    stats = run_ingest(con, tmp_path, [RawMail(raw, "eml", "a"), RawMail(raw, "eml", "b")], formats)
+    assert (stats.seen, stats.new, stats.known) == (2, 1, 1)
+
+
+@pytest.mark.parametrize("kind", ["maildir", "mbox"])
+def test_maildir_and_mbox_sources_give_the_same_messages(tmp_path, kind):
+    import mailbox
+    mails = sample_mails()[:20]
+    if kind == "maildir":
+        box = mailbox.Maildir(tmp_path / "md", create=True)
+        box.add_folder("GST")
+    else:
+        box = mailbox.mbox(tmp_path / "box.mbox", create=True)
+    for mail in mails:
+        box.add(mail.raw)
+    box.close()
+    path = tmp_path / ("md" if kind == "maildir" else "box.mbox")
+    assert detect_kind(path) == kind
+    got = list(LocalSource(path, kind))
+    assert len(got) == 20
+    assert {m.raw.replace(b"\r\n", b"\n").strip() for m in got} == {m.raw.replace(b"\r\n", b"\n").strip() for m in mails}

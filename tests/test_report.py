@@ -1,0 +1,98 @@
+"""The HTML report: content per period, escaping of hostile text, rendering in Chromium."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from alertproc import pipeline, store
+from alertproc.errors import ConfigError
+from alertproc.report import choose_period, last_complete_week, week_period
+from conftest import SAMPLE
+
+XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
+
+
+class Elements(HTMLParser):
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+@pytest.fixture
+def sample_db(settings, con):
+    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
+    pipeline.detect(con, settings)
+    return con
+
+
+def test_week_periods_are_ist_weeks():
+    period = week_period("2026-W47")
+    assert period.since.isoformat() == "2026-11-15T18:30:00+00:00"  # Monday 16 Nov 00:00 IST
+    assert (period.until - period.since).days == 7 and str(period.last_day) == "2026-11-22"
+    import datetime
+    assert last_complete_week(datetime.date(2026, 11, 23)).label == "2026-W47"
+
+
+@pytest.mark.parametrize("week,since,until", [("2026-W99", None, None), ("nope", None, None),
+                                              (None, "2026-11-01", None), ("2026-W47", "2026-11-01", "2026-11-02"),
+                                              (None, "2026-11-05", "2026-11-01")])
+def test_bad_periods_are_config_errors(week, since, until):
+    with pytest.raises(ConfigError):
+        choose_period(week, since, until)
+
+
+def test_report_shows_the_weeks_findings_activity_and_unparsed(sample_db, settings):
+    path = pipeline.report(sample_db, settings, week_period("2026-W47"))
+    html = path.read_text()
+    rules = [attrs["data-rule"] for tag, attrs in Elements(html).tags if "data-rule" in attrs]
+    assert sorted(rules) == ["refresh_after_revocation", "unexpected_asp", "unexpected_asp"]
+    assert "QuickFile GST Services" in html and "29AAPFU0939F1ZR" in html
+    assert "Unparsed alerts" in html and "match no format" in html
+    assert not any(tag in ("script", "link", "img", "iframe") for tag, _ in Elements(html).tags)
+
+
+def test_quiet_week_says_so(sample_db, settings):
+    html = pipeline.report(sample_db, settings, week_period("2025-W01")).read_text()
+    assert "No findings this period." in html and "No ASP activity this period." in html
+
+
+def test_evidence_links_point_at_archived_mail(sample_db, settings, tmp_path):
+    path = pipeline.report(sample_db, settings, week_period("2026-W47"))
+    links = [attrs["href"] for tag, attrs in Elements(path.read_text()).tags if tag == "a"]
+    assert links and all((path.parent / link).resolve().is_file() for link in links)
+
+
+def hostile_db(con):
+    con.execute("insert into events (event_id, kind, gstin, asp_name, asp_key, occurred_at, channel, imported_at) "
+                "values ('x1', 'token_refreshed', '27AAPFU0939F1ZV', ?, 'IMGSRCX', '2026-11-18 10:00+00', 'email', now())",
+                [XSS])
+    con.execute("insert into messages (sha256, source, subject, parse_status, kind, received_at, imported_at) "
+                "values ('s1', 'eml', ?, 'unparsed', 'token_refreshed', '2026-11-18 10:00+00', now())", [XSS])
+
+
+def test_hostile_text_is_escaped(settings, con):
+    hostile_db(con)
+    pipeline.detect(con, settings)
+    html = pipeline.report(con, settings, week_period("2026-W47")).read_text()
+    assert not any(tag in ("script", "img") for tag, _ in Elements(html).tags)
+    assert "&lt;img src=x onerror=" in html
+
+
+def test_report_renders_in_chromium_and_hostile_text_stays_text(settings, con, chromium, tmp_path):
+    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
+    hostile_db(con)
+    pipeline.detect(con, settings)
+    path = pipeline.report(con, settings, week_period("2026-W47"))
+    dom = chromium("--dump-dom", path.resolve().as_uri())
+    tags = Elements(dom).tags
+    rules = [attrs["data-rule"] for tag, attrs in tags if tag == "tr" and "data-rule" in attrs]
+    assert rules.count("unexpected_asp") == 3 and rules.count("refresh_after_revocation") == 1
+    assert "<title>GST API access audit" in dom and "pwned" not in dom.split("</title>")[0]
+    assert not any(tag in ("script", "img") for tag, _ in tags)
+    shot = tmp_path / "report.png"
+    chromium("--window-size=1200,2000", f"--screenshot={shot}", path.resolve().as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from datetime import date
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -13,7 +15,9 @@ from pathlib import Path
 import click
 
 from . import pipeline, store
-from .config import load_settings
+from .config import load_imap, load_settings
+from .fetch import FetchResult, retention_cutoff
+from .doctor import diagnose, init as init_files
 from .ingest import IngestStats
 from .errors import AlertprocError, ConfigError, LockedError
 from .report import choose_period
@@ -37,6 +41,7 @@ def settings_options(func: Callable) -> Callable:
 
     @wraps(func)
     def wrapper(config, db, archive, policy, rules, report_dir, **kwargs):
+        click.get_current_context().meta["config"] = config
         settings = load_settings(config, db=db, archive=archive, policy=policy, rules=rules, report_dir=report_dir)
         return func(settings=settings, **kwargs)
 
@@ -53,7 +58,7 @@ def progress_bar(label: str, length: int | None) -> Iterator[Callable[[int], Non
         yield bar.update
 
 
-def fail_on(severity: str | None, by_severity: dict[str, int]) -> None:
+def exit_for_findings(severity: str | None, by_severity: dict[str, int]) -> None:
     """Exit with EXIT_FINDINGS when findings at or above ``severity`` exist."""
     if not severity:
         return
@@ -65,7 +70,16 @@ def fail_on(severity: str | None, by_severity: dict[str, int]) -> None:
 def print_import(s: IngestStats) -> None:
     """The import part of a summary."""
     click.echo(f"messages: {s.seen} seen, {s.new} new, {s.known} already imported, {s.duplicates} duplicates; "
-               f"{s.parsed} parsed, {s.unparsed} unparsed, {s.ignored} not alerts; {s.events_new} new events")
+               f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, {s.ignored} not alerts; "
+               f"{s.events_new} new events")
+
+
+def print_filing(result: FetchResult) -> None:
+    """The mailbox part of a summary."""
+    verb = "would move" if result.plan else "moved"
+    click.echo(f"imap {result.account} {result.folder}: {result.candidates} candidates"
+               f"{' (rescan after UIDVALIDITY change)' if result.rescan else ''}; {verb} {result.filed} to the "
+               f"filed folder, {result.suspicious} to the suspicious folder; {result.left} left in place")
 
 
 def print_findings(found: pipeline.DetectResult) -> None:
@@ -98,30 +112,36 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 @cli.command()
-@click.option("--source", required=True, type=click.Path(exists=True, path_type=Path), help="A folder of .eml files, a Maildir, or an mbox file.")
+@click.option("--source", type=click.Path(exists=True, path_type=Path), help="A folder of .eml files, a Maildir, or an mbox file [default: the [imap] account of the config].")
 @click.option("--kind", type=click.Choice(["eml", "maildir", "mbox"]), help="Kind of source [default: guessed].")
 @click.option("--week", help="Report on this ISO week, e.g. 2026-W47 [default: last complete week].")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 3 when findings of this severity or worse exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @settings_options
-def run(settings, source: Path, kind: str | None, week: str | None, fail_on: str | None, as_json: bool) -> None:
-    """Run the whole job: import mail, detect findings, write the report.
+def run(settings, source: Path | None, kind: str | None, week: str | None, fail_on: str | None, as_json: bool) -> None:
+    """Run the whole job: import or fetch mail, detect findings, write the report.
+
+    With --source, local files are imported; without it, the [imap] account of the
+    config file is fetched (and alerts filed away), as `alertproc fetch` does.
 
     \b
     Example:
       alertproc run --source sample_mailbox --week 2026-W47
+      alertproc run --config /etc/alertproc/alertproc.toml --fail-on high
     """
     period = choose_period(week, None, None)
-    with progress_bar("importing", None) as progress:
-        summary = pipeline.run(settings, source, kind=kind, period=period, progress=progress)
+    imap = None if source else load_imap(click.get_current_context().meta["config"])
+    with progress_bar("importing" if source else "fetching", None) as progress:
+        summary = pipeline.run(settings, source, kind=kind, imap=imap, period=period, progress=progress)
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+        click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
     else:
         print_import(summary.imported)
+        if summary.fetched:
+            print_filing(summary.fetched)
         print_findings(summary.detect)
         click.echo(f"report: {summary.report}")
-    fail_on_severity = fail_on
-    globals()["fail_on"](fail_on_severity, summary.detect.by_severity)
+    exit_for_findings(fail_on, summary.detect.by_severity)
 
 
 @cli.command("import")
@@ -157,7 +177,7 @@ def detect(settings, fail_on: str | None) -> None:
     with pipeline.writing(settings) as con, pipeline.tracked(con, "detect", None):
         found = pipeline.detect(con, settings)
     print_findings(found)
-    globals()["fail_on"](fail_on, found.by_severity)
+    exit_for_findings(fail_on, found.by_severity)
 
 
 @cli.command()
@@ -234,6 +254,115 @@ def sql(settings, query: str, fmt: str) -> None:
         raise store.DatabaseError(str(exc).strip()) from exc
     finally:
         con.close()
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be fetched and moved; change nothing anywhere.")
+@click.option("--no-file-away", is_flag=True, help="Fetch, archive and load, but move nothing on the server.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only mail from this day on (a first backfill).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only mail up to this day (inclusive).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@settings_options
+def fetch(settings, dry_run: bool, no_file_away: bool, since, until, as_json: bool) -> None:
+    """Fetch new alerts over IMAP, archive and load them, and file them away.
+
+    Only mail from a configured sender with an alert subject is moved (to filed_folder);
+    mail failing the sender check goes to suspicious_folder; everything else, including
+    GSTN's reminders and notices, stays where it is, unflagged. The password comes from
+    password_env or password_command in the config, never from the command line.
+
+    \b
+    Example:
+      alertproc fetch --config alertproc.toml --dry-run
+      alertproc fetch --since 2026-01-01 --until 2026-03-31
+    """
+    imap = load_imap(click.get_current_context().meta["config"])
+    with progress_bar("fetching", None) as progress:
+        result = pipeline.fetch_job(settings, imap, dry_run=dry_run, file_away=not no_file_away,
+                                    since=since.date() if since else None, until=until.date() if until else None,
+                                    progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        return
+    if dry_run:
+        for item in result.plan:
+            click.echo(f"  uid {item['uid']}: {item['action']:<10} {item['from'] or '?'} | {item['subject']}")
+    else:
+        print_import(result.imported)
+    print_filing(result)
+
+
+@cli.command()
+@click.option("--older-than", required=True, help="Retention: 90d, 12w, or a date; older filed alerts are removed.")
+@click.option("--apply", is_flag=True, help="Really delete; without it, only show what would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@settings_options
+def cleanup(settings, older_than: str, apply: bool, as_json: bool) -> None:
+    """Remove old filed alerts from the server — only those whose archived copy verifies.
+
+    Each message is downloaded and hashed; it is deleted only if the archive holds a file
+    with the same SHA-256. Anything unverified is kept and listed.
+
+    \b
+    Example:
+      alertproc cleanup --older-than 90d            # dry run: what would go
+      alertproc cleanup --older-than 90d --apply
+    """
+    imap = load_imap(click.get_current_context().meta["config"])
+    cutoff = retention_cutoff(older_than, date.today())
+    with progress_bar("verifying", None) as progress:
+        result = pipeline.cleanup_job(settings, imap, cutoff, apply, progress)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    verb = "deleted" if apply else "would delete"
+    click.echo(f"{result.folder}: {result.candidates} filed before {cutoff}; {result.verified} verified, "
+               f"{verb} {result.deleted if apply else result.verified}; {len(result.kept_unverified)} kept unverified")
+    for item in result.kept_unverified:
+        click.echo(f"  kept uid {item['uid']}: {item['reason']}", err=True)
+
+
+@cli.command()
+@settings_options
+def doctor(settings) -> None:
+    """Check the set-up: config, policy, formats, rules, database, archive, IMAP.
+
+    Exit 1 when something needs fixing; each failing line says what to do.
+
+    \b
+    Example:
+      alertproc doctor --config /etc/alertproc/alertproc.toml
+    """
+    config = click.get_current_context().meta["config"]
+    try:
+        imap = load_imap(config)
+    except ConfigError as exc:
+        imap = None
+        if config or "no [imap] section" not in str(exc) and "not found" not in str(exc):
+            click.echo(f"FAIL imap config: {exc}")
+    checks = diagnose(settings, imap, dict(os.environ))
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        if not check.ok and check.advice:
+            click.echo(f"     → {check.advice}")
+    if not all(c.ok for c in checks):
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+def init(directory: Path) -> None:
+    """Write a commented alertproc.toml and an example rules/policy.yaml (never overwrites).
+
+    \b
+    Example:
+      alertproc init && $EDITOR alertproc.toml rules/policy.yaml
+    """
+    written = init_files(directory)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not written:
+        click.echo("nothing written: alertproc.toml and rules/policy.yaml exist already")
 
 
 def main() -> None:

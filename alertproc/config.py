@@ -17,6 +17,7 @@ SHIPPED_RULES = PACKAGE_ROOT / "rules"
 SHIPPED_REPORTS = PACKAGE_ROOT / "reports"
 DEFAULT_CONFIG = "alertproc.toml"
 DEFAULT_SENDERS = ("donotreply@gst.gov.in",)
+KNOWN_SECTIONS = ("alertproc", "imap")
 
 
 def _default_rules() -> str:
@@ -39,6 +40,8 @@ class Settings:
         "help": "folder the HTML reports are written to"})
     senders: tuple[str, ...] = field(default=DEFAULT_SENDERS, metadata={
         "help": "sender addresses whose mail can be a GST alert"})
+    require_auth_results: bool = field(default=False, metadata={
+        "help": "treat alerts without Authentication-Results as suspicious (only if your mail server adds them)"})
 
     @property
     def sender_set(self) -> frozenset[str]:
@@ -49,7 +52,85 @@ class Settings:
 SETTINGS = {f.name: f for f in fields(Settings)}
 
 
+@dataclass(frozen=True)
+class ImapSettings:
+    """The ``[imap]`` section: one account and folder to fetch alerts from."""
+
+    host: str = field(default="", metadata={"help": "IMAP server name"})
+    port: int = field(default=0, metadata={"help": "port [default: 993 for ssl, 143 otherwise]"})
+    tls: str = field(default="ssl", metadata={
+        "help": 'ssl (default), starttls, or none (refused unless host is a loopback address)',
+        "choices": ("ssl", "starttls", "none")})
+    ca_file: str = field(default="", metadata={"help": "extra CA certificate file to trust (a company CA)"})
+    username: str = field(default="", metadata={"help": "login name"})
+    password_env: str = field(default="", metadata={"help": "environment variable holding the password"})
+    password_command: str = field(default="", metadata={"help": "command printing the password (e.g. pass show mail)"})
+    oauth2_token_command: str = field(default="", metadata={
+        "help": "command printing an OAuth2 access token, for XOAUTH2 (Gmail, Microsoft 365)"})
+    folder: str = field(default="INBOX", metadata={"help": "folder the alerts arrive in"})
+    filed_folder: str = field(default="GST/Token alerts", metadata={
+        "help": "folder processed alerts are moved to ('/' separates levels; created if missing)"})
+    suspicious_folder: str = field(default="GST/Suspicious", metadata={
+        "help": "folder for mail that claims to be a GST alert but fails the sender check"})
+    lookalike_search: str = field(default="gst", metadata={
+        "help": "From fragment searched to catch look-alike senders ('' disables)"})
+    mark_seen: bool = field(default=False, metadata={"help": "mark filed alerts as read"})
+    batch_size: int = field(default=1000, metadata={"help": "messages per FETCH and per database commit (1-5000)"})
+    timeout: int = field(default=60, metadata={"help": "network timeout in seconds"})
+    retries: int = field(default=4, metadata={"help": "reconnect attempts after a dropped connection"})
+
+    @property
+    def account(self) -> str:
+        """``user@host``: the key of this account in ``sync_state`` and ``messages``."""
+        return f"{self.username}@{self.host}"
+
+
+IMAP_SETTINGS = {f.name: f for f in fields(ImapSettings)}
+
+
+def _typed(cls_fields: dict, name: str, value: object, where: str) -> object:
+    spec = cls_fields[name]
+    expected = {"str": str, "int": int, "bool": bool}[spec.type if isinstance(spec.type, str) else spec.type.__name__]
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: '{name}' must be {'a ' + expected.__name__ if expected is not int else 'a whole number'}, not {value!r}")
+    choices = spec.metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def imap_settings(section: dict, where: str) -> ImapSettings:
+    """Validate an ``[imap]`` table: unknown keys and wrong types are errors naming the key."""
+    values = {}
+    for key, value in section.items():
+        if key not in IMAP_SETTINGS:
+            raise ConfigError(f"{where} [imap]: unknown key '{key}' (known: {', '.join(IMAP_SETTINGS)})")
+        values[key] = _typed(IMAP_SETTINGS, key, value, f"{where} [imap]")
+    result = ImapSettings(**values)
+    if not result.host or not result.username:
+        raise ConfigError(f"{where} [imap]: 'host' and 'username' are required")
+    if not (1 <= result.batch_size <= 5000):
+        raise ConfigError(f"{where} [imap]: 'batch_size' must be between 1 and 5000")
+    secrets = [k for k in ("password_env", "password_command", "oauth2_token_command") if getattr(result, k)]
+    if len(secrets) != 1:
+        raise ConfigError(f"{where} [imap]: set exactly one of password_env, password_command, oauth2_token_command")
+    return result
+
+
+def load_imap(config: str | None) -> ImapSettings:
+    """The ``[imap]`` section of the config file (named, ``$ALERTPROC_CONFIG`` or ./alertproc.toml)."""
+    path = Path(config or os.environ.get("ALERTPROC_CONFIG") or DEFAULT_CONFIG)
+    data = read_config_file(path)
+    if "imap" not in data:
+        raise ConfigError(f"{path}: no [imap] section (`alertproc init` writes an example)")
+    return imap_settings(data["imap"], str(path))
+
+
 def _check_type(name: str, value: object, source: str) -> object:
+    if name == "require_auth_results":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: '{name}' must be true or false")
+        return value
     if name == "senders":
         if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
             raise ConfigError(f"{source}: '{name}' must be a list of e-mail addresses")
@@ -88,6 +169,10 @@ def read_config_file(path: Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
     sections = {k: v for k, v in data.items() if isinstance(v, dict)}
+    top.update(sections.pop("alertproc", {}))
+    for name in sections:
+        if name not in KNOWN_SECTIONS:
+            raise ConfigError(f"{path}: unknown section [{name}] (known: {', '.join(KNOWN_SECTIONS)})")
     for key in top:
         if key not in SETTINGS:
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(SETTINGS)})")

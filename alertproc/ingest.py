@@ -9,8 +9,7 @@ from itertools import islice
 import duckdb
 
 from .archive import Archive, sha256_hex
-from .formats import FormatSet
-from .parse import parse_mail
+from .parse import MailReader
 from .sources import RawMail
 from .store import insert_batch, known_messages, now
 
@@ -31,6 +30,7 @@ class IngestStats:
     duplicates: int = 0
     parsed: int = 0
     unparsed: int = 0
+    suspicious: int = 0
     ignored: int = 0
     events_new: int = 0
 
@@ -48,7 +48,7 @@ def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
 
 
 def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail],
-                 formats: FormatSet, senders: frozenset[str], run_id: int | None) -> tuple[IngestStats, dict[str, dict]]:
+                 reader: MailReader, run_id: int | None) -> tuple[IngestStats, dict[str, dict]]:
     """Archive, parse and record one batch; return stats and the stored rows by sha256.
 
     Messages already in the database (same bytes) are skipped; a message whose Message-ID is
@@ -60,7 +60,7 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[R
     parsed = {}
     for sha, mail in zip(shas, batch):
         if sha not in parsed:
-            parsed[sha] = (mail, parse_mail(mail.raw, formats, senders))
+            parsed[sha] = (mail, reader.parse(mail.raw))
     message_ids = [p.message["message_id"] for _, p in parsed.values() if p.message["message_id"]]
     stored, by_message_id = known_messages(con, list(parsed), message_ids)
     rows: dict[str, dict] = {}
@@ -103,13 +103,13 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[R
     return stats, rows
 
 
-def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[RawMail], formats: FormatSet,
-           senders: frozenset[str], run_id: int | None = None, batch_size: int = DEFAULT_BATCH,
+def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[RawMail], reader: MailReader,
+           run_id: int | None = None, batch_size: int = DEFAULT_BATCH,
            progress: Callable[[int], None] | None = None) -> IngestStats:
     """Ingest ``mails`` batch by batch; each batch is committed on its own."""
     total = IngestStats()
     for batch in batched(mails, batch_size):
-        stats, _ = ingest_batch(con, archive, batch, formats, senders, run_id)
+        stats, _ = ingest_batch(con, archive, batch, reader, run_id)
         total.add(stats)
         if progress:
             progress(len(batch))

@@ -15,6 +15,7 @@ import mailparser
 
 from .extract import extract, mask_otp
 from .formats import FormatSet
+from .senders import GENUINE, OTHER, sender_check
 
 # mail-parser logs a warning per multipart/alternative mail; a batch of thousands floods logs.
 logging.getLogger("mailparser").setLevel(logging.ERROR)
@@ -158,12 +159,15 @@ def read_mail(raw: bytes) -> tuple[mailparser.MailParser | None, email.message.M
         return None, email.message_from_bytes(raw), f"mail-parser failed: {type(exc).__name__}: {exc}"
 
 
-def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str]) -> ParsedMail:
+def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str],
+               require_auth_results: bool = False) -> ParsedMail:
     """Read ``raw`` into a ``messages`` row and the events it carries.
 
     An alert is mail from one of ``senders`` (or forwarded from one) whose subject matches
     an e-mail format. Any other mail is ``ignored``. An alert whose body matches no format
-    is ``unparsed`` with the reason; it is never dropped.
+    is ``unparsed`` with the reason; it is never dropped. An alert that fails its
+    Authentication-Results or comes from a look-alike domain is ``suspicious``: recorded,
+    never turned into events that other rules would trust.
     """
     mail, msg, failure = read_mail(raw)
     subject = str(mail.subject if mail else (msg.get("Subject") or ""))
@@ -177,6 +181,7 @@ def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str]) -> Parse
         "return_path": _address(_header(msg, "Return-Path")),
         "auth_results": _header(msg, "Authentication-Results"),
         "forwarded": False,
+        "sender_check": None,
         "kind": None,
         "format_id": None,
         "parse_status": "ignored",
@@ -184,11 +189,21 @@ def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str]) -> Parse
     }
     text = _body_text(mail) if mail else ""
     alert_subject = clean_subject(subject)
-    if from_addr not in senders:
+    verdict = sender_check(from_addr, message["auth_results"], senders, require_auth_results)
+    message["sender_check"] = verdict
+    if verdict not in (GENUINE, OTHER):
+        candidates = formats.for_subject(alert_subject)
+        if candidates:
+            message.update(kind=candidates[0].kind, parse_status="suspicious",
+                           parse_error=f"claims to be a GST alert but sender check says {verdict}")
+        else:
+            message["parse_error"] = failure or "subject is not a known alert kind"
+        return ParsedMail(message)
+    if verdict == OTHER:
         inner = _inner_alert(msg, senders)
         forward = None if inner else _INLINE_FORWARD.search(text)
         if inner is not None:
-            inner_mail = parse_mail(inner, formats, senders)
+            inner_mail = parse_mail(inner, formats, senders, require_auth_results)
             inner_mail.message.update({k: message[k] for k in ("message_id", "received_at", "from_addr",
                                                                "subject", "return_path", "auth_results")})
             inner_mail.message["forwarded"] = True
@@ -213,3 +228,16 @@ def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str]) -> Parse
     result = extract(candidates, f"Subject: {alert_subject}\n{text}", sent_at)
     message.update(parse_status=result.status, format_id=result.format_id, parse_error=result.error)
     return ParsedMail(message, [result.event] if result.event else [])
+
+
+@dataclass(frozen=True)
+class MailReader:
+    """Everything that decides how a mail is read: formats, trusted senders, strictness."""
+
+    formats: FormatSet
+    senders: frozenset[str]
+    require_auth_results: bool = False
+
+    def parse(self, raw: bytes) -> ParsedMail:
+        """:func:`parse_mail` with these settings."""
+        return parse_mail(raw, self.formats, self.senders, self.require_auth_results)

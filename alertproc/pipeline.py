@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from . import lock, store
 from .archive import Archive
-from .formats import FormatSet, load_formats
+from .formats import load_formats
 from .ingest import IngestStats, ingest
-from .parse import parse_mail
+from .parse import MailReader
 from .policy import apply_policy, load_policy
 from .report import Period, choose_period, write_report
 from .rules import load_rules, run_rules
-from .config import SHIPPED_REPORTS, Settings
+from .config import SHIPPED_REPORTS, ImapSettings, Settings
+from .fetch import CleanupResult, FetchResult, cleanup, fetch
+from .imap import ImapMailbox
 from .sources import LocalSource, detect_kind
 
 Progress = Callable[[int], None]
@@ -41,11 +45,13 @@ class RunSummary:
     imported: IngestStats
     detect: DetectResult
     report: Path | None
+    fetched: FetchResult | None = None
 
     def as_dict(self) -> dict:
         """A JSON-ready summary for scripts."""
         return {"run_id": self.run_id, "imported": asdict(self.imported), "findings": asdict(self.detect),
-                "report": str(self.report) if self.report else None}
+                "report": str(self.report) if self.report else None,
+                "imap": self.fetched.as_dict() if self.fetched else None}
 
 
 @contextmanager
@@ -78,22 +84,23 @@ def record_stats(con: duckdb.DuckDBPyConnection, run_id: int, stats: IngestStats
     """Store an import's counts on its ``runs`` row."""
     con.execute(
         "update runs set messages_seen = ?, messages_new = ?, messages_known = ?, duplicates = ?, parsed = ?, "
-        "unparsed = ?, ignored = ?, events_new = ? where run_id = ?",
-        [stats.seen, stats.new, stats.known, stats.duplicates, stats.parsed, stats.unparsed, stats.ignored,
+        "unparsed = ?, suspicious = ?, ignored = ?, events_new = ? where run_id = ?",
+        [stats.seen, stats.new, stats.known, stats.duplicates, stats.parsed, stats.unparsed, stats.suspicious, stats.ignored,
          stats.events_new, run_id])
 
 
-def formats_of(settings: Settings) -> FormatSet:
-    """The alert formats of ``<rules>/formats``."""
-    return load_formats(Path(settings.rules) / "formats")
+def reader_of(settings: Settings) -> MailReader:
+    """How mail is read under ``settings``: the formats of ``<rules>/formats`` and the senders."""
+    formats = load_formats(Path(settings.rules) / "formats")
+    return MailReader(formats, settings.sender_set, settings.require_auth_results)
 
 
 def import_mail(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, kind: str | None, run_id: int,
                 progress: Progress | None = None) -> IngestStats:
     """Import a local ``.eml`` folder, Maildir or mbox into the archive and database."""
     source = LocalSource(path, kind or detect_kind(path))
-    stats = ingest(con, Archive(Path(settings.archive)), source, formats_of(settings), settings.sender_set,
-                   run_id=run_id, progress=progress)
+    stats = ingest(con, Archive(Path(settings.archive)), source, reader_of(settings), run_id=run_id,
+                   progress=progress)
     record_stats(con, run_id, stats)
     return stats
 
@@ -127,14 +134,14 @@ def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool
     statuses = ["unparsed", "ignored", "parsed"] if everything else ["unparsed", "ignored"]
     rows = con.execute("select sha256, archive_path, message_id, source_ref from messages "
                        "where list_contains(?, parse_status) order by sha256", [statuses]).fetchall()
-    archive, formats = Archive(Path(settings.archive)), formats_of(settings)
+    archive, reader = Archive(Path(settings.archive)), reader_of(settings)
     stats = IngestStats()
     count_events = "select count(*) from events"
     before = con.execute(count_events).fetchone()[0]
     for start in range(0, len(rows), batch_size):
         updates, events = [], []
         for sha, path, message_id, ref in rows[start:start + batch_size]:
-            result = parse_mail(archive.read(path), formats, settings.sender_set)
+            result = reader.parse(archive.read(path))
             updates.append({**result.message, "sha256": sha})
             for event in result.events:
                 event.update(source_sha256=sha, source_ref=message_id or ref, imported_at=store.now())
@@ -155,13 +162,53 @@ def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool
     return stats
 
 
-def run(settings: Settings, source: Path, kind: str | None = None, period: Period | None = None,
-        progress: Progress | None = None) -> RunSummary:
-    """The scheduled job on local files: import, detect, report."""
+def fetch_imap(con: duckdb.DuckDBPyConnection | None, settings: Settings, imap: ImapSettings, run_id: int | None, *,
+               dry_run: bool = False, file_away: bool = True, since: date | None = None, until: date | None = None,
+               progress: Progress | None = None, environ: dict[str, str] | None = None) -> FetchResult:
+    """Fetch, archive, load and file away new alerts from the configured IMAP folder."""
+    reader = reader_of(settings)
+    with ImapMailbox(imap, dict(os.environ) if environ is None else environ) as mailbox:
+        result = fetch(con, mailbox, Archive(Path(settings.archive)), reader, reader.formats.subject_searches(),
+                       run_id=run_id, dry_run=dry_run, file_away=file_away, since=since, until=until,
+                       progress=progress)
+    if con is not None and run_id is not None:
+        record_stats(con, run_id, result.imported)
+    return result
+
+
+def fetch_job(settings: Settings, imap: ImapSettings, *, dry_run: bool = False, **options) -> FetchResult:
+    """``alertproc fetch``: under the run lock, or read-only for a dry run."""
+    if dry_run:
+        con = store.connect(settings.db, read_only=True) if Path(settings.db).exists() else None
+        try:
+            return fetch_imap(con, settings, imap, None, dry_run=True, **options)
+        finally:
+            if con is not None:
+                con.close()
+    with writing(settings) as con, tracked(con, "fetch", imap.account) as run_id:
+        return fetch_imap(con, settings, imap, run_id, **options)
+
+
+def cleanup_job(settings: Settings, imap: ImapSettings, older_than: date, apply: bool = False,
+                progress: Progress | None = None, environ: dict[str, str] | None = None) -> CleanupResult:
+    """``alertproc cleanup``: delete old filed alerts whose archived copy verifies."""
+    with writing(settings) as con, tracked(con, "cleanup" if apply else "cleanup --dry-run", imap.account):
+        with ImapMailbox(imap, dict(os.environ) if environ is None else environ) as mailbox:
+            return cleanup(con, mailbox, Archive(Path(settings.archive)), older_than, apply, progress)
+
+
+def run(settings: Settings, source: Path | None = None, kind: str | None = None, imap: ImapSettings | None = None,
+        period: Period | None = None, progress: Progress | None = None,
+        environ: dict[str, str] | None = None) -> RunSummary:
+    """The scheduled job: import local files or fetch from IMAP, then detect and report."""
     with writing(settings) as con:
-        with tracked(con, "run", str(source)) as run_id:
-            stats = import_mail(con, settings, source, kind, run_id, progress)
+        with tracked(con, "run", str(source) if source else imap.account) as run_id:
+            if source is not None:
+                stats, fetched = import_mail(con, settings, source, kind, run_id, progress), None
+            else:
+                fetched = fetch_imap(con, settings, imap, run_id, progress=progress, environ=environ)
+                stats = fetched.imported
             found = detect(con, settings)
             con.execute("update runs set findings = ? where run_id = ?", [found.total, run_id])
             out = report(con, settings, period or choose_period(None, None, None))
-    return RunSummary(run_id, stats, found, out)
+    return RunSummary(run_id, stats, found, out, fetched)

@@ -15,7 +15,7 @@ MESSAGE_COLUMNS = (
     "sha256", "message_id", "source", "account", "folder", "uidvalidity", "uid", "source_ref",
     "received_at", "from_addr", "subject", "return_path", "auth_results", "forwarded",
     "size_bytes", "archive_path", "kind", "format_id", "parse_status", "parse_error",
-    "duplicate_of", "imported_at", "run_id",
+    "duplicate_of", "imported_at", "run_id", "sender_check",
 )
 EVENT_COLUMNS = (
     "event_id", "kind", "gstin", "gstin_valid", "asp_name", "asp_key", "gsp_name", "occurred_at",

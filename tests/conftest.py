@@ -83,3 +83,13 @@ def chromium(tmp_path: Path):
         return done.stdout
 
     return run
+
+
+@pytest.fixture
+def dovecot():
+    """A fresh Dovecot on 127.0.0.1 with an empty mailbox for user alice."""
+    from dovecot import Dovecot
+
+    server = Dovecot().start()
+    yield server
+    server.stop()

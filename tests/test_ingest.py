@@ -6,12 +6,13 @@ import pytest
 
 from alertproc.archive import Archive
 from alertproc.ingest import ingest
+from alertproc.parse import MailReader
 from alertproc.sources import LocalSource, RawMail, detect_kind
 from conftest import SAMPLE, SENDERS, make
 
 
 def run_ingest(con, tmp_path, mails, formats, batch_size=1000):
-    return ingest(con, Archive(tmp_path / "archive"), mails, formats, SENDERS, batch_size=batch_size)
+    return ingest(con, Archive(tmp_path / "archive"), mails, MailReader(formats, SENDERS), batch_size=batch_size)
 
 
 def sample_mails():

@@ -88,7 +88,6 @@ def test_forward_as_attachment_is_read_from_the_attached_alert(formats):
     (make.GST, "Reminder: GSTR-3B for October 2026 is due on 20-11-2026"),
     (make.GST, "Intimation of notice in FORM GST DRC-01A"),
     ("Priya <priya@example.in>", "Authentication token refreshed for your GSTIN 27AAPFU0939F1ZV"),
-    ("GSTN <donotreply@gst-gov.in>", "Authentication token refreshed for your GSTIN 27AAPFU0939F1ZV"),
 ])
 def test_other_mail_is_ignored_never_an_event(formats, sender, subject):
     result = parse(make.other(sender, subject, WHEN, "m7", "The authentication token for your GSTIN ..."), formats)
@@ -136,3 +135,18 @@ def test_html_tables_become_cell_lines():
 @pytest.mark.parametrize("subject", ["Fwd: RE: Authentication token", "FW:Authentication token", "Authentication token"])
 def test_reply_prefixes_are_dropped(subject):
     assert clean_subject(subject) == "Authentication token"
+
+
+@pytest.mark.parametrize("slug,verdict", [("spoofed-dmarc-fail", "auth_fail"), ("spoofed-lookalike", "lookalike")])
+def test_spoof_suspects_are_recorded_but_never_events(formats, slug, verdict):
+    raw = next(raw for s, raw in make.scenario() if s == slug)
+    result = parse(raw, formats)
+    assert result.message["parse_status"] == "suspicious" and result.message["sender_check"] == verdict
+    assert result.message["kind"] == "token_refreshed" and result.events == []
+
+
+def test_genuine_mail_without_auth_results_passes_unless_required(formats):
+    raw = make.refresh_text(make.PUNE, make.ACME, make.EGSP, WHEN, "m9", auth=None).as_bytes()
+    assert parse_mail(raw, formats, SENDERS).message["sender_check"] == "genuine"
+    strict = parse_mail(raw, formats, SENDERS, require_auth_results=True).message
+    assert (strict["sender_check"], strict["parse_status"]) == ("auth_missing", "suspicious")

@@ -1,0 +1,144 @@
+"""``alertproc doctor`` and ``alertproc init``: check a set-up, and write a starting one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from . import store
+from .config import SHIPPED_RULES, ImapSettings, Settings
+from .errors import AlertprocError
+from .formats import load_formats
+from .imap import ImapMailbox
+from .policy import load_policy
+from .rules import load_rules
+
+
+@dataclass
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    ok: bool
+    detail: str
+    advice: str = ""
+
+
+def _check(name: str, action, advice: str) -> Check:
+    try:
+        return Check(name, True, action() or "ok")
+    except AlertprocError as exc:
+        return Check(name, False, str(exc).splitlines()[0], advice)
+    except Exception as exc:  # the doctor reports whatever is wrong instead of dying on it
+        return Check(name, False, f"{type(exc).__name__}: {exc}", advice)
+
+
+def _database(settings: Settings) -> str:
+    if not Path(settings.db).exists():
+        parent = Path(settings.db).resolve().parent
+        if not os.access(parent, os.W_OK):
+            raise AlertprocError(f"{parent} is not writable")
+        return f"{settings.db} will be created on the first run"
+    con = store.connect(settings.db, read_only=True)
+    try:
+        version = con.execute("select max(version) from schema_version").fetchone()[0]
+        runs = con.execute("select count(*), max(started_at) from runs").fetchone()
+    finally:
+        con.close()
+    return f"{settings.db}: schema {version} (current {store.SCHEMA_VERSION}), {runs[0]} runs, last {runs[1]}"
+
+
+def _archive(settings: Settings) -> str:
+    root = Path(settings.archive)
+    target = root if root.exists() else root.resolve().parent
+    if not os.access(target, os.W_OK):
+        raise AlertprocError(f"{target} is not writable")
+    return f"{root} writable"
+
+
+def _rules(settings: Settings) -> str:
+    rules, problems = load_rules(Path(settings.rules))
+    if problems:
+        raise AlertprocError("; ".join(problems))
+    return f"{len(rules)} rules in {settings.rules}"
+
+
+def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
+    mailbox = ImapMailbox(imap, environ)
+    checks = [_check("imap login", lambda: (mailbox.connect(), f"logged in to {imap.host} as {imap.username}")[1],
+                     "check host, port, tls, ca_file and the password or token source")]
+    if not checks[0].ok:
+        return checks
+    try:
+        checks.append(_check("imap folder", lambda: f"{imap.folder}: {mailbox.select(imap.folder).exists} messages",
+                             f"set folder to an existing folder (see your mail client)"))
+        moves = "MOVE" if mailbox.has("MOVE") else "COPY+UID EXPUNGE" if mailbox.has("UIDPLUS") else None
+        checks.append(Check("imap capabilities", moves is not None,
+                            f"filing with {moves or 'nothing: neither MOVE nor UIDPLUS'}; IDLE {'yes' if mailbox.has('IDLE') else 'no'}",
+                            "" if moves else "run fetch with --no-file-away"))
+        for key in ("filed_folder", "suspicious_folder"):
+            path = getattr(imap, key)
+            if path:
+                name = mailbox.server_name(path)
+                exists = mailbox.call(lambda c: c.folder_exists(name), "list")
+                checks.append(Check(key, True, f"{name} {'exists' if exists else 'will be created on the first fetch'}"))
+    finally:
+        mailbox.close()
+    return checks
+
+
+def diagnose(settings: Settings, imap: ImapSettings | None, environ: dict[str, str]) -> list[Check]:
+    """Check everything a run needs, each with advice when it fails."""
+    checks = [
+        _check("database", lambda: _database(settings), "pass --db, or wait for the running alertproc to finish"),
+        _check("archive", lambda: _archive(settings), "pass --archive with a writable folder"),
+        _check("policy", lambda: f"{len(load_policy(Path(settings.policy)).gstins)} GSTINs in {settings.policy}",
+               "fix the file at the line named, or `alertproc init` for an example"),
+        _check("formats", lambda: f"{len(load_formats(Path(settings.rules) / 'formats').formats)} alert formats",
+               "fix the format file named"),
+        _check("rules", lambda: _rules(settings), "fix the rule file named"),
+    ]
+    if imap is not None:
+        checks += _imap_checks(imap, environ)
+    return checks
+
+
+def example_config() -> str:
+    """A commented ``alertproc.toml`` generated from the declared settings."""
+    lines = ["# alertproc configuration. Commented lines show the defaults.", "", "[alertproc]"]
+    for spec in fields(Settings):
+        default = "rules" if spec.name == "rules" else spec.default
+        lines += [f"# {spec.metadata['help']}", f"# {spec.name} = {_toml(default)}"]
+    lines += ["", "[imap]"]
+    required = {"host": "imap.example.com", "username": "gst-alerts@example.com", "password_env": "ALERTPROC_IMAP_PASSWORD"}
+    for spec in fields(ImapSettings):
+        lines.append(f"# {spec.metadata['help']}")
+        lines.append(f"{spec.name} = {_toml(required[spec.name])}" if spec.name in required
+                     else f"# {spec.name} = {_toml(spec.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def init(directory: Path) -> list[Path]:
+    """Write ``alertproc.toml`` and ``rules/policy.yaml`` into ``directory``; never overwrite."""
+    written = []
+    targets = {directory / "alertproc.toml": example_config(),
+               directory / "rules" / "policy.yaml": (SHIPPED_RULES / "policy.yaml").read_text()}
+    for path, text in targets.items():
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written

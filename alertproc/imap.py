@@ -1,0 +1,296 @@
+"""The IMAP side: connect with verified TLS, log in, and search, fetch, move and delete by UID.
+
+Every server operation goes through :meth:`ImapMailbox.call`, which reconnects with backoff
+when the connection drops and re-selects the folder, refusing to go on if the folder's
+UIDVALIDITY changed meanwhile (the UIDs in hand would then name other messages).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import shlex
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from .config import ImapSettings
+from .errors import ConfigError, FetchError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_DROPPED = (IMAPClientAbortError, OSError, EOFError, ssl.SSLError, socket.timeout)
+FETCH_PARTS = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """What SELECT says about a folder."""
+
+    name: str
+    uidvalidity: int
+    uidnext: int
+    exists: int
+
+
+def _run_secret_command(command: str, what: str) -> str:
+    try:
+        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"{what} could not be run: {type(exc).__name__}") from None
+    if done.returncode != 0 or not done.stdout.strip():
+        # Never echo its output: it may hold the secret or part of it.
+        raise ConfigError(f"{what} failed (exit {done.returncode}, {len(done.stdout.strip())} characters of output)")
+    return done.stdout.strip().splitlines()[0]
+
+
+def credential(cfg: ImapSettings, environ: dict[str, str]) -> tuple[str, str]:
+    """``("password", secret)`` or ``("oauth2", token)``, fetched anew at each call."""
+    if cfg.oauth2_token_command:
+        return "oauth2", _run_secret_command(cfg.oauth2_token_command, "oauth2_token_command")
+    if cfg.password_command:
+        return "password", _run_secret_command(cfg.password_command, "password_command")
+    secret = environ.get(cfg.password_env, "")
+    if not secret:
+        raise ConfigError(f"environment variable {cfg.password_env} (password_env) is not set")
+    return "password", secret
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` names this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(cfg: ImapSettings) -> ssl.SSLContext:
+    """Certificate and host-name verification on, always; ``ca_file`` adds a trusted CA."""
+    context = ssl.create_default_context()
+    if cfg.ca_file:
+        try:
+            context.load_verify_locations(cafile=cfg.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"ca_file {cfg.ca_file}: cannot be loaded: {exc}") from None
+    return context
+
+
+class ImapMailbox:
+    """One IMAP account, one selected folder at a time, with reconnects."""
+
+    def __init__(self, cfg: ImapSettings, environ: dict[str, str], sleep: Callable[[float], None] = time.sleep):
+        if cfg.tls == "none" and not is_loopback(cfg.host):
+            raise ConfigError(f"tls = \"none\" is refused for {cfg.host}: plain IMAP is only allowed on loopback")
+        self.cfg = cfg
+        self.environ = environ
+        self.sleep = sleep
+        self.client: IMAPClient | None = None
+        self.selected: FolderState | None = None
+        self.commands = 0
+        self.reconnects = 0
+        self._capabilities: frozenset[str] = frozenset()
+
+    # --- connection -------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the connection and log in (raises :class:`FetchError` with what to fix)."""
+        cfg = self.cfg
+        port = cfg.port or (993 if cfg.tls == "ssl" else 143)
+        try:
+            client = IMAPClient(cfg.host, port=port, ssl=cfg.tls == "ssl",
+                                ssl_context=tls_context(cfg) if cfg.tls == "ssl" else None,
+                                timeout=cfg.timeout)
+            client.normalise_times = False  # keep INTERNALDATE's offset instead of local naive time
+            self._count_commands(client)
+            if cfg.tls == "starttls":
+                client.starttls(tls_context(cfg))
+            kind, secret = credential(cfg, self.environ)
+            if kind == "oauth2":
+                client.oauth2_login(cfg.username, secret)
+            else:
+                client.login(cfg.username, secret)
+            self._capabilities = frozenset(c.decode().upper() for c in client.capabilities())
+        except ssl.SSLCertVerificationError as exc:
+            raise FetchError(f"the TLS certificate of {cfg.host} could not be verified ({exc.verify_message}); "
+                             "fix the server certificate or set ca_file to your company CA") from None
+        except LoginError as exc:
+            raise FetchError(f"login as {cfg.username} on {cfg.host} failed: {_server_text(exc)}; "
+                             "check the user name and the password or token source") from None
+        except (OSError, IMAPClientError) as exc:
+            raise FetchError(f"cannot reach {cfg.host}:{port}: {_server_text(exc)}; check host, port and tls") from None
+        self.client = client
+
+    def _count_commands(self, client: IMAPClient) -> None:
+        """Count every command sent (benchmarks check that a no-op sync costs a constant few)."""
+        imap = client._imap
+        send = imap._command
+
+        def counted(*args, **kwargs):
+            self.commands += 1
+            return send(*args, **kwargs)
+
+        imap._command = counted
+
+    def close(self) -> None:
+        """Log out, ignoring a connection that is already gone."""
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except Exception:  # already dropped: nothing left to close politely
+                pass
+            self.client = None
+
+    def __enter__(self) -> "ImapMailbox":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def has(self, capability: str) -> bool:
+        """Whether the server announced ``capability`` (e.g. MOVE, UIDPLUS, IDLE)."""
+        return capability.upper() in self._capabilities
+
+    def call(self, operation: Callable[[IMAPClient], T], what: str) -> T:
+        """Run ``operation`` on the client; on a dropped connection reconnect and retry."""
+        for attempt in range(self.cfg.retries + 1):
+            try:
+                if self.client is None:
+                    self._reconnect()
+                return operation(self.client)
+            except _DROPPED as exc:
+                self.client = None
+                if attempt == self.cfg.retries:
+                    raise FetchError(f"{what}: connection to {self.cfg.host} lost {attempt + 1} times "
+                                     f"({type(exc).__name__}); the next run resumes where this one stopped") from None
+                delay = min(2 ** attempt, 30)
+                log.warning("%s: connection lost (%s); reconnecting in %ss", what, type(exc).__name__, delay)
+                self.sleep(delay)
+            except IMAPClientError as exc:
+                raise FetchError(f"{what}: the server said: {_server_text(exc)}") from None
+        raise AssertionError("unreachable")
+
+    def _reconnect(self) -> None:
+        self.reconnects += 1
+        self.connect()  # a fresh OAuth2 token too: they expire after about an hour
+        if self.selected is not None:
+            before = self.selected
+            state = self._select(before.name)
+            if state.uidvalidity != before.uidvalidity:
+                raise FetchError(f"UIDVALIDITY of {before.name} changed during the run; "
+                                 "nothing was lost, run again to rescan it")
+
+    # --- folders ----------------------------------------------------------------------
+
+    def _select(self, name: str) -> FolderState:
+        response = self.client.select_folder(name)
+        self.selected = FolderState(name, int(response[b"UIDVALIDITY"]), int(response.get(b"UIDNEXT", 0)),
+                                    int(response.get(b"EXISTS", 0)))
+        return self.selected
+
+    def select(self, name: str) -> FolderState:
+        """Select a folder read-write and return its UIDVALIDITY and UIDNEXT."""
+        self.selected = None
+        return self.call(lambda c: self._select(name), f"select {name}")
+
+    def server_name(self, path: str) -> str:
+        """A folder path written with '/' in the server's own hierarchy delimiter."""
+        def delimiter(client: IMAPClient) -> str:
+            found = client.list_folders("", "")
+            value = found[0][1] if found else b"/"
+            return value.decode() if isinstance(value, bytes) else (value or "/")
+        return path.replace("/", self.call(delimiter, "list"))
+
+    def ensure_folder(self, path: str) -> str:
+        """Create (and subscribe) the folder unless it exists; return its server name."""
+        name = self.server_name(path)
+
+        def create(client: IMAPClient) -> None:
+            if not client.folder_exists(name):
+                client.create_folder(name)
+                client.subscribe_folder(name)
+        self.call(create, f"create folder {name}")
+        return name
+
+    # --- messages ---------------------------------------------------------------------
+
+    def search(self, criteria: list) -> list[int]:
+        """UIDs matching ``criteria`` (a list of IMAP search keys, never a string)."""
+        return sorted(self.call(lambda c: c.search(criteria), "search"))
+
+    def fetch(self, uids: list[int], parts: list[str] = FETCH_PARTS) -> dict[int, dict]:
+        """FETCH ``parts`` of ``uids`` (at most 5000: Dovecot limits command length)."""
+        return self.call(lambda c: c.fetch(uids, parts), "fetch")
+
+    def move(self, uids: list[int], folder: str, mark_seen: bool = False) -> None:
+        """Move ``uids`` out of the selected folder.
+
+        UID MOVE when the server has it; otherwise COPY, ``\\Deleted`` and UID EXPUNGE of
+        exactly these UIDs, skipping messages whose Message-ID the target already holds
+        (so a crash between COPY and EXPUNGE never leaves two copies).
+        """
+        if not uids:
+            return
+        if mark_seen:
+            self.call(lambda c: c.add_flags(uids, [b"\\Seen"], silent=True), "mark seen")
+        if self.has("MOVE"):
+            self.call(lambda c: c.move(uids, folder), f"move to {folder}")
+            return
+        if not self.has("UIDPLUS"):
+            raise FetchError(f"{self.cfg.host} has neither MOVE nor UIDPLUS, so messages cannot be removed "
+                             "without touching others; run with --no-file-away")
+        source = self.selected
+        ids = self.call(lambda c: c.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]), "fetch message ids")
+        wanted = {uid: _message_id(data) for uid, data in ids.items()}
+        present = self._message_ids_in(folder, {m for m in wanted.values() if m})
+        self.select(source.name)
+        to_copy = [uid for uid, mid in wanted.items() if not mid or mid not in present]
+        if to_copy:
+            self.call(lambda c: c.copy(to_copy, folder), f"copy to {folder}")
+        self.delete(uids)
+
+    def _message_ids_in(self, folder: str, message_ids: set[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        self.select(folder)
+        found: set[str] = set()
+        for message_id in sorted(message_ids):
+            if self.search(["HEADER", "Message-ID", message_id]):
+                found.add(message_id)
+        return found
+
+    def delete(self, uids: list[int]) -> None:
+        """Flag ``uids`` ``\\Deleted`` and expunge exactly those (UID EXPUNGE, RFC 4315)."""
+        if not uids:
+            return
+        self.call(lambda c: c.add_flags(uids, [b"\\Deleted"], silent=True), "flag deleted")
+        self.call(lambda c: c.uid_expunge(uids), "expunge")
+
+
+def _message_id(data: dict) -> str | None:
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER") and value:
+            text = value.decode("ascii", "replace").split(":", 1)
+            return text[1].strip() if len(text) == 2 and text[1].strip() else None
+    return None
+
+
+def _server_text(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]
+
+
+def any_of(key: str, values: list[str]) -> list:
+    """IMAP search keys matching any of ``values`` for ``key``: nested ``OR`` lists."""
+    if len(values) == 1:
+        return [key, values[0]]
+    return ["OR", key, values[0], any_of(key, values[1:])]

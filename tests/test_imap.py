@@ -1,0 +1,291 @@
+"""Fetch, file away, resume and clean up — against a real Dovecot on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from alertproc import pipeline, store
+from alertproc.config import imap_settings
+from alertproc.errors import ConfigError, FetchError
+from alertproc.imap import ImapMailbox
+from conftest import ROOT, make
+from dovecot import PASSWORD, USER, Dovecot
+
+ENV = {"TEST_IMAP_PASSWORD": PASSWORD}
+FILED, SUSPICIOUS = "GST.Token alerts", "GST.Suspicious"
+
+
+def scenario(slugs=None, limit=None):
+    """Sample mails with CRLF line ends, as an IMAP server stores and returns them."""
+    mails = [(slug, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")) for slug, raw in make.scenario()
+             if slugs is None or slug in slugs]
+    return mails[:limit] if limit else mails
+
+
+def append(server: Dovecot, mails, folder="INBOX", flags=()):
+    client = server.client()
+    if not client.folder_exists(folder):
+        client.create_folder(folder)
+    for _, raw in mails:
+        date_header = email.message_from_bytes(raw).get("Date")
+        when = email.utils.parsedate_to_datetime(date_header) if date_header else None
+        client.append(folder, raw, flags=flags, msg_time=when)
+    client.logout()
+
+
+def contents(server: Dovecot, folder: str) -> list[tuple[bytes, tuple]]:
+    """(raw bytes, flags) of every message in a folder, sorted: what a user would see."""
+    client = server.client()
+    if not client.folder_exists(folder):
+        client.logout()
+        return []
+    client.select_folder(folder, readonly=True)
+    uids = client.search(["ALL"])
+    data = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"]) if uids else {}
+    client.logout()
+    # \\Recent is per session, not something a user sees change.
+    return sorted((d[b"BODY[]"], tuple(sorted(f for f in d[b"FLAGS"] if f != b"\\Recent"))) for d in data.values())
+
+
+def imap_cfg(server: Dovecot, **extra):
+    values = {"host": "127.0.0.1", "port": server.port, "tls": "none", "username": USER,
+              "password_env": "TEST_IMAP_PASSWORD", **extra}
+    return imap_settings(values, "test")
+
+
+def fetch(settings, server, **options):
+    return pipeline.fetch_job(settings, options.pop("cfg", None) or imap_cfg(server), environ=ENV, **options)
+
+
+def counts(settings):
+    con = store.connect(settings.db, read_only=True)
+    try:
+        return con.execute("select (select count(*) from messages), (select count(*) from events)").fetchone()
+    finally:
+        con.close()
+
+
+ALERTS = scenario({"refresh", "refresh-table", "consent", "revoked", "access-changed", "otp"}, limit=40)
+NOT_ALERTS = scenario({"gst-notice", "other", "forwarded-inline", "forwarded-attachment"})
+SPOOFS = scenario({"spoofed-dmarc-fail", "spoofed-lookalike"})
+
+
+def test_first_sync_files_exactly_the_alerts_and_leaves_everything_else_untouched(dovecot, settings):
+    append(dovecot, ALERTS + SPOOFS)
+    append(dovecot, NOT_ALERTS, flags=[b"\\Flagged"])
+    before = contents(dovecot, "INBOX")
+    result = fetch(settings, dovecot)
+    assert (result.candidates, result.filed, result.suspicious) == (len(ALERTS) + 2, len(ALERTS), 2)
+    assert result.imported.new == len(ALERTS) + 2 and result.imported.parsed == len(ALERTS)
+    left = contents(dovecot, "INBOX")
+    assert left == sorted(item for item in before if item[0] in {raw for _, raw in NOT_ALERTS})
+    assert all(flags == (b"\\Flagged",) for _, flags in left)  # not \Seen, nothing added
+    assert sorted(raw for raw, _ in contents(dovecot, FILED)) == sorted(raw for _, raw in ALERTS)
+    assert all(b"\\Seen" not in flags for _, flags in contents(dovecot, FILED))
+    assert sorted(raw for raw, _ in contents(dovecot, SUSPICIOUS)) == sorted(raw for _, raw in SPOOFS)
+    assert counts(settings) == (len(ALERTS) + 2, len(ALERTS))
+
+
+def test_no_op_sync_costs_a_constant_number_of_commands(dovecot, settings):
+    append(dovecot, ALERTS + NOT_ALERTS)
+    fetch(settings, dovecot)
+    again = fetch(settings, dovecot)
+    assert (again.candidates, again.imported.seen, again.filed) == (0, 0, 0)
+    assert again.imap_commands <= 4  # CAPABILITY, LOGIN, SELECT (+ LOGOUT): no SEARCH, no FETCH
+    append(dovecot, scenario({"other"}) + ALERTS[:5], folder="Archive")
+    append(dovecot, scenario({"other"}) * 20)  # non-alert mail arriving keeps the no-op cheap
+    fetch(settings, dovecot)
+    assert fetch(settings, dovecot).imap_commands == again.imap_commands
+
+
+def test_new_mail_between_runs_is_fetched_once(dovecot, settings):
+    append(dovecot, ALERTS[:20])
+    fetch(settings, dovecot)
+    append(dovecot, ALERTS[20:] + NOT_ALERTS)
+    second = fetch(settings, dovecot)
+    assert second.candidates == len(ALERTS) - 20 and second.imported.new == len(ALERTS) - 20
+    assert counts(settings)[0] == len(ALERTS)
+    assert len(contents(dovecot, FILED)) == len(ALERTS)
+
+
+def test_uidvalidity_change_rescans_without_duplicates(dovecot, settings):
+    cfg = imap_cfg(dovecot, folder="Alerts")
+    append(dovecot, ALERTS[:20], folder="Alerts")
+    fetch(settings, dovecot, cfg=cfg, file_away=False)
+    client = dovecot.client()
+    client.delete_folder("Alerts")  # a server rebuild: same name, new UIDVALIDITY
+    client.logout()
+    append(dovecot, ALERTS, folder="Alerts")
+    result = fetch(settings, dovecot, cfg=cfg)
+    assert result.rescan and result.candidates == len(ALERTS)
+    assert (result.imported.known, result.imported.new) == (20, len(ALERTS) - 20)
+    assert counts(settings)[0] == len(ALERTS)
+    assert contents(dovecot, "Alerts") == [] and len(contents(dovecot, FILED)) == len(ALERTS)
+
+
+def test_without_move_capability_copy_and_uid_expunge_touch_nothing_else(settings):
+    with Dovecot(move=False) as server:
+        append(server, ALERTS)
+        append(server, NOT_ALERTS, flags=[b"\\Deleted"])  # someone else's pending deletions
+        mailbox = ImapMailbox(imap_cfg(server), ENV)
+        with mailbox:
+            assert not mailbox.has("MOVE") and mailbox.has("UIDPLUS")
+        result = fetch(settings, server)
+        assert result.filed == len(ALERTS)
+        assert len(contents(server, "INBOX")) == len(NOT_ALERTS)  # not expunged by us
+        assert sorted(raw for raw, _ in contents(server, FILED)) == sorted(raw for _, raw in ALERTS)
+
+
+def test_copy_fallback_after_a_crash_between_copy_and_expunge_makes_no_second_copy(settings):
+    with Dovecot(move=False) as server:
+        append(server, ALERTS[:5])
+        client = server.client()  # what a crash after COPY leaves: copies made, originals still there
+        client.create_folder(FILED)
+        client.select_folder("INBOX")
+        client.copy(client.search(["ALL"])[:3], FILED)
+        client.logout()
+        fetch(settings, server)
+        assert sorted(raw for raw, _ in contents(server, FILED)) == sorted(raw for _, raw in ALERTS[:5])
+
+
+def test_dropped_connection_mid_fetch_reconnects_and_finishes(dovecot, settings):
+    append(dovecot, ALERTS + NOT_ALERTS)
+    kicked = []
+
+    def drop_once(done: int) -> None:
+        if not kicked:
+            kicked.append(done)
+            dovecot.kick()
+
+    result = fetch(settings, dovecot, cfg=imap_cfg(dovecot, batch_size=7), progress=drop_once)
+    assert kicked and result.filed == len(ALERTS) and result.imported.new == len(ALERTS)
+    assert len(contents(dovecot, FILED)) == len(ALERTS) and len(contents(dovecot, "INBOX")) == len(NOT_ALERTS)
+
+
+def cli(workdir: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "HOME": str(workdir), **ENV}
+    if crash_at:
+        env["ALERTPROC_TEST_CRASH_AT"] = crash_at
+    return subprocess.run([sys.executable, "-m", "alertproc", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def snapshot(server: Dovecot, workdir: Path):
+    con = store.connect(str(workdir / "alertproc.duckdb"), read_only=True)
+    try:
+        rows = con.execute("select sha256, parse_status, archive_path from messages order by 1").fetchall()
+        events = con.execute("select event_id from events order by 1").fetchall()
+    finally:
+        con.close()
+    archive = sorted(p.relative_to(workdir).as_posix() for p in (workdir / "archive").rglob("*") if p.is_file())
+    folders = {f: contents(server, f) for f in ("INBOX", FILED, SUSPICIOUS)}
+    return rows, events, archive, folders
+
+
+@pytest.mark.parametrize("crash_at", ["after_db_commit", "after_move"])
+def test_kill_9_mid_run_then_rerun_equals_a_clean_run(tmp_path, crash_at):
+    mails = ALERTS + NOT_ALERTS + SPOOFS
+    results = []
+    for name, crash in (("clean", None), ("crashed", crash_at)):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        with Dovecot() as server:
+            append(server, mails)
+            (workdir / "alertproc.toml").write_text(server.imap_table(batch_size=10))
+            if crash:
+                died = cli(workdir, "fetch", crash_at=crash)
+                assert died.returncode == -9, died.stderr
+            assert cli(workdir, "fetch").returncode == 0
+            results.append(snapshot(server, workdir))
+    assert results[0] == results[1]
+
+
+def test_cleanup_deletes_only_verified_old_alerts(dovecot, settings):
+    append(dovecot, ALERTS)
+    fetch(settings, dovecot)
+    con = store.connect(settings.db, read_only=True)
+    victim = con.execute("select archive_path from messages where parse_status = 'parsed' order by 1 limit 1").fetchone()[0]
+    con.close()
+    (Path(settings.archive) / victim).write_bytes(b"tampered")
+    cfg = imap_cfg(dovecot)
+    tomorrow = date.today() + timedelta(days=1)
+    plan = pipeline.cleanup_job(settings, cfg, tomorrow, apply=False, environ=ENV)
+    assert (plan.candidates, plan.verified, plan.deleted) == (len(ALERTS), len(ALERTS) - 1, 0)
+    assert len(contents(dovecot, FILED)) == len(ALERTS)
+    done = pipeline.cleanup_job(settings, cfg, tomorrow, apply=True, environ=ENV)
+    assert done.deleted == len(ALERTS) - 1 and len(done.kept_unverified) == 1
+    assert "altered" in done.kept_unverified[0]["reason"]
+    assert len(contents(dovecot, FILED)) == 1
+    nothing_old = pipeline.cleanup_job(settings, cfg, date(2020, 1, 1), apply=True, environ=ENV)
+    assert nothing_old.candidates == 0
+
+
+def test_dry_run_changes_nothing_anywhere(dovecot, settings):
+    append(dovecot, ALERTS + NOT_ALERTS + SPOOFS)
+    before = contents(dovecot, "INBOX")
+    result = fetch(settings, dovecot, dry_run=True)
+    assert (result.filed, result.suspicious) == (len(ALERTS), 2)
+    assert {p["action"] for p in result.plan} == {"filed", "suspicious"}
+    assert contents(dovecot, "INBOX") == before and contents(dovecot, FILED) == []
+    assert not Path(settings.db).exists() and not Path(settings.archive).exists()
+
+
+def test_since_until_backfill_leaves_sync_state_alone(dovecot, settings):
+    append(dovecot, ALERTS)
+    window = fetch(settings, dovecot, since=date(2026, 10, 26), until=date(2026, 10, 27))
+    assert 0 < window.candidates < len(ALERTS)
+    rest = fetch(settings, dovecot)
+    assert rest.candidates == len(ALERTS) - window.filed
+
+
+def test_tls_is_verified_and_plain_text_is_loopback_only(settings):
+    with Dovecot(tls=True) as server:
+        append(server, ALERTS[:3])
+        strict = imap_settings({"host": "127.0.0.1", "port": server.port, "username": USER,
+                                "password_env": "TEST_IMAP_PASSWORD"}, "test")
+        with pytest.raises(FetchError, match="certificate of 127.0.0.1 could not be verified"):
+            fetch(settings, server, cfg=strict)
+        trusted = replace(strict, ca_file=str(server.ca_file))
+        assert fetch(settings, server, cfg=trusted).filed == 3
+    with pytest.raises(ConfigError, match="only allowed on loopback"):
+        ImapMailbox(imap_settings({"host": "imap.example.com", "tls": "none", "username": "u",
+                                   "password_env": "X"}, "test"), {})
+
+
+def test_secrets_never_appear_in_output_errors_json_db_or_report(dovecot, tmp_path):
+    append(dovecot, ALERTS + SPOOFS)
+    (tmp_path / "alertproc.toml").write_text(dovecot.imap_table())
+    outputs = [cli(tmp_path, "-v", "run", "--json", "--policy", str(ROOT / "rules" / "policy.yaml"), "--week", "2026-W47"),
+               cli(tmp_path, "-v", "fetch", "--dry-run", "--json"), cli(tmp_path, "doctor")]
+    assert outputs[0].returncode == 0, outputs[0].stderr
+    (tmp_path / "bad.toml").write_text(dovecot.imap_table().replace("TEST_IMAP_PASSWORD", "WRONG_VAR"))
+    env_bad = cli(tmp_path, "fetch", "--config", "bad.toml")
+    assert env_bad.returncode == 2 and "WRONG_VAR" in env_bad.stderr
+    (tmp_path / "cmd.toml").write_text(dovecot.imap_table().replace(
+        'password_env = "TEST_IMAP_PASSWORD"', f'password_command = "echo {PASSWORD}-wrong"'))
+    wrong = cli(tmp_path, "-v", "fetch", "--config", "cmd.toml")
+    assert wrong.returncode == 1 and "login as alice" in wrong.stderr
+    outputs += [env_bad, wrong]
+    for done in outputs:
+        assert PASSWORD not in done.stdout + done.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix != ".toml":
+            assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_doctor_reports_capabilities_and_folders(dovecot, tmp_path):
+    (tmp_path / "alertproc.toml").write_text(dovecot.imap_table())
+    done = cli(tmp_path, "doctor", "--policy", str(ROOT / "rules" / "policy.yaml"))
+    assert done.returncode == 0, done.stdout
+    assert "filing with MOVE" in done.stdout and "will be created on the first fetch" in done.stdout
+    (tmp_path / "alertproc.toml").write_text(dovecot.imap_table(folder="NoSuchFolder"))
+    broken = cli(tmp_path, "doctor", "--policy", str(ROOT / "rules" / "policy.yaml"))
+    assert broken.returncode == 1 and "FAIL imap folder" in broken.stdout and "→" in broken.stdout

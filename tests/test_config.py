@@ -1,0 +1,67 @@
+import pytest
+
+from alertproc.config import load_imap, load_settings
+from alertproc.doctor import example_config, init
+from alertproc.errors import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "alertproc.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_precedence_option_over_env_over_file_over_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("ALERTPROC_CONFIG", raising=False)
+    config = write(tmp_path, '[alertproc]\ndb = "file.duckdb"\narchive = "file-archive"\n')
+    monkeypatch.setenv("ALERTPROC_DB", "env.duckdb")
+    settings = load_settings(config)
+    assert (settings.db, settings.archive, settings.report_dir) == ("env.duckdb", "file-archive", "reports/out")
+    assert load_settings(config, db="option.duckdb").db == "option.duckdb"
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[alertproc]\ndbb = "x"\n', "unknown setting 'dbb'"),
+    ('[alertproc]\nsenders = "donotreply@gst.gov.in"\n', "'senders' must be a list"),
+    ('[imapp]\nhost = "x"\n', r"unknown section \[imapp\]"),
+    ("[alertproc\n", "not valid TOML"),
+])
+def test_bad_settings_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("imap,message", [
+    ('host = "h"\nusername = "u"\npassword_env = "P"\nport = "993"', "'port' must be a whole number"),
+    ('host = "h"\nusername = "u"\npassword_env = "P"\ntls = "yes"', "'tls' must be one of ssl, starttls, none"),
+    ('host = "h"\nusername = "u"\npassword_env = "P"\nfolders = "INBOX"', "unknown key 'folders'"),
+    ('host = "h"\nusername = "u"', "exactly one of password_env, password_command"),
+    ('host = "h"\nusername = "u"\npassword_env = "P"\nbatch_size = 10000', "between 1 and 5000"),
+    ('username = "u"\npassword_env = "P"', "'host' and 'username' are required"),
+])
+def test_bad_imap_section_names_the_key(tmp_path, imap, message):
+    with pytest.raises(ConfigError, match=message):
+        load_imap(write(tmp_path, f"[imap]\n{imap}\n"))
+
+
+def test_missing_config_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(ConfigError, match="alertproc init"):
+        load_imap(str(tmp_path / "nope.toml"))
+
+
+def test_init_writes_a_valid_example_and_never_overwrites(tmp_path):
+    written = init(tmp_path)
+    assert {p.name for p in written} == {"alertproc.toml", "policy.yaml"}
+    imap = load_imap(str(tmp_path / "alertproc.toml"))
+    assert imap.folder == "INBOX" and imap.tls == "ssl" and imap.password_env == "ALERTPROC_IMAP_PASSWORD"
+    (tmp_path / "alertproc.toml").write_text("# mine\n")
+    assert init(tmp_path) == [] and (tmp_path / "alertproc.toml").read_text() == "# mine\n"
+
+
+def test_example_config_documents_every_setting():
+    from dataclasses import fields
+
+    from alertproc.config import ImapSettings, Settings
+    text = example_config()
+    for spec in [*fields(Settings), *fields(ImapSettings)]:
+        assert f"{spec.name} = " in text and spec.metadata["help"] in text

@@ -289,3 +289,24 @@ def test_doctor_reports_capabilities_and_folders(dovecot, tmp_path):
     (tmp_path / "alertproc.toml").write_text(dovecot.imap_table(folder="NoSuchFolder"))
     broken = cli(tmp_path, "doctor", "--policy", str(ROOT / "rules" / "policy.yaml"))
     assert broken.returncode == 1 and "FAIL imap folder" in broken.stdout and "→" in broken.stdout
+
+
+def test_mark_seen_marks_only_filed_mail(dovecot, settings):
+    append(dovecot, ALERTS[:5] + NOT_ALERTS)
+    fetch(settings, dovecot, cfg=imap_cfg(dovecot, mark_seen=True))
+    assert all(b"\\Seen" in flags for _, flags in contents(dovecot, FILED))
+    assert all(b"\\Seen" not in flags for _, flags in contents(dovecot, "INBOX"))
+
+
+def test_the_secret_command_runs_again_on_every_reconnect(dovecot, settings, tmp_path):
+    calls = tmp_path / "calls"
+    script = tmp_path / "secret.sh"
+    script.write_text(f"#!/bin/sh\necho x >> {calls}\necho '{PASSWORD}'\n")
+    script.chmod(0o755)
+    append(dovecot, ALERTS)
+    cfg = imap_settings({"host": "127.0.0.1", "port": dovecot.port, "tls": "none", "username": USER,
+                         "password_command": str(script), "batch_size": 10}, "test")
+    kicked = []
+    result = fetch(settings, dovecot, cfg=cfg, progress=lambda n: kicked or (kicked.append(n), dovecot.kick()))
+    assert result.filed == len(ALERTS)
+    assert len(calls.read_text().split()) == 2  # first login and the reconnect: a token never outlives its use

@@ -21,7 +21,8 @@ from .doctor import diagnose, init as init_files
 from .ingest import IngestStats
 from .errors import AlertprocError, ConfigError, LockedError
 from .report import choose_period
-from .rules import SEVERITIES
+from .rules import SEVERITIES, load_rules
+from .rulestest import run_rule_tests
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
 
@@ -114,11 +115,16 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @cli.command()
 @click.option("--source", type=click.Path(exists=True, path_type=Path), help="A folder of .eml files, a Maildir, or an mbox file [default: the [imap] account of the config].")
 @click.option("--kind", type=click.Choice(["eml", "maildir", "mbox"]), help="Kind of source [default: guessed].")
+@click.option("--sms", "sms_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also import this SMS export (repeatable).")
+@click.option("--access-log", "log_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also import this portal access log, with a GSTIN column (repeatable).")
 @click.option("--week", help="Report on this ISO week, e.g. 2026-W47 [default: last complete week].")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 3 when findings of this severity or worse exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @settings_options
-def run(settings, source: Path | None, kind: str | None, week: str | None, fail_on: str | None, as_json: bool) -> None:
+def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, ...], log_files: tuple[Path, ...],
+        week: str | None, fail_on: str | None, as_json: bool) -> None:
     """Run the whole job: import or fetch mail, detect findings, write the report.
 
     With --source, local files are imported; without it, the [imap] account of the
@@ -127,12 +133,14 @@ def run(settings, source: Path | None, kind: str | None, week: str | None, fail_
     \b
     Example:
       alertproc run --source sample_mailbox --week 2026-W47
+      alertproc run --source mail/ --sms sms.xml --access-log view-logs.csv
       alertproc run --config /etc/alertproc/alertproc.toml --fail-on high
     """
     period = choose_period(week, None, None)
     imap = None if source else load_imap(click.get_current_context().meta["config"])
     with progress_bar("importing" if source else "fetching", None) as progress:
-        summary = pipeline.run(settings, source, kind=kind, imap=imap, period=period, progress=progress)
+        summary = pipeline.run(settings, source, kind=kind, imap=imap, period=period, progress=progress,
+                               sms=sms_files, access_logs=log_files)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
     else:
@@ -145,23 +153,45 @@ def run(settings, source: Path | None, kind: str | None, week: str | None, fail_
 
 
 @cli.command("import")
-@click.argument("kind", type=click.Choice(["eml", "maildir", "mbox"]))
+@click.argument("kind", type=click.Choice(["eml", "maildir", "mbox", "sms", "access-log"]))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--gstin", help="access-log: the GSTIN the log belongs to, when it has no GSTIN column.")
 @settings_options
-def import_(settings, kind: str, path: Path) -> None:
-    """Import mail from local files into the archive and database.
+def import_(settings, kind: str, path: Path, gstin: str | None) -> None:
+    """Import local files: mail, an SMS export, or a portal access log.
 
-    KIND is eml (a .eml file or a folder of them, searched recursively), maildir or mbox.
-    Importing the same files again adds nothing.
+    \b
+    KIND is one of:
+      eml         a .eml file or a folder of them (searched recursively)
+      maildir     a Maildir (with its sub-folders)
+      mbox        an mbox file
+      sms         SMS Backup & Restore XML, or CSV/XLSX with date, sender and body columns
+      access-log  CSV or XLSX saved from Manage API Access > View Logs
+    Importing the same file again adds nothing.
 
     \b
     Example:
       alertproc import maildir ~/Maildir/.GST
+      alertproc import sms sms-20261122.xml
+      alertproc import access-log view-logs.xlsx --gstin 27AAPFU0939F1ZV
     """
     with pipeline.writing(settings) as con, pipeline.tracked(con, f"import {kind}", str(path)) as run_id:
         with progress_bar("importing", None) as progress:
-            stats = pipeline.import_mail(con, settings, path, kind, run_id, progress)
-    print_import(stats)
+            if kind == "access-log":
+                log = pipeline.import_access_log_file(con, settings, path, gstin, run_id, progress)
+            elif kind == "sms":
+                stats = pipeline.import_sms_file(con, settings, path, run_id, progress)
+            else:
+                stats = pipeline.import_mail(con, settings, path, kind, run_id, progress)
+    if kind == "access-log":
+        click.echo(f"rows: {log.rows}, {log.events_new} new events, {log.known} already imported, {log.rejected} rejected")
+        for problem in log.problems:
+            click.echo(f"  rejected {problem}", err=True)
+    elif kind == "sms":
+        click.echo(f"sms: {stats.seen} read, {stats.new} new from GST senders, {stats.known} already imported; "
+                   f"{stats.parsed} parsed, {stats.unparsed} unparsed, {stats.ignored} not alerts; {stats.events_new} new events")
+    else:
+        print_import(stats)
 
 
 @cli.command()
@@ -363,6 +393,68 @@ def init(directory: Path) -> None:
         click.echo(f"wrote {path}")
     if not written:
         click.echo("nothing written: alertproc.toml and rules/policy.yaml exist already")
+
+
+@cli.group()
+def rules() -> None:
+    """List the detection rules, or run their fixture scenarios.
+
+    \b
+    Example:
+      alertproc rules list
+      alertproc rules test --rules ./rules
+    """
+
+
+@rules.command("list")
+@settings_options
+def rules_list(settings) -> None:
+    """List every rule: id, severity, title and file. Broken rule files are reported.
+
+    \b
+    Example:
+      alertproc rules list --rules ./my-rules
+    """
+    found, problems = load_rules(Path(settings.rules))
+    width = max((len(r.id) for r in found), default=10)
+    for rule in found:
+        click.echo(f"{rule.id:<{width}}  {rule.severity:<6}  {rule.title}  ({rule.path})")
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_USAGE)
+
+
+@rules.command("test")
+@click.option("--tests", "tests_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of scenario files [default: <rules>/tests].")
+@settings_options
+def rules_test(settings, tests_dir: Path | None) -> None:
+    """Run every rule's fixture scenarios (events in, expected findings out).
+
+    Scenario files live in rules/tests/ (format: rules/tests/README.md). Exit 1 if any
+    scenario fails.
+
+    \b
+    Example:
+      alertproc rules test
+    """
+    found, problems = load_rules(Path(settings.rules))
+    results = run_rule_tests(found, tests_dir or Path(settings.rules) / "tests")
+    for result in results:
+        click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.rule_id}: {result.name}")
+        if not result.ok:
+            click.echo(f"     {result.where}: {result.message}")
+    tested = {r.rule_id for r in results}
+    for rule in found:
+        if rule.id not in tested:
+            click.echo(f"warning: rule {rule.id} has no scenarios ({rule.path})", err=True)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    failed = sum(not r.ok for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed or problems:
+        sys.exit(EXIT_FAILURE)
 
 
 def main() -> None:

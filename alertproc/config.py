@@ -42,6 +42,8 @@ class Settings:
         "help": "sender addresses whose mail can be a GST alert"})
     require_auth_results: bool = field(default=False, metadata={
         "help": "treat alerts without Authentication-Results as suspicious (only if your mail server adds them)"})
+    sms_senders: str = field(default=r"^[A-Z0-9]{2}-GST(IND|NIN)$", metadata={
+        "help": "regular expression for the sender ids of GST SMS (VM-GSTIND, JD-GSTNIN, ...)"})
 
     @property
     def sender_set(self) -> frozenset[str]:

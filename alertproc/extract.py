@@ -25,10 +25,13 @@ class Extraction:
 
 
 def event_id(kind: str, gstin: str | None, key: str | None, occurred_at: datetime | None,
-             channel: str, status: str | None) -> str:
-    """Deterministic event id: the same alert read twice gives the same id."""
+             channel: str, status: str | None, extra: str = "") -> str:
+    """Deterministic event id: the same alert read twice gives the same id.
+
+    ``extra`` separates records that agree on everything else (two API calls in one second).
+    """
     stamp = occurred_at.isoformat() if occurred_at else ""
-    text = "|".join((kind, gstin or "", key or "", stamp, channel, status or ""))
+    text = "|".join((kind, gstin or "", key or "", stamp, channel, status or "")) + (f"|{extra}" if extra else "")
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -13,7 +13,8 @@ from html.parser import HTMLParser
 
 import mailparser
 
-from .extract import extract, mask_otp
+from .domain import gstin_is_valid
+from .extract import event_id, extract, mask_otp
 from .formats import FormatSet
 from .senders import GENUINE, OTHER, sender_check
 
@@ -21,6 +22,7 @@ from .senders import GENUINE, OTHER, sender_check
 logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|fw|aw|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_GSTIN_IN_TEXT = re.compile(r"\b[0-9]{2}[A-Z0-9]{13}\b")
 _INLINE_FORWARD = re.compile(
     r"^[>\s]*From:\s*(?P<from>.+)$(?:.*\n)*?^[>\s]*Subject:\s*(?P<subject>.+)$",
     re.IGNORECASE | re.MULTILINE,
@@ -150,6 +152,23 @@ def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes |
     return None
 
 
+def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetime | None, verdict: str) -> dict:
+    """The evidence event of a spoof suspect: what it claims, under kind ``suspicious_alert``.
+
+    Its own kind keeps it out of every rule but ``spoofed_alert``.
+    """
+    claimed = extract(candidates, f"Subject: {subject}\n{text}", sent_at).event or {}
+    gstin = claimed.get("gstin") or (_GSTIN_IN_TEXT.search(subject).group(0) if _GSTIN_IN_TEXT.search(subject) else None)
+    occurred = claimed.get("occurred_at") or sent_at or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return {
+        **claimed,
+        "event_id": event_id("suspicious_alert", gstin, claimed.get("asp_key"), occurred, "email", verdict),
+        "kind": "suspicious_alert", "gstin": gstin, "gstin_valid": gstin_is_valid(gstin),
+        "occurred_at": occurred, "channel": "email", "status": verdict,
+        "format_id": claimed.get("format_id"),
+    }
+
+
 def read_mail(raw: bytes) -> tuple[mailparser.MailParser | None, email.message.Message, str | None]:
     """Parse ``raw`` with mail-parser; on failure keep the stdlib view and the reason."""
     try:
@@ -193,12 +212,12 @@ def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str],
     message["sender_check"] = verdict
     if verdict not in (GENUINE, OTHER):
         candidates = formats.for_subject(alert_subject)
-        if candidates:
-            message.update(kind=candidates[0].kind, parse_status="suspicious",
-                           parse_error=f"claims to be a GST alert but sender check says {verdict}")
-        else:
+        if not candidates:
             message["parse_error"] = failure or "subject is not a known alert kind"
-        return ParsedMail(message)
+            return ParsedMail(message)
+        message.update(kind=candidates[0].kind, parse_status="suspicious",
+                       parse_error=f"claims to be a GST alert but sender check says {verdict}")
+        return ParsedMail(message, [suspicious_event(candidates, alert_subject, text, sent_at, verdict)])
     if verdict == OTHER:
         inner = _inner_alert(msg, senders)
         forward = None if inner else _INLINE_FORWARD.search(text)

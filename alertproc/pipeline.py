@@ -22,6 +22,8 @@ from .rules import load_rules, run_rules
 from .config import SHIPPED_REPORTS, ImapSettings, Settings
 from .fetch import CleanupResult, FetchResult, cleanup, fetch
 from .imap import ImapMailbox
+from .accesslog import LogImport, import_access_log
+from .sms import import_sms, read_sms
 from .sources import LocalSource, detect_kind
 
 Progress = Callable[[int], None]
@@ -103,6 +105,23 @@ def import_mail(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, 
                    progress=progress)
     record_stats(con, run_id, stats)
     return stats
+
+
+def import_sms_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, run_id: int,
+                    progress: Progress | None = None) -> IngestStats:
+    """Import an SMS export (XML or CSV) through the ``channel: sms`` formats."""
+    stats = import_sms(con, read_sms(path), reader_of(settings).formats, settings.sms_senders, run_id, progress)
+    record_stats(con, run_id, stats)
+    return stats
+
+
+def import_access_log_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, gstin: str | None,
+                           run_id: int, progress: Progress | None = None) -> LogImport:
+    """Import a portal access log (CSV or XLSX) as ``access_attempt`` events."""
+    result = import_access_log(con, path, gstin, progress)
+    con.execute("update runs set messages_seen = ?, events_new = ? where run_id = ?",
+                [result.rows, result.events_new, run_id])
+    return result
 
 
 def detect(con: duckdb.DuckDBPyConnection, settings: Settings) -> DetectResult:
@@ -198,9 +217,10 @@ def cleanup_job(settings: Settings, imap: ImapSettings, older_than: date, apply:
 
 
 def run(settings: Settings, source: Path | None = None, kind: str | None = None, imap: ImapSettings | None = None,
-        period: Period | None = None, progress: Progress | None = None,
-        environ: dict[str, str] | None = None) -> RunSummary:
-    """The scheduled job: import local files or fetch from IMAP, then detect and report."""
+        period: Period | None = None, progress: Progress | None = None, environ: dict[str, str] | None = None,
+        sms: tuple[Path, ...] = (), access_logs: tuple[Path, ...] = ()) -> RunSummary:
+    """The scheduled job: import local files or fetch from IMAP (plus any SMS exports and
+    access logs), then detect and report."""
     with writing(settings) as con:
         with tracked(con, "run", str(source) if source else imap.account) as run_id:
             if source is not None:
@@ -208,6 +228,11 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
             else:
                 fetched = fetch_imap(con, settings, imap, run_id, progress=progress, environ=environ)
                 stats = fetched.imported
+            for path in sms:
+                stats.add(import_sms(con, read_sms(path), reader_of(settings).formats, settings.sms_senders, run_id))
+            for path in access_logs:
+                stats.events_new += import_access_log(con, path).events_new
+            record_stats(con, run_id, stats)
             found = detect(con, settings)
             con.execute("update runs set findings = ? where run_id = ?", [found.total, run_id])
             out = report(con, settings, period or choose_period(None, None, None))

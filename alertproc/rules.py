@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -91,12 +92,17 @@ def _check_columns(con: duckdb.DuckDBPyConnection, rule: Rule) -> bool:
     return "finding_key" in columns
 
 
-def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> tuple[int, list[str]]:
+def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime | None = None) -> tuple[int, list[str]]:
     """Recompute ``findings`` from every rule; a broken rule is reported, the others still run.
 
-    Returns the number of findings and the problems met.
+    ``as_of`` is the "now" of time-relative rules (``detect_context``); by default the
+    earlier of the clock and the newest event. Returns the number of findings and the
+    problems met.
     """
     problems: list[str] = []
+    con.execute("delete from detect_context")
+    con.execute("insert into detect_context select coalesce(?, least(?, coalesce(max(occurred_at), ?))) from events",
+                [as_of, now(), now()])
     con.execute("create or replace temp table new_findings as select * from findings limit 0")
     for rule in rules:
         try:

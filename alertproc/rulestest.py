@@ -76,7 +76,7 @@ def run_scenario(rule: Rule, path: Path, scenario: dict, policy_doc: dict) -> Sc
         apply_policy(con, parse_policy(scenario.get("policy", policy_doc), path))
         scenario_events = store.arrow_table(_events(path, scenario), store.EVENT_COLUMNS)
         con.execute("insert into events select * from scenario_events")
-        _, problems = run_rules(con, [rule])
+        _, problems = run_rules(con, [rule], as_of=_time(scenario.get("as_of")))
         if problems:
             return ScenarioResult(rule.id, name, at, False, "; ".join(problems))
         cursor = con.execute("select gstin, asp_name, severity, title, event_ids from findings order by occurred_at")

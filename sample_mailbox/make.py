@@ -150,6 +150,12 @@ def _refresh_times(rng: random.Random, start: datetime, end: datetime, skip: tup
     return times
 
 
+def pune_refresh_times() -> list[datetime]:
+    """Acme's refreshes for the Pune plant: e-mailed, and in the last week also sent as SMS."""
+    pune_gap = (ist("2026-11-03", "10:15"), ist("2026-11-03", "11:05"))
+    return _refresh_times(random.Random(27), START + timedelta(minutes=20), END, skip=(pune_gap,))
+
+
 def scenario() -> list[tuple[str, bytes]]:
     """Every sample message as (file slug, raw bytes), in delivery order."""
     rng = random.Random(20261123)
@@ -166,8 +172,7 @@ def scenario() -> list[tuple[str, bytes]]:
     # 10:15 followed by a fresh OTP consent at 11:00; a refresh burst on 12 Nov.
     add("access-changed", ist("2026-10-24", "09:25"), access_changed(PUNE, ist("2026-10-24", "09:25"), mid(), 30))
     add("consent", ist("2026-10-24", "09:30"), consent(PUNE, ACME, EGSP, ist("2026-10-24", "09:30"), 30, mid()))
-    pune_gap = (ist("2026-11-03", "10:15"), ist("2026-11-03", "11:05"))
-    for i, when in enumerate(_refresh_times(rng, START + timedelta(minutes=20), END, skip=(pune_gap,))):
+    for i, when in enumerate(pune_refresh_times()):
         add("refresh", when, refresh_text(PUNE, ACME, EGSP, when, mid(), cte=("7bit", "quoted-printable", "base64")[i % 3]))
     add("otp", ist("2026-11-03", "10:58"), otp(PUNE, ist("2026-11-03", "10:58"), mid(), "493817"))
     add("consent", ist("2026-11-03", "11:00"), consent(PUNE, ACME, EGSP, ist("2026-11-03", "11:00"), 30, mid()))
@@ -195,7 +200,7 @@ def scenario() -> list[tuple[str, bytes]]:
         add("refresh-table", when, refresh_table(BLR, LEDGER, SUVIDHA, when, mid()))
     add("revoked", ist("2026-11-18", "10:00"), revoked(BLR, LEDGER, SUVIDHA, ist("2026-11-18", "10:00"), mid()))
     add("otp", ist("2026-11-20", "09:58"), otp(BLR, ist("2026-11-20", "09:58"), mid(), "130955"))
-    add("consent", ist("2026-11-20", "10:00"), consent(BLR, LEDGER, SUVIDHA, ist("2026-11-20", "10:00"), 30, mid()))
+    add("consent", ist("2026-11-20", "10:00"), consent(BLR, LEDGER, SUVIDHA, ist("2026-11-20", "10:00"), 7, mid()))
 
     # Mail from GSTN that is not an API alert: must be left alone, never becomes an event.
     for when, subject, body in [
@@ -273,15 +278,74 @@ def raw_truncated() -> bytes:
             b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nPGh0bWw+PGJvZHk+PHRh")
 
 
+def sms_refresh(gstin: str, asp: str, when: datetime) -> str:
+    """S1: the SMS form of a refresh alert."""
+    return (f"Authentication token refreshed for your GSTIN {gstin} by ASP {asp} on "
+            f"{when.astimezone(IST).strftime('%d-%m-%Y %H:%M')}. Not you? Revoke via Manage API Access on GST portal. -GSTN")
+
+
+def sms_scenario() -> list[tuple[str, datetime, str]]:
+    """(sender id, time, body) of the sample SMS export: GST alerts and private SMS."""
+    sms = [("VM-GSTIND", when, sms_refresh(PUNE, "Acme Tax Cloud", when))
+           for when in pune_refresh_times() if when >= ist("2026-11-16", "00:00")]
+    when = ist("2026-11-03", "11:00")
+    sms.append(("JD-GSTIND", when, f"OTP consent for API access to GSTIN {PUNE} given to ASP {ACME} via GSP {EGSP} on "
+                                   f"{_fmt(when)}, valid till {_fmt(when + timedelta(days=30))}. -GSTN"))
+    when = ist("2026-11-03", "10:58")
+    sms.append(("VM-GSTNIN", when, f"Dear taxpayer, 493817 is the OTP to verify your GST registration: {PUNE}. "
+                                   f"OTP is valid till {(when + timedelta(minutes=10)).strftime('%H:%M:%S')} IST. "
+                                   "Do not share OTP with anyone."))
+    when = ist("2026-11-19", "09:14")  # a GSTIN with a wrong check character
+    sms.append(("VM-GSTIND", when, sms_refresh("27AAPFU0939F1ZX", "Acme Tax Cloud", when)))
+    sms.append(("VM-GSTIND", ist("2026-11-11", "09:00"), "Your GSTR-3B for Oct-2026 is due on 20-11-2026. -GSTN"))
+    sms.append(("AX-HDFCBK", ist("2026-11-12", "10:00"), "Rs 5,000 debited from a/c XX1234 on 12-11-26. -HDFC Bank"))
+    sms.append(("+919800000001", ist("2026-11-13", "19:30"), "Reaching in 10 min"))
+    return sorted(sms, key=lambda item: item[1])
+
+
+def sms_backup_xml() -> str:
+    """The SMS scenario as an SMS Backup & Restore XML export."""
+    from xml.sax.saxutils import quoteattr
+    lines = [f"<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>", f'<smses count="{len(sms_scenario())}">']
+    for address, when, body in sms_scenario():
+        millis = int(when.timestamp() * 1000)
+        lines.append(f'  <sms protocol="0" address={quoteattr(address)} date="{millis}" type="1" subject="null" '
+                     f'body={quoteattr(body)} toa="null" sc_toa="null" service_center="null" read="1" status="-1" '
+                     f'locked="0" readable_date={quoteattr(when.strftime("%d-%b-%Y %I:%M:%S %p"))} contact_name="(Unknown)" />')
+    return "\n".join(lines) + "\n</smses>\n"
+
+
+def access_log_csv() -> str:
+    """A Manage API Access > View Logs export: accesses, a spike of failures, a revoked attempt."""
+    rng = random.Random(11)
+    rows = []
+    for day in range(16, 23):
+        for hour in (9, 13, 17):
+            when = ist(f"2026-11-{day}", f"{hour:02d}:{rng.randint(0, 59):02d}")
+            rows.append((PUNE, when, ACME, EGSP, "Successful", "GSTR1 GET", "203.0.113.10"))
+    start = ist("2026-11-19", "02:10")
+    for minute in (0, 6, 11, 19, 27, 33):
+        rows.append((PUNE, start + timedelta(minutes=minute), "Unknown Vendor", EGSP, "Failed", "AUTH", "198.51.100.77"))
+    rows.append((BLR, ist("2026-11-18", "10:05"), LEDGER, SUVIDHA, "Revoked", "GSTR2B GET", "192.0.2.44"))
+    rows.append((BLR, ist("2026-11-18", "16:40"), LEDGER, SUVIDHA, "Successful", "GSTR2B GET", "192.0.2.44"))
+    lines = ["GSTIN,Date Time,ASP Name,GSP Name,Status,API Name,IP Address"]
+    for gstin, when, asp, gsp, status, api, ip in sorted(rows, key=lambda r: r[1]):
+        lines.append(f"{gstin},{when.strftime('%d-%m-%Y %H:%M:%S')},{asp},{gsp},{status},{api},{ip}")
+    return "\n".join(lines) + "\n"
+
+
 def main(out_dir: Path) -> int:
-    """Write the scenario as ``NNNN-slug.eml`` files into ``out_dir`` (replacing it)."""
+    """Write the mails as ``NNNN-slug.eml`` into ``out_dir`` (replacing it), the SMS export and
+    the access log beside it."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     mails = scenario()
     for number, (slug, raw) in enumerate(mails, start=1):
         (out_dir / f"{number:04d}-{slug}.eml").write_bytes(raw)
-    print(f"wrote {len(mails)} messages to {out_dir}")
+    (out_dir.parent / "sms-backup.xml").write_text(sms_backup_xml())
+    (out_dir.parent / "access-log.csv").write_text(access_log_csv())
+    print(f"wrote {len(mails)} messages to {out_dir}, sms-backup.xml and access-log.csv beside it")
     return 0
 
 

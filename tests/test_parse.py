@@ -138,11 +138,14 @@ def test_reply_prefixes_are_dropped(subject):
 
 
 @pytest.mark.parametrize("slug,verdict", [("spoofed-dmarc-fail", "auth_fail"), ("spoofed-lookalike", "lookalike")])
-def test_spoof_suspects_are_recorded_but_never_events(formats, slug, verdict):
+def test_spoof_suspects_become_only_suspicious_alert_events(formats, slug, verdict):
     raw = next(raw for s, raw in make.scenario() if s == slug)
     result = parse(raw, formats)
     assert result.message["parse_status"] == "suspicious" and result.message["sender_check"] == verdict
-    assert result.message["kind"] == "token_refreshed" and result.events == []
+    assert result.message["kind"] == "token_refreshed"
+    (event,) = result.events
+    assert (event["kind"], event["status"]) == ("suspicious_alert", verdict)
+    assert event["gstin"] in (make.BLR, make.PUNE) and event["asp_name"]
 
 
 def test_genuine_mail_without_auth_results_passes_unless_required(formats):

@@ -82,3 +82,21 @@ def test_duplicate_rows_from_a_rule_make_one_finding(con, tmp_path):
     rules, _ = load_rules(tmp_path)
     total, problems = run_rules(con, rules)
     assert (total, problems) == (1, [])
+
+
+def test_the_shipped_samples_give_every_rule_a_finding_with_evidence(settings, con):
+    from alertproc.accesslog import import_access_log
+    from alertproc.sms import import_sms, read_sms
+    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
+    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), pipeline.reader_of(settings).formats, settings.sms_senders)
+    import_access_log(con, SAMPLE / "access-log.csv")
+    found = pipeline.detect(con, settings)
+    assert found.problems == []
+    assert set(found.by_rule) == {r.id for r in RULES}
+    linked = con.execute("""
+        select f.rule_id, bool_and(e.event_id is not null), bool_or(m.archive_path is not null or e.channel <> 'email')
+        from findings f, unnest(f.event_ids) as u(id)
+        left join events e on e.event_id = u.id
+        left join messages m on m.sha256 = e.source_sha256
+        group by 1""").fetchall()
+    assert all(every_id_known and has_source for _, every_id_known, has_source in linked), linked

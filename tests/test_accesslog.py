@@ -1,0 +1,52 @@
+"""Portal access logs: CSV and XLSX, header aliases, statuses, rejected rows, dedupe."""
+
+from datetime import datetime
+
+import openpyxl
+import pytest
+
+from alertproc.accesslog import import_access_log
+from alertproc.errors import ConfigError
+from conftest import SAMPLE
+
+
+def test_sample_log(con):
+    result = import_access_log(con, SAMPLE / "access-log.csv")
+    assert result.rows == result.events_new == 29 and result.rejected == 0
+    statuses = dict(con.execute("select status, count(*) from access_log group by 1").fetchall())
+    assert statuses == {"successful": 22, "failed": 6, "revoked": 1}
+    assert con.execute("select count(*) from revocations where gstin = '29AAPFU0939F1ZR'").fetchone()[0] == 1
+    again = import_access_log(con, SAMPLE / "access-log.csv")
+    assert again.events_new == 0 and again.known == 29
+
+
+def test_xlsx_without_gstin_column_takes_gstin_option(con, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Access Date/Time", "ASP", "GSP", "Access Status", "IP"])
+    sheet.append([datetime(2026, 11, 19, 2, 10), "Unknown Vendor", "Example GSP Ltd", " FAILED ", "198.51.100.7"])
+    sheet.append(["19/11/2026 02:16:00 AM", "Unknown Vendor", "Example GSP Ltd", "Failure", "198.51.100.7"])
+    sheet.append(["yesterday", "Unknown Vendor", "Example GSP Ltd", "Failed", ""])
+    sheet.append(["19-11-2026 02:20", "Unknown Vendor", "Example GSP Ltd", "maybe", ""])
+    book.save(tmp_path / "log.xlsx")
+    result = import_access_log(con, tmp_path / "log.xlsx", gstin="27AAPFU0939F1ZV")
+    assert (result.rows, result.events_new, result.rejected) == (4, 2, 2)
+    assert result.problems == ["log.xlsx:4: unreadable time", "log.xlsx:5: unreadable status"]
+    rows = con.execute("select gstin, status, strftime(timezone('Asia/Kolkata', occurred_at), '%H:%M'), source_ref "
+                       "from access_log order by occurred_at").fetchall()
+    assert rows[0][:3] == ("27AAPFU0939F1ZV", "failed", "02:10") and "ip=198.51.100.7" in rows[0][3]
+    assert rows[1][2] == "02:16"
+
+
+def test_missing_columns_are_named_with_the_columns_found(con, tmp_path):
+    (tmp_path / "log.csv").write_text("When,Who,What\n1,2,3\n")
+    with pytest.raises(ConfigError, match=r"missing: occurred_at \(one of: .*\); asp_name .*status .*Columns found: 'When', 'Who', 'What'"):
+        import_access_log(con, tmp_path / "log.csv", gstin="27AAPFU0939F1ZV")
+
+
+def test_no_gstin_anywhere_is_an_error(con, tmp_path):
+    (tmp_path / "log.csv").write_text("Date Time,ASP Name,Status\n19-11-2026 02:10:00,X,Failed\n")
+    with pytest.raises(ConfigError, match="pass --gstin"):
+        import_access_log(con, tmp_path / "log.csv")
+    with pytest.raises(ConfigError, match="not a valid GSTIN"):
+        import_access_log(con, tmp_path / "log.csv", gstin="27AAPFU0939F1ZX")

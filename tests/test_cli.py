@@ -132,3 +132,30 @@ def test_reparse_turns_unparsed_into_events_after_a_new_format(workdir, rules_co
     assert "0 new events" in again.output
     out = runner.invoke(cli, ["sql", "select count(*) as n from events where format_id = 'email_token_refreshed_2026b'"])
     assert out.output.split()[-1] == "1"
+
+
+def test_rules_list_and_test(workdir, rules_copy):
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["rules", "list", "--rules", str(rules_copy)])
+    assert listed.exit_code == 0 and "refresh_after_revocation  high" in listed.output
+    tested = runner.invoke(cli, ["rules", "test", "--rules", str(rules_copy)])
+    assert tested.exit_code == 0 and tested.output.strip().endswith(", 0 failed")
+    (rules_copy / "mine.sql").write_text("-- id: mine\n-- title: T\n-- severity: severe\n-- description: d\nselect 1")
+    broken = runner.invoke(cli, ["rules", "list", "--rules", str(rules_copy)])
+    assert broken.exit_code == 2 and "mine.sql:1: severity 'severe'" in broken.output
+    (rules_copy / "tests" / "unexpected_asp.yaml").write_text(
+        "rule: unexpected_asp\nscenarios:\n  - name: wrong on purpose\n    events:\n"
+        "      - {kind: token_refreshed, asp: Nobody, at: '2026-11-01 10:00'}\n    expect: []\n")
+    failing = runner.invoke(cli, ["rules", "test", "--rules", str(rules_copy)])
+    assert failing.exit_code == 1 and "FAIL unexpected_asp: wrong on purpose" in failing.output
+
+
+def test_import_sms_and_access_log_commands(workdir):
+    runner = CliRunner()
+    sms = runner.invoke(cli, ["import", "sms", str(SAMPLE / "sms-backup.xml")])
+    assert sms.exit_code == 0 and "31 parsed" in sms.output
+    log = runner.invoke(cli, ["import", "access-log", str(SAMPLE / "access-log.csv")])
+    assert log.exit_code == 0 and "29 new events" in log.output
+    (workdir / "bad.csv").write_text("When,Who\n1,2\n")
+    done = alertproc("import", "access-log", "bad.csv", cwd=workdir)
+    assert done.returncode == 2 and "required column(s) missing" in done.stderr and "'When', 'Who'" in done.stderr

@@ -137,8 +137,10 @@ def detect(con: duckdb.DuckDBPyConnection, settings: Settings) -> DetectResult:
 
 def report(con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, out: Path | None = None) -> Path:
     """Write the HTML report for ``period``."""
+    rules, _ = load_rules(Path(settings.rules))
+    notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
     return write_report(con, period, SHIPPED_REPORTS / "templates", Path(settings.archive), out=out,
-                        out_dir=Path(settings.report_dir))
+                        out_dir=Path(settings.report_dir), rule_notes=notes)
 
 
 def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool = False,

@@ -109,7 +109,33 @@ def _counts(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
     return counts
 
 
-def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, out_dir: Path) -> dict:
+LANES = ("refresh", "consent", "revocation", "access successful", "access failed", "access revoked", "api access changed")
+CHART_WIDTH, LANE_HEIGHT, CHART_LEFT = 760, 18, 130
+
+
+def timelines(rows: list[dict], period: Period) -> list[dict]:
+    """Per GSTIN, the SVG geometry of its events: one lane per kind, x by time in the period."""
+    start, span = period.since.timestamp(), (period.until - period.since).total_seconds()
+    days = int(span // 86400)
+    charts: dict[str, dict] = {}
+    for row in rows:
+        chart = charts.setdefault(row["gstin"], {"gstin": row["gstin"], "points": [], "lanes": []})
+        if row["lane"] not in chart["lanes"]:
+            chart["lanes"].append(row["lane"])
+        chart["points"].append(row)
+    for chart in charts.values():
+        chart["lanes"].sort(key=lambda lane: LANES.index(lane) if lane in LANES else len(LANES))
+        chart["height"] = 24 + LANE_HEIGHT * len(chart["lanes"])
+        for point in chart["points"]:
+            point["x"] = round(CHART_LEFT + (float(point["at_s"]) - start) / span * (CHART_WIDTH - CHART_LEFT), 1)
+            point["y"] = 12 + LANE_HEIGHT * chart["lanes"].index(point["lane"])
+        chart["days"] = [{"x": round(CHART_LEFT + d / days * (CHART_WIDTH - CHART_LEFT), 1),
+                          "label": (period.first_day + timedelta(days=d)).strftime("%a %d")} for d in range(days + 1)] if days <= 31 else []
+    return list(charts.values())
+
+
+def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, out_dir: Path,
+           rule_notes: dict[str, dict] | None = None) -> dict:
     """Everything the template shows, as plain Python values."""
     def link(relative: str) -> str:
         return Path(os.path.relpath(archive_root / relative, out_dir)).as_posix()
@@ -118,9 +144,17 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
     for finding in findings:
         finding["links"] = [(p.rsplit("/", 1)[-1][:12], link(p)) for p in (finding.pop("archive_paths") or [])]
     unparsed = _rows(con, "unparsed", period)
-    for row in unparsed:
+    suspicious = _rows(con, "suspicious", period)
+    for row in unparsed + suspicious:
         row["link"] = link(row["archive_path"]) if row["archive_path"] else None
     return {
+        "rule_notes": rule_notes or {},
+        "suspicious": suspicious,
+        "timelines": timelines(_rows(con, "timeline", period), period),
+        "inventory": _rows(con, "inventory", period),
+        "coverage": _rows(con, "coverage", period),
+        "silent_gstins": _rows(con, "silent_gstins", period),
+        "chart": {"width": CHART_WIDTH, "left": CHART_LEFT, "lane_height": LANE_HEIGHT},
         "period": period,
         "generated_ist": now().astimezone(IST).strftime("%d-%m-%Y %H:%M"),
         "counts": _counts(con, period),
@@ -144,11 +178,15 @@ def environment(templates: Path) -> jinja2.Environment:
 
 
 def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path, archive_root: Path,
-                 out: Path | None = None, out_dir: Path = Path("reports/out")) -> Path:
-    """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``)."""
+                 out: Path | None = None, out_dir: Path = Path("reports/out"),
+                 rule_notes: dict[str, dict] | None = None) -> Path:
+    """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``).
+
+    ``rule_notes`` maps rule ids to their title and description, shown with each finding.
+    """
     out = out or out_dir / f"alertproc-{period.slug}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    context = gather(con, period, archive_root.resolve(), out.parent.resolve())
+    context = gather(con, period, archive_root.resolve(), out.parent.resolve(), rule_notes)
     html = environment(templates).get_template("report.html.j2").render(**context)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(html, encoding="utf-8")

@@ -1,5 +1,6 @@
 """The HTML report: content per period, escaping of hostile text, rendering in Chromium."""
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -68,6 +69,12 @@ def test_evidence_links_point_at_archived_mail(sample_db, settings, tmp_path):
     assert links and all((path.parent / link).resolve().is_file() for link in links)
 
 
+def requests(net_log) -> list[tuple[str, int]]:
+    """(url, traffic annotation) of every request in a Chromium NetLog."""
+    return [(m.group(2), int(m.group(1))) for m in
+            re.finditer(r'"traffic_annotation":(\d+),"url":"([^"]+)"', net_log.read_text())]
+
+
 def hostile_db(con):
     con.execute("insert into events (event_id, kind, gstin, asp_name, asp_key, occurred_at, channel, imported_at) "
                 "values ('x1', 'token_refreshed', '27AAPFU0939F1ZV', ?, 'IMGSRCX', '2026-11-18 10:00+00', 'email', now())",
@@ -89,10 +96,20 @@ def test_report_renders_in_chromium_and_hostile_text_stays_text(settings, con, c
     hostile_db(con)
     pipeline.detect(con, settings)
     path = pipeline.report(con, settings, week_period("2026-W47"))
-    dom = chromium("--dump-dom", path.resolve().as_uri())
+    # Calibrate: a page that loads from the network shows which NetLog traffic annotation page
+    # requests carry (Chromium itself phones home too, under other annotations).
+    probe = tmp_path / "probe.html"
+    probe.write_text('<img src="http://127.0.0.1:9/probe.png">')
+    chromium(f"--log-net-log={tmp_path / 'probe.json'}", "--dump-dom", probe.as_uri())
+    page_annotation = dict(requests(tmp_path / "probe.json"))["http://127.0.0.1:9/probe.png"]
+    dom = chromium(f"--log-net-log={tmp_path / 'net.json'}", "--dump-dom", path.resolve().as_uri())
+    assert [url for url, note in requests(tmp_path / "net.json") if note == page_annotation] == []
     tags = Elements(dom).tags
     rules = [attrs["data-rule"] for tag, attrs in tags if tag == "tr" and "data-rule" in attrs]
     assert rules.count("unexpected_asp") == 3 and rules.count("refresh_after_revocation") == 1
+    assert sum(tag == "circle" for tag, _ in tags) > 90 and sum(tag == "svg" for tag, _ in tags) >= 3  # timelines
+    for section in ("summary", "findings", "timeline", "inventory", "coverage", "activity", "unparsed", "suspicious"):
+        assert ("section", {"id": section}) in tags
     assert "<title>GST API access audit" in dom and "pwned" not in dom.split("</title>")[0]
     assert not any(tag in ("script", "img") for tag, _ in tags)
     shot = tmp_path / "report.png"

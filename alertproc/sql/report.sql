@@ -59,3 +59,88 @@ from messages
 where parse_status = 'unparsed'
   and (received_at is null or (received_at >= $since and received_at < $until))
 order by received_at;
+
+-- name: suspicious
+select strftime(timezone('Asia/Kolkata', received_at), '%d-%m-%Y %H:%M') as received_ist,
+       from_addr, subject, sender_check, split_part(auth_results, chr(10), 1) as auth_results, archive_path
+from messages
+where parse_status = 'suspicious'
+  and (received_at is null or (received_at >= $since and received_at < $until))
+order by received_at;
+
+-- name: timeline
+select gstin,
+       case when kind = 'access_attempt' then 'access ' || status
+            when kind = 'access_revoked' then 'revocation'
+            when kind = 'consent_granted' then 'consent'
+            when kind = 'token_refreshed' then 'refresh'
+            else replace(kind, '_', ' ') end as lane,
+       epoch(occurred_at) as at_s,
+       strftime(timezone('Asia/Kolkata', occurred_at), '%d-%m %H:%M') as at_ist,
+       coalesce(asp_name, '') as asp_name
+from events
+where occurred_at >= $since and occurred_at < $until and gstin is not null
+  and kind in ('token_refreshed', 'consent_granted', 'access_revoked', 'access_attempt', 'api_access_changed')
+order by gstin, occurred_at;
+
+-- name: inventory
+with resolved as (
+    select e.*, coalesce(a.asp_key, e.asp_key) as pair_key
+    from events e left join policy_asp_aliases a on a.alias_key = e.asp_key
+    where e.asp_key is not null and e.kind <> 'suspicious_alert' and e.occurred_at < $until
+),
+seen as (
+    select gstin, pair_key, mode(asp_name) as asp_name,
+           count(*) filter (where occurred_at >= $since) as events_in_period,
+           max(occurred_at) as last_seen,
+           max(occurred_at) filter (where kind = 'consent_granted') as consent_at,
+           arg_max(valid_until, occurred_at) filter (where kind = 'consent_granted') as consent_until,
+           max(occurred_at) filter (where kind = 'access_revoked' or status = 'revoked') as revoked_at
+    from resolved group by gstin, pair_key
+),
+approved as (
+    select gstin, asp_key as pair_key, any_value(asp_name) as asp_name, min(valid_from) as valid_from, max(valid_to) as valid_to
+    from policy_approved_asps group by gstin, asp_key
+)
+select coalesce(s.gstin, a.gstin) as gstin, g.label as gstin_label,
+       coalesce(a.asp_name, s.asp_name) as asp_name,
+       a.pair_key is not null as approved,
+       coalesce(s.events_in_period, 0) as events_in_period,
+       strftime(timezone('Asia/Kolkata', s.last_seen), '%d-%m-%Y %H:%M') as last_seen_ist,
+       case when s.consent_at is null then 'none on record'
+            when s.revoked_at > s.consent_at then 'revoked ' || strftime(timezone('Asia/Kolkata', s.revoked_at), '%d-%m-%Y')
+            when coalesce(s.consent_until, s.consent_at + to_days((select max_consent_days from policy_thresholds))) < $until then 'ended ' || strftime(timezone('Asia/Kolkata', coalesce(s.consent_until, s.consent_at + to_days((select max_consent_days from policy_thresholds)))), '%d-%m-%Y')
+            else 'active until ' || strftime(timezone('Asia/Kolkata', coalesce(s.consent_until, s.consent_at + to_days((select max_consent_days from policy_thresholds)))), '%d-%m-%Y %H:%M') end as consent
+from seen s
+full outer join approved a on a.gstin = s.gstin and a.pair_key = s.pair_key
+left join policy_gstins g on g.gstin = coalesce(s.gstin, a.gstin)
+order by gstin, approved desc, asp_name;
+
+-- name: coverage
+-- GSTINs of the policy that had refreshes in the week before the period: a day of the period
+-- with no alert at all for them means a broken mail rule, a silent ASP, or a stopped sync.
+with expected as (
+    select distinct gstin from events
+    where kind = 'token_refreshed' and occurred_at >= $since - interval 7 day and occurred_at < $since
+      and gstin in (select gstin from policy_gstins)
+),
+days as (
+    select cast(d as date) as day
+    from range(cast(timezone('Asia/Kolkata', $since) as date), cast(timezone('Asia/Kolkata', $until) as date), interval 1 day) t(d)
+),
+counts as (
+    select gstin, cast(timezone('Asia/Kolkata', occurred_at) as date) as day, count(*) as n
+    from events where occurred_at >= $since and occurred_at < $until group by all
+)
+select x.gstin, g.label as gstin_label, strftime(d.day, '%a %d-%m-%Y') as day
+from expected x cross join days d
+left join counts c on c.gstin = x.gstin and c.day = d.day
+left join policy_gstins g on g.gstin = x.gstin
+where c.n is null
+order by x.gstin, d.day;
+
+-- name: silent_gstins
+select p.gstin, p.label as gstin_label
+from policy_gstins p
+where not exists (select 1 from events e where e.gstin = p.gstin and e.occurred_at >= $since and e.occurred_at < $until)
+order by p.gstin;

@@ -16,12 +16,11 @@ from pathlib import Path
 import duckdb
 
 from .errors import RuleError
+from .sqlfiles import body, read_header
 from .store import now
 
 SEVERITIES = ("high", "medium", "low", "info")
 REQUIRED_COLUMNS = ("gstin", "asp_name", "occurred_at", "title", "detail", "event_ids")
-_HEADER = re.compile(r"^--\s*(id|title|severity|description)\s*:\s*(.*)$")
-_CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
 
 
 @dataclass(frozen=True)
@@ -37,19 +36,7 @@ class Rule:
 
 
 def _parse_header(path: Path, text: str, problems: list[str]) -> dict[str, str]:
-    meta: dict[str, str] = {}
-    last = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.startswith("--"):
-            break
-        found = _HEADER.match(line)
-        if found:
-            last = found.group(1)
-            if last in meta:
-                problems.append(f"{path}:{number}: '{last}' given twice")
-            meta[last] = found.group(2).strip()
-        elif last and _CONTINUATION.match(line):
-            meta[last] += " " + _CONTINUATION.match(line).group(1).strip()
+    meta = read_header(path, text, ("id", "title", "severity", "description"), problems)
     for key in ("id", "title", "severity", "description"):
         if not meta.get(key):
             problems.append(f"{path}:1: header is missing '-- {key}: ...'")
@@ -72,8 +59,7 @@ def load_rules(directory: Path) -> tuple[list[Rule], list[str]]:
         if len(problems) > before:
             continue
         seen[meta["id"]] = path
-        sql = text.strip().rstrip(";").strip()
-        rules.append(Rule(meta["id"], meta["title"], meta["severity"], meta["description"], sql, path))
+        rules.append(Rule(meta["id"], meta["title"], meta["severity"], meta["description"], body(text), path))
     return rules, problems
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from . import pipeline, store
-from .config import load_imap, load_settings
+from .config import load_imap, load_settings, load_smtp
+from .mailer import send_report
 from .fetch import FetchResult, retention_cutoff
 from .doctor import diagnose, init as init_files
 from .ingest import IngestStats
@@ -217,15 +218,22 @@ def detect(settings, fail_on: str | None) -> None:
 @click.option("--since", help="First day (IST), e.g. 2026-11-01; use with --until.")
 @click.option("--until", help="Last day (IST), inclusive.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file [default: <report-dir>/alertproc-<period>.html].")
+@click.option("--mail-to", "mail_to", multiple=True, help="Also send the report to this address (repeatable; needs [smtp] in the config).")
 @settings_options
-def report(settings, week: str | None, since: str | None, until: str | None, out: Path | None) -> None:
+def report(settings, week: str | None, since: str | None, until: str | None, out: Path | None,
+           mail_to: tuple[str, ...]) -> None:
     """Write the HTML audit report for a week or a date range.
+
+    One self-contained file (no network requests), readable printed. With --mail-to it
+    is also sent as an HTML mail with the file attached, through the [smtp] server.
 
     \b
     Example:
       alertproc report --week 2026-W47
       alertproc report --since 2026-11-01 --until 2026-11-30 --out november.html
+      alertproc report --mail-to audit@example.com --config /etc/alertproc/alertproc.toml
     """
+    smtp = load_smtp(click.get_current_context().meta["config"]) if mail_to else None
     period = choose_period(week, since, until)
     con = store.connect(settings.db, read_only=True)
     try:
@@ -233,6 +241,9 @@ def report(settings, week: str | None, since: str | None, until: str | None, out
     finally:
         con.close()
     click.echo(f"report: {path}")
+    if smtp:
+        send_report(smtp, path, list(mail_to), f"GST API access audit {period.label}", dict(os.environ))
+        click.echo(f"sent to {', '.join(mail_to)}")
 
 
 @cli.command()

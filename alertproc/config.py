@@ -17,7 +17,7 @@ SHIPPED_RULES = PACKAGE_ROOT / "rules"
 SHIPPED_REPORTS = PACKAGE_ROOT / "reports"
 DEFAULT_CONFIG = "alertproc.toml"
 DEFAULT_SENDERS = ("donotreply@gst.gov.in",)
-KNOWN_SECTIONS = ("alertproc", "imap")
+KNOWN_SECTIONS = ("alertproc", "imap", "smtp")
 
 
 def _default_rules() -> str:
@@ -101,14 +101,57 @@ def _typed(cls_fields: dict, name: str, value: object, where: str) -> object:
     return value
 
 
-def imap_settings(section: dict, where: str) -> ImapSettings:
-    """Validate an ``[imap]`` table: unknown keys and wrong types are errors naming the key."""
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The ``[smtp]`` section: where ``--mail-to`` sends reports."""
+
+    host: str = field(default="", metadata={"help": "SMTP server name"})
+    port: int = field(default=0, metadata={"help": "port [default: 465 for ssl, 587 for starttls, 25 for none]"})
+    tls: str = field(default="starttls", metadata={
+        "help": "starttls (default), ssl, or none (refused unless host is a loopback address)",
+        "choices": ("ssl", "starttls", "none")})
+    ca_file: str = field(default="", metadata={"help": "extra CA certificate file to trust"})
+    username: str = field(default="", metadata={"help": "login name ('' sends without logging in)"})
+    password_env: str = field(default="", metadata={"help": "environment variable holding the password"})
+    password_command: str = field(default="", metadata={"help": "command printing the password"})
+    from_addr: str = field(default="", metadata={"help": "From address of report mails"})
+    timeout: int = field(default=60, metadata={"help": "network timeout in seconds"})
+
+
+SMTP_SETTINGS = {f.name: f for f in fields(SmtpSettings)}
+
+
+def _section(cls: type, declared: dict, section: dict, where: str):
     values = {}
     for key, value in section.items():
-        if key not in IMAP_SETTINGS:
-            raise ConfigError(f"{where} [imap]: unknown key '{key}' (known: {', '.join(IMAP_SETTINGS)})")
-        values[key] = _typed(IMAP_SETTINGS, key, value, f"{where} [imap]")
-    result = ImapSettings(**values)
+        if key not in declared:
+            raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(declared)})")
+        values[key] = _typed(declared, key, value, where)
+    return cls(**values)
+
+
+def smtp_settings(section: dict, where: str) -> SmtpSettings:
+    """Validate an ``[smtp]`` table."""
+    result = _section(SmtpSettings, SMTP_SETTINGS, section, f"{where} [smtp]")
+    if not result.host or "@" not in result.from_addr:
+        raise ConfigError(f"{where} [smtp]: 'host' and 'from_addr' are required")
+    if result.username and not (result.password_env or result.password_command):
+        raise ConfigError(f"{where} [smtp]: a username needs password_env or password_command")
+    return result
+
+
+def load_smtp(config: str | None) -> SmtpSettings:
+    """The ``[smtp]`` section of the config file."""
+    path = Path(config or os.environ.get("ALERTPROC_CONFIG") or DEFAULT_CONFIG)
+    data = read_config_file(path)
+    if "smtp" not in data:
+        raise ConfigError(f"{path}: no [smtp] section; --mail-to needs one (`alertproc init` shows the keys)")
+    return smtp_settings(data["smtp"], str(path))
+
+
+def imap_settings(section: dict, where: str) -> ImapSettings:
+    """Validate an ``[imap]`` table: unknown keys and wrong types are errors naming the key."""
+    result = _section(ImapSettings, IMAP_SETTINGS, section, f"{where} [imap]")
     if not result.host or not result.username:
         raise ConfigError(f"{where} [imap]: 'host' and 'username' are required")
     if not (1 <= result.batch_size <= 5000):

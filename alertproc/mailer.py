@@ -1,0 +1,64 @@
+"""Send a report by e-mail: the HTML as the message body and the file attached."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from .config import SmtpSettings
+from .errors import ConfigError, FetchError
+from .imap import _run_secret_command, is_loopback
+
+
+def _context(cfg: SmtpSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if cfg.ca_file:
+        context.load_verify_locations(cafile=cfg.ca_file)
+    return context
+
+
+def report_message(report: Path, sender: str, recipients: list[str], subject: str) -> EmailMessage:
+    """An HTML mail of the report with the report file attached (mail clients strip some CSS)."""
+    html = report.read_text(encoding="utf-8")
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, ", ".join(recipients), subject
+    message["Date"], message["Message-ID"] = formatdate(localtime=True), make_msgid("alertproc")
+    message.set_content("The GST API access audit report is attached (open it in a browser).\n")
+    message.add_alternative(html, subtype="html")
+    message.add_attachment(html.encode("utf-8"), maintype="text", subtype="html", filename=report.name)
+    return message
+
+
+def send_report(cfg: SmtpSettings, report: Path, recipients: list[str], subject: str,
+                environ: dict[str, str]) -> None:
+    """Deliver the report over SMTP with verified TLS; the password never leaves this function."""
+    if cfg.tls == "none" and not is_loopback(cfg.host):
+        raise ConfigError(f'[smtp] tls = "none" is refused for {cfg.host}: plain SMTP is only allowed on loopback')
+    port = cfg.port or {"ssl": 465, "starttls": 587, "none": 25}[cfg.tls]
+    message = report_message(report, cfg.from_addr, recipients, subject)
+    try:
+        if cfg.tls == "ssl":
+            client = smtplib.SMTP_SSL(cfg.host, port, timeout=cfg.timeout, context=_context(cfg))
+        else:
+            client = smtplib.SMTP(cfg.host, port, timeout=cfg.timeout)
+        with client:
+            if cfg.tls == "starttls":
+                client.starttls(context=_context(cfg))
+            if cfg.username:
+                if cfg.password_command:
+                    secret = _run_secret_command(cfg.password_command, "[smtp] password_command")
+                else:
+                    secret = environ.get(cfg.password_env, "")
+                    if not secret:
+                        raise ConfigError(f"environment variable {cfg.password_env} ([smtp] password_env) is not set")
+                client.login(cfg.username, secret)
+            client.send_message(message)
+    except ssl.SSLCertVerificationError as exc:
+        raise FetchError(f"the TLS certificate of {cfg.host} could not be verified ({exc.verify_message})") from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise FetchError(f"SMTP login as {cfg.username} on {cfg.host} failed ({exc.smtp_code})") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise FetchError(f"sending the report through {cfg.host}:{port} failed: {type(exc).__name__}: {exc}") from None

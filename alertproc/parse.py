@@ -18,6 +18,7 @@ from .extract import event_id, extract, mask_otp
 from .formats import FormatSet
 from .senders import GENUINE, OTHER, sender_check
 
+log = logging.getLogger(__name__)
 # mail-parser logs a warning per multipart/alternative mail; a batch of thousands floods logs.
 logging.getLogger("mailparser").setLevel(logging.ERROR)
 
@@ -128,7 +129,7 @@ def _message_time(mail: mailparser.MailParser, msg: email.message.Message) -> da
     if isinstance(date, datetime):
         return date if date.tzinfo else date.replace(tzinfo=timezone.utc)
     try:
-        parsed = email.utils.parsedate_to_datetime(msg.get("Date", ""))
+        parsed = email.utils.parsedate_to_datetime(str(msg.get("Date") or ""))
     except (TypeError, ValueError, IndexError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
@@ -258,5 +259,12 @@ class MailReader:
     require_auth_results: bool = False
 
     def parse(self, raw: bytes) -> ParsedMail:
-        """:func:`parse_mail` with these settings."""
-        return parse_mail(raw, self.formats, self.senders, self.require_auth_results)
+        """:func:`parse_mail` with these settings; a parser bug costs one ``unparsed`` row, never the batch."""
+        try:
+            return parse_mail(raw, self.formats, self.senders, self.require_auth_results)
+        except Exception as exc:  # defence in depth: the message is still archived and shown
+            log.exception("parser error")
+            return ParsedMail({"message_id": None, "received_at": None, "from_addr": None, "subject": "",
+                               "return_path": None, "auth_results": None, "forwarded": False,
+                               "sender_check": None, "kind": None, "format_id": None, "parse_status": "unparsed",
+                               "parse_error": f"parser error: {type(exc).__name__}: {str(exc)[:200]}"})

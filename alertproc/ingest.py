@@ -9,6 +9,7 @@ from itertools import islice
 import duckdb
 
 from .archive import Archive, sha256_hex
+from .faults import crash_point
 from .parse import MailReader
 from .sources import RawMail
 from .store import insert_batch, known_messages, now
@@ -91,8 +92,10 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[R
         rows[sha] = row
     stats.known = stats.seen - len(rows)
     if rows:
+        crash_point("after_archive_write")
         archive.sync()
         stats.events_new = insert_batch(con, list(rows.values()), events)
+        crash_point("after_db_insert")
     for row in rows.values():
         status = row["parse_status"]
         if status == "duplicate":

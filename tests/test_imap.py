@@ -6,6 +6,7 @@ import email.utils
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -190,7 +191,7 @@ def snapshot(server: Dovecot, workdir: Path):
     return rows, events, archive, folders
 
 
-@pytest.mark.parametrize("crash_at", ["after_db_commit", "after_move"])
+@pytest.mark.parametrize("crash_at", ["after_archive_write", "after_db_commit", "after_move"])
 def test_kill_9_mid_run_then_rerun_equals_a_clean_run(tmp_path, crash_at):
     mails = ALERTS + NOT_ALERTS + SPOOFS
     results = []
@@ -310,3 +311,45 @@ def test_the_secret_command_runs_again_on_every_reconnect(dovecot, settings, tmp
     result = fetch(settings, dovecot, cfg=cfg, progress=lambda n: kicked or (kicked.append(n), dovecot.kick()))
     assert result.filed == len(ALERTS)
     assert len(calls.read_text().split()) == 2  # first login and the reconnect: a token never outlives its use
+
+
+def test_kill_9_during_cleanup_then_rerun_equals_a_clean_cleanup(tmp_path):
+    results = []
+    for name, crash in (("clean", None), ("crashed", "after_cleanup_delete")):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        with Dovecot() as server:
+            append(server, ALERTS)
+            (workdir / "alertproc.toml").write_text(server.imap_table(batch_size=10))
+            assert cli(workdir, "fetch").returncode == 0
+            if crash:
+                assert cli(workdir, "cleanup", "--older-than", "2026-10-27", "--apply", crash_at=crash).returncode == -9
+            done = cli(workdir, "cleanup", "--older-than", "2026-10-27", "--apply")
+            assert done.returncode == 0, done.stderr
+            results.append(snapshot(server, workdir))
+    assert results[0] == results[1] and 0 < len(results[0][3][FILED]) < len(ALERTS)
+
+
+def test_overlapping_runs_and_a_reader_while_a_run_writes(dovecot, tmp_path):
+    append(dovecot, ALERTS)
+    (tmp_path / "alertproc.toml").write_text(dovecot.imap_table(batch_size=10))
+    flag = tmp_path / "paused"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **ENV,
+           "ALERTPROC_TEST_PAUSE_AT": "after_db_commit", "ALERTPROC_TEST_PAUSE_FILE": str(flag)}
+    first = subprocess.Popen([sys.executable, "-m", "alertproc", "fetch"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if flag.exists() or first.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert flag.exists(), first.stderr.read() if first.poll() is not None else "never paused"
+        second = cli(tmp_path, "fetch")
+        assert second.returncode == 75 and "another alertproc run" in second.stderr
+        reader = cli(tmp_path, "sql", "select count(*) from messages")
+        assert reader.returncode == 75 and "being written by another alertproc process" in reader.stderr
+    finally:
+        flag.unlink(missing_ok=True)
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert cli(tmp_path, "sql", "select count(*) from messages").stdout.split()[-1] == str(len(ALERTS))

@@ -15,7 +15,9 @@ from pathlib import Path
 import click
 
 from . import pipeline, store
-from .config import load_imap, load_settings, load_smtp
+from .config import load_imap, load_optional, load_settings, load_smtp
+from .watch import Watcher
+from .status import operator_status
 from .mailer import send_report
 from .fetch import FetchResult, retention_cutoff
 from .doctor import diagnose, init as init_files
@@ -140,10 +142,13 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
       alertproc run --config /etc/alertproc/alertproc.toml --fail-on high
     """
     period = choose_period(week, None, None)
-    imap = None if source else load_imap(click.get_current_context().meta["config"])
+    config = click.get_current_context().meta["config"]
+    imap = None if source else load_imap(config)
+    notify_cfg = load_optional(config, "notify")
+    smtp = load_optional(config, "smtp") if notify_cfg and notify_cfg.email else None
     with progress_bar("importing" if source else "fetching", None) as progress:
         summary = pipeline.run(settings, source, kind=kind, imap=imap, period=period, progress=progress,
-                               sms=sms_files, access_logs=log_files)
+                               sms=sms_files, access_logs=log_files, notify_cfg=notify_cfg, smtp=smtp)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
     else:
@@ -151,6 +156,9 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
         if summary.fetched:
             print_filing(summary.fetched)
         print_findings(summary.detect)
+        if summary.notified:
+            click.echo(f"notified: {summary.notified.sent or 'nothing new'}"
+                       + (f"; failed: {summary.notified.failed}" if summary.notified.failed else ""))
         click.echo(f"report: {summary.report}")
     exit_for_findings(fail_on, summary.detect.by_severity)
 
@@ -496,6 +504,66 @@ def init(directory: Path) -> None:
         click.echo(f"wrote {path}")
     if not written:
         click.echo("nothing written: alertproc.toml and rules/policy.yaml exist already")
+
+
+@cli.command()
+@settings_options
+def watch(settings) -> None:
+    """Stay connected and process alerts as they arrive (IMAP IDLE, or polling).
+
+    Runs the same pipeline as `alertproc run` on every new mail, then notifies ([notify]
+    in the config) about new findings at once. Logs one line per batch and per cycle.
+    SIGTERM or Ctrl-C stops it after the batch in hand is committed. Run it as a service:
+    docs/operations.md.
+
+    \b
+    Example:
+      alertproc watch --config /etc/alertproc/alertproc.toml
+    """
+    config = click.get_current_context().meta["config"]
+    imap = load_imap(config)
+    notify_cfg = load_optional(config, "notify")
+    smtp = load_optional(config, "smtp")
+    logging.getLogger("alertproc").setLevel(logging.INFO)
+    if not logging.getLogger().handlers or not click.get_current_context().find_root().params.get("verbose"):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logging.getLogger("alertproc.watch").addHandler(handler)
+        logging.getLogger("alertproc.watch").propagate = False
+    sys.exit(Watcher(settings, imap, notify_cfg, smtp, dict(os.environ)).run())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@settings_options
+def status(settings, as_json: bool) -> None:
+    """What an operator checks first: last runs, sync state, findings, last alerts, archive.
+
+    \b
+    Example:
+      alertproc status
+    """
+    con = store.connect(settings.db, read_only=True)
+    try:
+        report_ = operator_status(con, Path(settings.archive))
+    finally:
+        con.close()
+    if as_json:
+        click.echo(json.dumps(report_, indent=2, default=str))
+        return
+    click.echo("last runs:")
+    for run_ in report_["runs"]:
+        click.echo(f"  {run_['command']:<18} {run_['status']:<7} {run_['finished_at'] or run_['started_at']}  "
+                   f"{run_['source'] or ''}{'  ' + run_['error'] if run_['error'] else ''}")
+    click.echo("mailboxes:")
+    for sync in report_["sync"]:
+        click.echo(f"  {sync['account']} {sync['folder']}: last UID {sync['last_uid']} at {sync['updated_at']}")
+    click.echo("findings: " + (", ".join(f"{k} {v}" for k, v in report_["findings"].items()) or "none")
+               + f"; not yet notified: {report_['not_notified']}")
+    click.echo("last alert per GSTIN and ASP (IST):")
+    for row in report_["last_seen"]:
+        click.echo(f"  {row['gstin']}  {row['asp_name']:<40} {row['last_ist']}")
+    click.echo(f"archive: {report_['archive_files']} files, {report_['archive_mb']} MB in {settings.archive}")
 
 
 @cli.group()

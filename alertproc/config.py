@@ -17,7 +17,7 @@ SHIPPED_RULES = PACKAGE_ROOT / "rules"
 SHIPPED_REPORTS = PACKAGE_ROOT / "reports"
 DEFAULT_CONFIG = "alertproc.toml"
 DEFAULT_SENDERS = ("donotreply@gst.gov.in",)
-KNOWN_SECTIONS = ("alertproc", "imap", "smtp")
+KNOWN_SECTIONS = ("alertproc", "imap", "smtp", "notify")
 
 
 def _default_rules() -> str:
@@ -80,6 +80,9 @@ class ImapSettings:
     batch_size: int = field(default=1000, metadata={"help": "messages per FETCH and per database commit (1-5000)"})
     timeout: int = field(default=60, metadata={"help": "network timeout in seconds"})
     retries: int = field(default=4, metadata={"help": "reconnect attempts after a dropped connection"})
+    idle_seconds: int = field(default=1500, metadata={
+        "help": "watch: re-issue IDLE after this many seconds (RFC 2177 asks for less than 29 minutes)"})
+    poll_seconds: int = field(default=300, metadata={"help": "watch: polling interval when the server has no IDLE"})
 
     @property
     def account(self) -> str:
@@ -92,6 +95,10 @@ IMAP_SETTINGS = {f.name: f for f in fields(ImapSettings)}
 
 def _typed(cls_fields: dict, name: str, value: object, where: str) -> object:
     spec = cls_fields[name]
+    if str(spec.type).startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: '{name}' must be a list of strings, not {value!r}")
+        return tuple(value)
     expected = {"str": str, "int": int, "bool": bool}[spec.type if isinstance(spec.type, str) else spec.type.__name__]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: '{name}' must be {'a ' + expected.__name__ if expected is not int else 'a whole number'}, not {value!r}")
@@ -119,6 +126,46 @@ class SmtpSettings:
 
 
 SMTP_SETTINGS = {f.name: f for f in fields(SmtpSettings)}
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """The ``[notify]`` section: who hears about new findings at once, and how."""
+
+    min_severity: str = field(default="high", metadata={
+        "help": "notify for new findings of this severity or worse", "choices": ("high", "medium", "low", "info")})
+    email: tuple[str, ...] = field(default=(), metadata={"help": "addresses to mail (through [smtp])"})
+    webhook_url: str = field(default="", metadata={
+        "help": "URL that gets a JSON POST ({\"text\": ..., \"findings\": [...]}: Slack and Teams incoming webhooks)"})
+    command: str = field(default="", metadata={"help": "command that gets the findings as JSON on standard input"})
+    retries: int = field(default=3, metadata={"help": "attempts per channel before giving up until the next run"})
+    timeout: int = field(default=30, metadata={"help": "seconds per attempt"})
+
+
+NOTIFY_SETTINGS = {f.name: f for f in fields(NotifySettings)}
+
+
+def notify_settings(section: dict, where: str) -> NotifySettings:
+    """Validate a ``[notify]`` table."""
+    result = _section(NotifySettings, NOTIFY_SETTINGS, section, f"{where} [notify]")
+    if not (result.email or result.webhook_url or result.command):
+        raise ConfigError(f"{where} [notify]: set at least one of email, webhook_url, command")
+    if result.webhook_url and not result.webhook_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ConfigError(f"{where} [notify]: webhook_url must be https:// (plain http only on loopback)")
+    return result
+
+
+def load_optional(config: str | None, name: str):
+    """The ``[notify]`` or ``[smtp]`` section if the config file has one, else None."""
+    path = Path(config or os.environ.get("ALERTPROC_CONFIG") or DEFAULT_CONFIG)
+    if not path.is_file():
+        if config:
+            raise ConfigError(f"{path}: config file not found (`alertproc init` writes an example)")
+        return None
+    data = read_config_file(path)
+    if name not in data:
+        return None
+    return {"notify": notify_settings, "smtp": smtp_settings}[name](data[name], str(path))
 
 
 def _section(cls: type, declared: dict, section: dict, where: str):

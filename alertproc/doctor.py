@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from . import store
-from .config import SHIPPED_RULES, ImapSettings, Settings, SmtpSettings
+from .config import SHIPPED_RULES, ImapSettings, NotifySettings, Settings, SmtpSettings
 from .errors import AlertprocError
 from .formats import load_formats
 from .imap import ImapMailbox
@@ -117,8 +117,11 @@ def example_config() -> str:
         lines.append(f"# {spec.metadata['help']}")
         lines.append(f"{spec.name} = {_toml(required[spec.name])}" if spec.name in required
                      else f"# {spec.name} = {_toml(spec.default)}")
-    lines += ["", "# [smtp] is only needed for `report --mail-to`.", "# [smtp]"]
+    lines += ["", "# [smtp] is only needed for `report --mail-to` and e-mail notifications.", "# [smtp]"]
     for spec in fields(SmtpSettings):
+        lines += [f"# {spec.metadata['help']}", f"# {spec.name} = {_toml(spec.default)}"]
+    lines += ["", "# [notify]: new findings announced at once (docs/operations.md).", "# [notify]"]
+    for spec in fields(NotifySettings):
         lines += [f"# {spec.metadata['help']}", f"# {spec.name} = {_toml(spec.default)}"]
     return "\n".join(lines) + "\n"
 

@@ -37,6 +37,7 @@ class FetchResult:
     account: str
     folder: str
     uidvalidity: int = 0
+    uidnext: int = 0
     rescan: bool = False
     candidates: int = 0
     imported: IngestStats = field(default_factory=IngestStats)
@@ -120,7 +121,7 @@ def fetch(con: duckdb.DuckDBPyConnection | None, mailbox: ImapMailbox, archive: 
     cfg = mailbox.cfg
     result = FetchResult(cfg.account, cfg.folder)
     state = mailbox.select(cfg.folder)
-    result.uidvalidity = state.uidvalidity
+    result.uidvalidity, result.uidnext = state.uidvalidity, state.uidnext
     saved = _sync_state(con, cfg.account, cfg.folder)
     last_uid = saved[1] if saved and saved[0] == state.uidvalidity else 0
     result.rescan = saved is not None and saved[0] != state.uidvalidity

@@ -34,11 +34,15 @@ def report_message(report: Path, sender: str, recipients: list[str], subject: st
 
 def send_report(cfg: SmtpSettings, report: Path, recipients: list[str], subject: str,
                 environ: dict[str, str]) -> None:
-    """Deliver the report over SMTP with verified TLS; the password never leaves this function."""
+    """Deliver the report over SMTP."""
+    deliver(cfg, report_message(report, cfg.from_addr, recipients, subject), environ)
+
+
+def deliver(cfg: SmtpSettings, message: EmailMessage, environ: dict[str, str]) -> None:
+    """Send ``message`` over SMTP with verified TLS; the password never leaves this function."""
     if cfg.tls == "none" and not is_loopback(cfg.host):
         raise ConfigError(f'[smtp] tls = "none" is refused for {cfg.host}: plain SMTP is only allowed on loopback')
     port = cfg.port or {"ssl": 465, "starttls": 587, "none": 25}[cfg.tls]
-    message = report_message(report, cfg.from_addr, recipients, subject)
     try:
         if cfg.tls == "ssl":
             client = smtplib.SMTP_SSL(cfg.host, port, timeout=cfg.timeout, context=_context(cfg))
@@ -61,4 +65,4 @@ def send_report(cfg: SmtpSettings, report: Path, recipients: list[str], subject:
     except smtplib.SMTPAuthenticationError as exc:
         raise FetchError(f"SMTP login as {cfg.username} on {cfg.host} failed ({exc.smtp_code})") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise FetchError(f"sending the report through {cfg.host}:{port} failed: {type(exc).__name__}: {exc}") from None
+        raise FetchError(f"sending mail through {cfg.host}:{port} failed: {type(exc).__name__}: {exc}") from None

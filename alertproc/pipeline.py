@@ -19,7 +19,8 @@ from .parse import MailReader
 from .policy import apply_policy, load_policy
 from .report import Period, choose_period, write_report
 from .rules import load_rules, run_rules
-from .config import SHIPPED_REPORTS, ImapSettings, Settings
+from .config import SHIPPED_REPORTS, ImapSettings, NotifySettings, Settings, SmtpSettings
+from .notify import NotifyResult, notify
 from .fetch import CleanupResult, FetchResult, cleanup, fetch
 from .imap import ImapMailbox
 from .accesslog import LogImport, import_access_log
@@ -48,12 +49,14 @@ class RunSummary:
     detect: DetectResult
     report: Path | None
     fetched: FetchResult | None = None
+    notified: NotifyResult | None = None
 
     def as_dict(self) -> dict:
         """A JSON-ready summary for scripts."""
         return {"run_id": self.run_id, "imported": asdict(self.imported), "findings": asdict(self.detect),
                 "report": str(self.report) if self.report else None,
-                "imap": self.fetched.as_dict() if self.fetched else None}
+                "imap": self.fetched.as_dict() if self.fetched else None,
+                "notified": asdict(self.notified) if self.notified else None}
 
 
 @contextmanager
@@ -220,7 +223,8 @@ def cleanup_job(settings: Settings, imap: ImapSettings, older_than: date, apply:
 
 def run(settings: Settings, source: Path | None = None, kind: str | None = None, imap: ImapSettings | None = None,
         period: Period | None = None, progress: Progress | None = None, environ: dict[str, str] | None = None,
-        sms: tuple[Path, ...] = (), access_logs: tuple[Path, ...] = ()) -> RunSummary:
+        sms: tuple[Path, ...] = (), access_logs: tuple[Path, ...] = (), notify_cfg: NotifySettings | None = None,
+        smtp: SmtpSettings | None = None) -> RunSummary:
     """The scheduled job: import local files or fetch from IMAP (plus any SMS exports and
     access logs), then detect and report."""
     with writing(settings) as con:
@@ -237,5 +241,6 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
             record_stats(con, run_id, stats)
             found = detect(con, settings)
             con.execute("update runs set findings = ? where run_id = ?", [found.total, run_id])
+            told = notify(con, notify_cfg, smtp, dict(os.environ) if environ is None else environ) if notify_cfg else None
             out = report(con, settings, period or choose_period(None, None, None))
-    return RunSummary(run_id, stats, found, out, fetched)
+    return RunSummary(run_id, stats, found, out, fetched, told)

@@ -64,6 +64,12 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     con.execute("set TimeZone = 'UTC'")
     if not read_only:
         migrate(con)
+    elif path != ":memory:":
+        version = con.execute("select max(version) from schema_version").fetchall()[0][0]
+        if version < SCHEMA_VERSION:
+            con.close()
+            raise DatabaseError(f"{path} has schema version {version}, this alertproc needs {SCHEMA_VERSION}; "
+                                "run any writing command once (e.g. `alertproc detect`) to migrate it")
     return con
 
 

@@ -21,7 +21,8 @@ from imapclient import IMAPClient
 
 USER, PASSWORD = "alice", "s3cr3t-PASSW0RD"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
-# Dovecot's own list minus MOVE, to test the COPY + EXPUNGE fallback against the real server.
+# Dovecot's own list minus MOVE, to test the COPY + EXPUNGE fallback (and without IDLE, polling)
+# against the real server.
 NO_MOVE = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT THREAD=REFERENCES MULTIAPPEND "
            "UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH "
            "SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY LITERAL+")
@@ -54,11 +55,12 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
 class Dovecot:
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
-    def __init__(self, *, move: bool = True, tls: bool = False):
+    def __init__(self, *, move: bool = True, tls: bool = False, idle: bool = True):
         self.root = Path(tempfile.mkdtemp(prefix="alertproc-dovecot-"))
         os.chmod(self.root, 0o755)
         self.port = free_port()
         self.move = move
+        self.idle = idle
         self.tls = tls
         self.ca_file: Path | None = None
         self.conf = self.root / "dovecot.conf"
@@ -76,7 +78,7 @@ class Dovecot:
             ssl = f"required\nssl_cert = <{crt}\nssl_key = <{key}"
         lines = [
             "protocols = imap", "listen = 127.0.0.1", f"base_dir = {self.root}/run", f"state_dir = {self.root}/state",
-            f"log_path = {self.root}/dovecot.log", f"ssl = {ssl}",
+            f"log_path = {self.root}/dovecot.log", f"ssl = {ssl}", "mailbox_idle_check_interval = 1 secs",
             "disable_plaintext_auth = no" if not self.tls else "disable_plaintext_auth = yes",
             "auth_mechanisms = plain login",
             f"mail_location = maildir:{self.root}/home/%u/Maildir", "first_valid_uid = 0",
@@ -90,8 +92,9 @@ class Dovecot:
         ]
         if service_user:
             lines += [f"default_internal_user = {service_user}", f"default_login_user = {service_user}"]
-        if not self.move:
-            lines.append(f"imap_capability = {NO_MOVE}")
+        if not self.move or not self.idle:
+            capabilities = NO_MOVE + (" MOVE" if self.move else "")
+            lines.append(f"imap_capability = {capabilities if self.idle else capabilities.replace(' IDLE', '')}")
         return "\n".join(lines) + "\n"
 
     def start(self) -> "Dovecot":

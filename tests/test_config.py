@@ -61,7 +61,7 @@ def test_init_writes_a_valid_example_and_never_overwrites(tmp_path):
 def test_example_config_documents_every_setting():
     from dataclasses import fields
 
-    from alertproc.config import ImapSettings, Settings
+    from alertproc.config import ImapSettings, NotifySettings, Settings, SmtpSettings
     text = example_config()
-    for spec in [*fields(Settings), *fields(ImapSettings)]:
+    for spec in [*fields(Settings), *fields(ImapSettings), *fields(SmtpSettings), *fields(NotifySettings)]:
         assert f"{spec.name} = " in text and spec.metadata["help"] in text

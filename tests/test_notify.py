@@ -1,0 +1,104 @@
+"""Notifications: e-mail (aiosmtpd), webhook (a local HTTP server) and a command; once per finding."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from alertproc import pipeline, store
+from alertproc.config import notify_settings, smtp_settings
+from alertproc.errors import ConfigError
+from alertproc.notify import notify
+from conftest import SAMPLE
+from dovecot import free_port
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield smtp_settings({"host": "127.0.0.1", "port": controller.port, "tls": "none",
+                         "from_addr": "alertproc@example.in"}, "test"), inbox
+    controller.stop()
+
+
+@pytest.fixture
+def webhook():
+    received, answers = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(answers.pop(0) if answers else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received, answers
+    server.shutdown()
+
+
+@pytest.fixture
+def sample_con(settings, con):
+    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
+    pipeline.detect(con, settings)
+    return con
+
+
+def high_count(con):
+    return con.execute("select count(*) from findings where severity = 'high'").fetchone()[0]
+
+
+def test_every_channel_once_per_finding(sample_con, smtp, webhook, tmp_path):
+    smtp_cfg, inbox = smtp
+    url, received, _ = webhook
+    out = tmp_path / "command-input.json"
+    cfg = notify_settings({"email": ["soc@example.in"], "webhook_url": url,
+                           "command": f"sh -c 'cat > {out}'"}, "test")
+    result = notify(sample_con, cfg, smtp_cfg, {}, sleep=lambda s: None)
+    highs = high_count(sample_con)
+    assert result.sent == {"email": highs, "webhook": highs, "command": highs} and not result.failed
+    assert len(inbox.messages) == 1 and b"refreshed its token" in inbox.messages[0]
+    (payload,) = received
+    assert payload["text"].startswith(f"alertproc: {highs} new finding(s)") and len(payload["findings"]) == highs
+    assert {f["severity"] for f in json.loads(out.read_text())["findings"]} == {"high"}
+    again = notify(sample_con, cfg, smtp_cfg, {}, sleep=lambda s: None)
+    assert again.sent == {} and len(inbox.messages) == 1 and len(received) == 1  # never re-sent
+    sent = sample_con.execute("select channel, count(*) from notifications where status = 'sent' group by 1").fetchall()
+    assert dict(sent) == {"email": highs, "webhook": highs, "command": highs}
+
+
+def test_a_failing_channel_retries_records_and_tries_again_next_run(sample_con, webhook):
+    url, received, answers = webhook
+    answers.extend([500, 500, 500])
+    cfg = notify_settings({"webhook_url": url, "min_severity": "medium"}, "test")
+    waits = []
+    first = notify(sample_con, cfg, None, {}, sleep=waits.append)
+    assert "webhook" in first.failed and len(received) == 3 and waits == [2, 4]
+    second = notify(sample_con, cfg, None, {}, sleep=waits.append)
+    medium_or_high = sample_con.execute("select count(*) from findings where severity in ('high', 'medium')").fetchone()[0]
+    assert second.sent == {"webhook": medium_or_high} and len(received) == 4
+
+
+def test_bad_notify_config_is_refused():
+    with pytest.raises(ConfigError, match="at least one of"):
+        notify_settings({"min_severity": "high"}, "x.toml")
+    with pytest.raises(ConfigError, match="must be https"):
+        notify_settings({"webhook_url": "http://hooks.example.com/x"}, "x.toml")
+    with pytest.raises(ConfigError, match="'min_severity' must be one of"):
+        notify_settings({"webhook_url": "https://x", "min_severity": "urgent"}, "x.toml")

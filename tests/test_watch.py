@@ -1,0 +1,58 @@
+"""alertproc watch against a real Dovecot: IDLE wakes it, polling without IDLE, SIGTERM stops it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from alertproc import store
+from conftest import ROOT
+from dovecot import PASSWORD, Dovecot
+from test_imap import ALERTS, FILED, append, contents
+
+
+def wait_until(check, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def messages(workdir):
+    try:
+        con = store.connect(str(workdir / "alertproc.duckdb"), read_only=True)
+    except Exception:  # being written, or not there yet
+        return -1
+    try:
+        return con.execute("select count(*) from messages").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])
+def test_mail_appended_while_watching_is_processed_within_seconds_and_sigterm_stops_cleanly(tmp_path, idle):
+    with Dovecot(idle=idle) as server:
+        append(server, ALERTS[:5])
+        (tmp_path / "alertproc.toml").write_text(server.imap_table(poll_seconds=1, idle_seconds=60))
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
+        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_until(lambda: len(contents(server, FILED)) == 5), "first cycle did not file the backlog"
+            started = time.monotonic()
+            append(server, ALERTS[5:8])
+            assert wait_until(lambda: len(contents(server, FILED)) == 8, seconds=20)
+            assert time.monotonic() - started < 15
+            assert wait_until(lambda: messages(tmp_path) == 8)
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            out, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 0, err
+        assert "watching alice@127.0.0.1 INBOX" in err and "cycle: 3 new, 3 filed" in err and err.rstrip().endswith("stopped")
+        assert "batch of 3 processed" in err
+        assert contents(server, "INBOX") == []

@@ -102,3 +102,19 @@ def test_bad_notify_config_is_refused():
         notify_settings({"webhook_url": "http://hooks.example.com/x"}, "x.toml")
     with pytest.raises(ConfigError, match="'min_severity' must be one of"):
         notify_settings({"webhook_url": "https://x", "min_severity": "urgent"}, "x.toml")
+
+
+def test_run_notifies_new_findings_and_a_rerun_never_resends(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from alertproc.cli import cli
+    from conftest import ROOT
+    monkeypatch.chdir(tmp_path)
+    calls = tmp_path / "calls"
+    (tmp_path / "alertproc.toml").write_text(f'[notify]\ncommand = "sh -c \'cat >> {calls}; echo >> {calls}\'"\n')
+    args = ["run", "--source", str(SAMPLE), "--policy", str(ROOT / "rules" / "policy.yaml"), "--week", "2026-W47"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0 and "notified: {'command': " in first.output, first.output
+    second = CliRunner().invoke(cli, args)
+    assert "notified: nothing new" in second.output
+    assert len(calls.read_text().strip().splitlines()) == 1

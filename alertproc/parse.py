@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email
+import email.errors
+import email.header
 import email.policy
 import email.utils
 import logging
@@ -124,21 +126,87 @@ def _header(msg: email.message.Message, name: str) -> str | None:
     return text or None
 
 
-def _message_time(mail: mailparser.MailParser, msg: email.message.Message) -> datetime | None:
-    date = getattr(mail, "date", None)
-    if isinstance(date, datetime):
-        return date if date.tzinfo else date.replace(tzinfo=timezone.utc)
+def _date(value: object) -> datetime | None:
     try:
-        parsed = email.utils.parsedate_to_datetime(str(msg.get("Date") or ""))
+        parsed = email.utils.parsedate_to_datetime(str(value or ""))
     except (TypeError, ValueError, IndexError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _body_text(mail: mailparser.MailParser) -> str:
-    plain = "\n".join(mail.text_plain or [])
-    html = "\n".join(html_to_text(h) for h in (mail.text_html or []))
-    return f"{plain}\n{html}".strip()
+@dataclass
+class MailView:
+    """What parsing needs of a mail: headers, decoded subject and date, and its text parts."""
+
+    message: email.message.Message
+    subject: str
+    sent_at: datetime | None
+    plain: list[str]
+    html: list[str]
+    failure: str | None = None
+
+    def text(self, with_html: bool) -> str:
+        """The plain-text parts, and the HTML parts flattened (tables as ``cell | cell`` lines).
+
+        Flattening HTML is the costliest step of reading an alert, so callers first try the
+        plain text alone when there is some.
+        """
+        plain = "\n".join(self.plain)
+        if not with_html:
+            return plain.strip()
+        return (plain + "\n" + "\n".join(html_to_text(h) for h in self.html)).strip()
+
+
+def _stdlib_view(raw: bytes) -> MailView | None:
+    """The stdlib's compat32 reading, or None as soon as anything about the mail is off.
+
+    Well-formed mail (nearly every GSTN alert) is read about eight times faster this way
+    than by mail-parser, which is kept for mail with defects, where its recovery pays.
+    """
+    message = email.message_from_bytes(raw)
+    if message.defects:
+        return None
+    plain: list[str] = []
+    html: list[str] = []
+    for part in message.walk():
+        if part.get_content_maintype() != "text" or str(part.get("Content-Disposition") or "").lower().startswith("attachment"):
+            continue
+        payload = part.get_payload(decode=True)
+        if part.defects:
+            return None
+        try:
+            text = (payload or b"").decode(part.get_content_charset() or "us-ascii")
+        except (LookupError, UnicodeDecodeError):
+            return None
+        (html if part.get_content_subtype() == "html" else plain).append(text)
+    try:
+        subject = str(email.header.make_header(email.header.decode_header(str(message.get("Subject") or ""))))
+    except (email.errors.HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return None
+    return MailView(message, subject, _date(message.get("Date")), plain, html)
+
+
+def read_mail(raw: bytes) -> MailView:
+    """Read ``raw`` with the stdlib when it is clean, with mail-parser otherwise.
+
+    If mail-parser fails too, the stdlib's view is kept with the reason in ``failure``.
+    """
+    try:
+        view = _stdlib_view(raw)
+    except Exception:  # anything odd: let mail-parser's recovery have a go
+        view = None
+    if view is not None:
+        return view
+    try:
+        mail = mailparser.parse_from_bytes(raw)
+    except Exception as exc:  # mail-parser raises many types on hostile input
+        message = email.message_from_bytes(raw)
+        return MailView(message, str(message.get("Subject") or ""), None, [], [],
+                        f"mail-parser failed: {type(exc).__name__}: {exc}")
+    sent_at = mail.date if isinstance(mail.date, datetime) else _date(mail.message.get("Date"))
+    if sent_at is not None and sent_at.tzinfo is None:
+        sent_at = sent_at.replace(tzinfo=timezone.utc)
+    return MailView(mail.message, str(mail.subject or ""), sent_at, list(mail.text_plain or []), list(mail.text_html or []))
 
 
 def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes | None:
@@ -170,15 +238,6 @@ def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetim
     }
 
 
-def read_mail(raw: bytes) -> tuple[mailparser.MailParser | None, email.message.Message, str | None]:
-    """Parse ``raw`` with mail-parser; on failure keep the stdlib view and the reason."""
-    try:
-        mail = mailparser.parse_from_bytes(raw)
-        return mail, mail.message, None
-    except Exception as exc:  # mail-parser raises many types on hostile input
-        return None, email.message_from_bytes(raw), f"mail-parser failed: {type(exc).__name__}: {exc}"
-
-
 def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str],
                require_auth_results: bool = False) -> ParsedMail:
     """Read ``raw`` into a ``messages`` row and the events it carries.
@@ -189,10 +248,9 @@ def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str],
     Authentication-Results or comes from a look-alike domain is ``suspicious``: recorded,
     never turned into events that other rules would trust.
     """
-    mail, msg, failure = read_mail(raw)
-    subject = str(mail.subject if mail else (msg.get("Subject") or ""))
+    view = read_mail(raw)
+    msg, failure, subject, sent_at = view.message, view.failure, view.subject, view.sent_at
     from_addr = _address(str(msg.get("From") or ""))
-    sent_at = _message_time(mail, msg) if mail else None
     message = {
         "message_id": (str(msg.get("Message-ID") or "").strip() or None),
         "received_at": sent_at,
@@ -207,7 +265,7 @@ def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str],
         "parse_status": "ignored",
         "parse_error": None,
     }
-    text = _body_text(mail) if mail else ""
+    text = view.text(with_html=not view.plain)
     alert_subject = clean_subject(subject)
     verdict = sender_check(from_addr, message["auth_results"], senders, require_auth_results)
     message["sender_check"] = verdict
@@ -246,6 +304,8 @@ def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str],
         message.update(parse_status="unparsed", parse_error=failure)
         return ParsedMail(message)
     result = extract(candidates, f"Subject: {alert_subject}\n{text}", sent_at)
+    if result.event is None and view.plain and view.html and not message["forwarded"]:
+        result = extract(candidates, f"Subject: {alert_subject}\n{view.text(with_html=True)}", sent_at)
     message.update(parse_status=result.status, format_id=result.format_id, parse_error=result.error)
     return ParsedMail(message, [result.event] if result.event else [])
 

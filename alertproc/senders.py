@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 import authres
 
@@ -16,14 +17,17 @@ SUSPICIOUS = (AUTH_FAIL, AUTH_MISSING, LOOKALIKE)
 
 
 def auth_results(header: str | None) -> dict[str, str] | None:
+    """See :func:`_auth_results`; only the topmost header counts."""
+    return _auth_results(header.split("\n", 1)[0]) if header else None
+
+
+@lru_cache(maxsize=4096)
+def _auth_results(first: str) -> dict[str, str] | None:
     """Results per method (``spf``, ``dkim``, ``dmarc``) of the topmost Authentication-Results.
 
     The topmost header is the one added by the receiving server, the only one to trust; the
     others came with the mail. Returns None when there is none or it cannot be parsed.
     """
-    if not header:
-        return None
-    first = header.split("\n", 1)[0]
     try:
         parsed = authres.AuthenticationResultsHeader.parse(f"Authentication-Results: {first}")
     except Exception:  # authres raises its own SyntaxError and others on garbage

@@ -5,17 +5,17 @@
 --   failed_access_spike.window (default 5 in 1 hour), from the portal's access log. Someone
 --   is trying credentials or a token that no longer works. One finding per GSTIN and hour (IST).
 with failures as (
-    select event_id, gstin, asp_name, occurred_at,
-           row_number() over (partition by gstin order by occurred_at, event_id) as n
-    from events
-    where kind = 'access_attempt' and status = 'failed'
+    select e.*, e.n - (t.failed_access_spike_count - 1) as back_n, t.failed_access_spike_window_s as window_s
+    from (select event_id, gstin, asp_name, occurred_at,
+                 row_number() over (partition by gstin order by occurred_at, event_id) as n
+          from events where kind = 'access_attempt' and status = 'failed') e
+    cross join policy_thresholds t
 ),
 spikes as (  -- the failure "count - 1" places back is inside the window: count failures in it
     select f.gstin, f.n, b.n as first_n, b.occurred_at as first_at
     from failures f
-    cross join policy_thresholds t
-    join failures b on b.gstin = f.gstin and b.n = f.n - (t.failed_access_spike_count - 1)
-    where epoch(f.occurred_at) - epoch(b.occurred_at) < t.failed_access_spike_window_s
+    join failures b on b.gstin = f.gstin and b.n = f.back_n
+    where epoch(f.occurred_at) - epoch(b.occurred_at) < f.window_s
 ),
 evidence as (
     select s.gstin, s.first_at, x.event_id, x.asp_name, x.occurred_at

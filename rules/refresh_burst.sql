@@ -14,17 +14,18 @@ with distinct_refreshes as (  -- one refresh alerted by e-mail and SMS counts on
     where e.kind = 'token_refreshed' and e.asp_key is not null
 ),
 refreshes as (
-    select event_id, gstin, asp_name, occurred_at, pair_key,
-           row_number() over (partition by gstin, pair_key order by occurred_at, event_id) as n
-    from distinct_refreshes
-    where copy = 1
+    select d.event_id, d.gstin, d.asp_name, d.occurred_at, d.pair_key, d.n, d.n - t.refresh_burst_count as back_n,
+           t.refresh_burst_window_s as window_s
+    from (select *, row_number() over (partition by gstin, pair_key order by occurred_at, event_id) as n
+          from distinct_refreshes where copy = 1) d
+    cross join policy_thresholds t
 ),
 bursts as (  -- the refresh "count" places back is still inside the window: count + 1 in it
+    -- (back_n is a column, so this is an equality join: linear, not refreshes x refreshes)
     select r.gstin, r.pair_key, r.n, b.n as first_n, b.occurred_at as first_at
     from refreshes r
-    cross join policy_thresholds t
-    join refreshes b on b.gstin = r.gstin and b.pair_key = r.pair_key and b.n = r.n - t.refresh_burst_count
-    where epoch(r.occurred_at) - epoch(b.occurred_at) < t.refresh_burst_window_s
+    join refreshes b on b.gstin = r.gstin and b.pair_key = r.pair_key and b.n = r.back_n
+    where epoch(r.occurred_at) - epoch(b.occurred_at) < r.window_s
 ),
 evidence as (
     select b.gstin, b.pair_key, b.first_at, x.event_id, x.asp_name, x.occurred_at

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system programs the tests run for real: Dovecot (IMAP server) and Chromium
-# (renders the report). Does nothing when they are already there.
+# Installs the system programs the tests run for real: Dovecot (IMAP server), Chromium
+# (renders the report) and isync's mbsync (the benchmark's baseline). Does nothing when they are already there.
 set -euo pipefail
 missing=()
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v mbsync >/dev/null 2>&1 || missing+=(isync)  # the benchmark's baseline
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,0 +1,273 @@
+"""alertproc benchmarks: ratios against baselines measured in the same run.
+
+    python bench/run.py           # the sizes of the targets (tens of minutes)
+    python bench/run.py --quick   # a tenth of the sizes, same ratios (a few minutes)
+    python bench/run.py --smoke   # tiny sizes: checks the benchmark works, enforces nothing
+
+Prints one line per metric as `name value target status`, writes bench/results.md, and exits 1
+when a target is missed (not with --smoke). Sets up its own data: generated alerts, a
+throwaway Dovecot on 127.0.0.1 (tests/dovecot.py), DuckDB files in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import make  # noqa: E402
+from dovecot import PASSWORD, USER, Dovecot  # noqa: E402
+
+from alertproc import pipeline, store  # noqa: E402
+from alertproc.accesslog import import_access_log  # noqa: E402
+from alertproc.config import Settings, imap_settings  # noqa: E402
+from alertproc.formats import load_formats  # noqa: E402
+from alertproc.parse import MailReader  # noqa: E402
+from alertproc.report import week_period, write_report  # noqa: E402
+from alertproc.rules import load_rules, run_rules  # noqa: E402
+
+SIZES = {  # (imap alerts, rss small, rss large, parse mails, log rows, rules small, rules large, report small, report large)
+    "full": (20_000, 10_000, 100_000, 20_000, 1_000_000, 1_000_000, 10_000_000, 100_000, 10_000_000),
+    "quick": (2_000, 1_000, 10_000, 5_000, 100_000, 100_000, 1_000_000, 10_000, 1_000_000),
+    "smoke": (100, 50, 200, 200, 2_000, 2_000, 20_000, 1_000, 20_000),
+}
+RESULTS: list[tuple[str, str, str, str]] = []
+
+
+def record(name: str, value: float, target: str, ok: bool | None, unit: str = "") -> None:
+    status = "skip" if ok is None else ("ok" if ok else "MISSED")
+    RESULTS.append((name, f"{value:.3g}{unit}", target, status))
+    print(f"{name} {value:.3g}{unit} {target} {status}", flush=True)
+
+
+def timed(func, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = func(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def alert(i: int) -> bytes:
+    when = make.ist("2025-01-01", "00:00") + timedelta(minutes=87 * i)
+    gstin = (make.PUNE, make.BLR, make.DEL)[i % 3]
+    return make.refresh_text(gstin, make.ACME, make.EGSP, when, f"bench{i}").as_bytes().replace(b"\n", b"\r\n")
+
+
+def fill_maildir(server: Dovecot, count: int) -> None:
+    """Write mail straight into the Maildir (appending over IMAP would take longer than the test)."""
+    cur = server.root / "home" / USER / "Maildir" / "cur"
+    for sub in ("cur", "new", "tmp"):
+        (cur.parent / sub).mkdir(parents=True, exist_ok=True)
+    other = make.other("Priya <p@example.in>", "Lunch?", make.ist("2025-01-01", "12:00"), "o", "1 pm?\n").as_bytes()
+    for i in range(count):
+        (cur / f"{1700000000 + i}.M{i}P1.bench:2,").write_bytes(alert(i) if i % 10 else other)
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(server.root / "home")], check=True)
+
+
+def mbsync(server: Dovecot, target: Path) -> float:
+    conf = target / "mbsyncrc"
+    (target / "mail").mkdir()
+    conf.write_text(f"IMAPAccount bench\nHost 127.0.0.1\nPort {server.port}\nUser {USER}\nPass {PASSWORD}\n"
+                    f"SSLType None\nAuthMechs LOGIN\n\nIMAPStore remote\nAccount bench\n\n"
+                    f"MaildirStore local\nPath {target}/mail/\nInbox {target}/mail/INBOX\n\n"
+                    f"Channel bench\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSync Pull\nSyncState *\n")
+    seconds, done = timed(subprocess.run, ["mbsync", "-q", "-c", str(conf), "bench"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"mbsync failed: {done.stderr[-500:]}")
+    return seconds
+
+
+def bare_fetch(server: Dovecot) -> float:
+    client = server.client()
+    started = time.perf_counter()
+    client.select_folder("INBOX", readonly=True)
+    uids = client.search(["ALL"])
+    for i in range(0, len(uids), 1000):
+        client.fetch(uids[i:i + 1000], ["BODY.PEEK[]"])
+    seconds = time.perf_counter() - started
+    client.logout()
+    return seconds
+
+
+def settings_in(folder: Path) -> Settings:
+    return Settings(db=str(folder / "a.duckdb"), archive=str(folder / "archive"), policy=str(ROOT / "rules" / "policy.yaml"),
+                    rules=str(ROOT / "rules"), report_dir=str(folder / "out"))
+
+
+def bench_imap(count: int, work: Path, enforce: bool) -> None:
+    with Dovecot() as server:
+        fill_maildir(server, count)
+        bare_fetch(server)  # let Dovecot build its index before anything is timed
+        fetch_s = bare_fetch(server)
+        sync_s = mbsync(server, work) if shutil.which("mbsync") else None
+        settings = settings_in(work)
+        cfg = imap_settings({"host": "127.0.0.1", "port": server.port, "tls": "none", "username": USER,
+                             "password_env": "P"}, "bench")
+        run_s, _ = timed(pipeline.run, settings, imap=cfg, period=week_period("2025-W10"), environ={"P": PASSWORD})
+        noop_s, noop = timed(pipeline.fetch_job, settings, cfg, environ={"P": PASSWORD})
+    per_s = count / run_s
+    print(f"  first run {run_s:.2f} s ({per_s:,.0f} msg/s), bare FETCH {fetch_s:.2f} s"
+          + (f", mbsync {sync_s:.2f} s" if sync_s else ", mbsync not installed"))
+    if sync_s:
+        record("first_run_vs_mbsync", run_s / sync_s, "<=0.75", run_s / sync_s <= 0.75 if enforce else None, "x")
+    record("first_run_vs_bare_fetch", run_s / fetch_s, "<=3", run_s / fetch_s <= 3 if enforce else None, "x")
+    record("noop_rerun_seconds", noop_s, "<=0.5", noop_s <= 0.5 if enforce else None, "s")
+    record("noop_rerun_imap_commands", noop.imap_commands, "<=3", noop.imap_commands <= 3 if enforce else None)
+
+
+CHILD = """
+import os, resource, sys
+sys.path.insert(0, os.environ["BENCH_TESTS"])
+from dovecot import PASSWORD
+from alertproc import pipeline
+from alertproc.config import Settings, imap_settings
+folder, port = sys.argv[1], int(sys.argv[2])
+settings = Settings(db=folder + "/a.duckdb", archive=folder + "/archive")
+cfg = imap_settings({"host": "127.0.0.1", "port": port, "tls": "none", "username": "alice", "password_env": "P"}, "b")
+pipeline.fetch_job(settings, cfg, environ={"P": PASSWORD})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def bench_rss(small: int, large: int, work: Path, enforce: bool) -> None:
+    peaks = []
+    for count in (small, large):
+        folder = work / f"rss{count}"
+        folder.mkdir()
+        with Dovecot() as server:
+            fill_maildir(server, count)
+            done = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(server.port)], capture_output=True,
+                                  text=True, env={**os.environ, "BENCH_TESTS": str(ROOT / "tests")}, check=True)
+        peaks.append(int(done.stderr.split()[-1]) / 1024)
+    print(f"  peak RSS fetching {small:,}: {peaks[0]:.0f} MB, {large:,}: {peaks[1]:.0f} MB")
+    record("fetch_peak_rss_ratio", peaks[1] / peaks[0], "<=1.5", peaks[1] / peaks[0] <= 1.5 if enforce else None, "x")
+    record("fetch_peak_rss_mb", peaks[1], "<500", peaks[1] < 500 if enforce else None, "MB")
+
+
+def bench_parse(count: int, enforce: bool) -> None:
+    samples = [p.read_bytes() for p in sorted((ROOT / "sample_mailbox" / "mail").glob("*.eml"))]
+    raws = (samples * (count // len(samples) + 1))[:count]
+    reader = MailReader(load_formats(ROOT / "rules" / "formats"), frozenset({"donotreply@gst.gov.in"}))
+
+    def stdlib(raw: bytes) -> None:
+        for part in email.message_from_bytes(raw).walk():
+            if part.get_content_maintype() == "text":
+                (part.get_payload(decode=True) or b"").decode(part.get_content_charset() or "utf-8", "replace")
+
+    base_s, _ = timed(lambda: [stdlib(r) for r in raws])
+    ours_s, _ = timed(lambda: [reader.parse(r) for r in raws])
+    print(f"  parse {count / ours_s:,.0f} msg/s; stdlib compat32 parse+decode {count / base_s:,.0f} msg/s (one core)")
+    record("parse_vs_stdlib", base_s / ours_s, ">=0.35", base_s / ours_s >= 0.35 if enforce else None, "x")
+
+
+def bench_load(rows: int, work: Path, enforce: bool) -> None:
+    path = work / "log.csv"
+    start = make.ist("2025-01-01", "00:00")
+    with open(path, "w") as out:
+        out.write("GSTIN,Date Time,ASP Name,GSP Name,Status,API Name,IP Address\n")
+        for i in range(rows):
+            when = (start + timedelta(seconds=31 * i)).strftime("%d-%m-%Y %H:%M:%S")
+            out.write(f"{make.PUNE},{when},{make.ACME},{make.EGSP},{('Successful', 'Failed')[i % 7 == 0]},GSTR1,203.0.113.{i % 250}\n")
+    con = store.connect(str(work / "load.duckdb"))
+    import_s, _ = timed(import_access_log, con, path)
+    fresh = store.connect(str(work / "load2.duckdb"))
+    fresh.register("arrow_rows", con.sql("select * from events").to_arrow_table())
+    arrow_s, _ = timed(fresh.execute, "insert into events select * from arrow_rows")
+    con.close()
+    fresh.close()
+    print(f"  access-log import {rows / import_s:,.0f} rows/s; Arrow insert of the same rows {rows / arrow_s:,.0f} rows/s")
+    record("load_vs_arrow_insert", arrow_s / import_s, ">=0.5", arrow_s / import_s >= 0.5 if enforce else None, "x")
+
+
+def synthetic_events(path: Path, count: int) -> None:
+    """Four refreshes a day for many (GSTIN, ASP) pairs, with consents and a few revocations."""
+    con = store.connect(str(path))
+    pipeline_settings = Settings(policy=str(ROOT / "rules" / "policy.yaml"), rules=str(ROOT / "rules"))
+    from alertproc.policy import apply_policy, load_policy
+    apply_policy(con, load_policy(Path(pipeline_settings.policy)))
+    con.execute("""
+        insert into events
+        select md5(i::varchar), case when i % 120 = 0 then 'consent_granted' when i % 997 = 0 then 'access_revoked'
+                                     else 'token_refreshed' end,
+               '27AAPFU' || lpad(((i // 50000) % 10000)::varchar, 4, '0') || 'F1ZV', true,
+               'ASP ' || (i % 50), 'ASP' || (i % 50), 'GSP', timestamptz '2026-11-22 00:00+00' - (i // 50) * interval 6 hour,
+               null, 'email', null, 'bench', null, null, now()
+        from range(?) t(i)
+        order by 8""", [count])
+    con.close()
+
+
+def bench_rules(small: int, large: int, work: Path, enforce: bool) -> None:
+    rules, _ = load_rules(ROOT / "rules")
+    times = []
+    for count in (small, large):
+        path = work / f"rules{count}.duckdb"
+        synthetic_events(path, count)
+        con = store.connect(str(path))
+        seconds, _ = timed(run_rules, con, rules)
+        con.close()
+        times.append(seconds)
+        print(f"  all rules over {count:,} events: {seconds:.2f} s")
+    ratio = times[1] / times[0]
+    record("rules_scaling", ratio, f"<={large // small * 1.2:g}", ratio <= large / small * 1.2 if enforce else None, "x")
+
+
+def bench_report(small: int, large: int, work: Path, enforce: bool) -> None:
+    times = []
+    for count in (small, large):
+        path = work / f"report{count}.duckdb"
+        if not path.exists():
+            synthetic_events(path, count)
+        con = store.connect(str(path))
+        seconds, _ = timed(write_report, con, week_period("2026-W47"), ROOT / "reports" / "templates", work / "archive",
+                           out=work / f"report{count}.html")
+        con.close()
+        times.append(seconds)
+        print(f"  weekly report on {count:,} events: {seconds:.2f} s")
+    ratio = times[1] / times[0]
+    record("report_scaling", ratio, "<=3", ratio <= 3 if enforce else None, "x")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a tenth of the sizes, same ratios")
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes; check the bench works, enforce nothing")
+    args = parser.parse_args()
+    name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    imap_n, rss_small, rss_large, parse_n, log_rows, rules_small, rules_large, rep_small, rep_large = SIZES[name]
+    enforce = name != "smoke"
+    print(f"alertproc bench ({name}) on {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        # rss first: a child's peak RSS counts the parent's memory it was forked from.
+        for step, call in (("rss", lambda: bench_rss(rss_small, rss_large, work, enforce)),
+                           ("imap", lambda: bench_imap(imap_n, work / "imap", enforce)),
+                           ("parse", lambda: bench_parse(parse_n, enforce)),
+                           ("load", lambda: bench_load(log_rows, work, enforce)),
+                           ("rules", lambda: bench_rules(rules_small, rules_large, work, enforce)),
+                           ("report", lambda: bench_report(rep_small, rep_large, work, enforce))):
+            (work / "imap").mkdir(exist_ok=True)
+            print(f"[{step}]", flush=True)
+            call()
+    lines = [f"# Benchmark results ({name})", "", f"Machine: {platform.node()}, {os.cpu_count()} cores.", "",
+             "| metric | value | target | status |", "|---|---|---|---|"]
+    lines += [f"| {n} | {v} | {t} | {s} |" for n, v, t, s in RESULTS]
+    (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n")
+    missed = [r for r in RESULTS if r[3] == "MISSED"]
+    print(f"{len(RESULTS) - len(missed)} met, {len(missed)} missed")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -59,6 +59,15 @@ def parse_time(value: object) -> datetime | None:
     return None
 
 
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, guessed from its start (comma when unsure)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+            return csv.Sniffer().sniff(handle.read(65536), delimiters=",;\t|").delimiter
+    except (csv.Error, OSError):
+        return ","
+
+
 def read_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
     """(row number, cells) of a CSV or XLSX file, header first, streamed."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):

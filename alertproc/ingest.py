@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +22,8 @@ from .store import insert_batch, known_messages, now
 DEFAULT_BATCH = 1000
 PARALLEL_FROM = 1000  # a full default batch: smaller jobs finish before worker processes would start
 _pool: ProcessPoolExecutor | None = None
+_pool_failed = False
+log = logging.getLogger(__name__)
 
 
 def parse_all(reader: MailReader, raws: list[bytes]) -> list[ParsedMail]:
@@ -30,16 +33,18 @@ def parse_all(reader: MailReader, raws: list[bytes]) -> list[ParsedMail]:
     processes started once ("spawn": the parent holds DuckDB threads, which fork would copy
     mid-flight). A worker that dies costs nothing but time: the batch is parsed here instead.
     """
-    global _pool
+    global _pool, _pool_failed
     cores = os.cpu_count() or 1
-    if len(raws) < PARALLEL_FROM or cores < 2:
+    if len(raws) < PARALLEL_FROM or cores < 2 or _pool_failed:
         return [reader.parse(raw) for raw in raws]
     if _pool is None:
         _pool = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=multiprocessing.get_context("spawn"))
     try:
         return list(_pool.map(reader.parse, raws, chunksize=max(16, len(raws) // (4 * cores))))
     except BrokenProcessPool:
-        _pool = None
+        # Workers could not start or died: parse here from now on rather than retrying each batch.
+        log.warning("parser worker processes failed; parsing in this process from now on")
+        _pool, _pool_failed = None, True
         return [reader.parse(raw) for raw in raws]
 
 

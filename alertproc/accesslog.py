@@ -169,8 +169,8 @@ def _import_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, i
     result.rejected = len(bad)
     result.problems = [f"{path.name}: row {row_no}: unreadable {what}" for row_no, what in bad[:20]]
     valid = [(g, gstin_is_valid(g)) for (g,) in con.execute("select distinct gstin from log_rows").fetchall()]
-    con.register("gstin_checks", pa.table({"gstin": pa.array([g for g, _ in valid], pa.string()),
-                                           "valid": pa.array([v for _, v in valid], pa.bool_())}))
+    gstin_checks = pa.table({"gstin": pa.array([g for g, _ in valid], pa.string()),  # noqa: F841 (read by name)
+                             "valid": pa.array([v for _, v in valid], pa.bool_())})
     name = path.name
     before = con.execute("select count(*) from events").fetchall()[0][0]
     con.execute(f"""
@@ -194,5 +194,4 @@ def _import_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, i
     result.events_new = con.execute("select count(*) from events").fetchall()[0][0] - before
     result.known = result.rows - result.rejected - result.events_new
     con.execute("drop table log_rows")
-    con.unregister("gstin_checks")
     return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -43,8 +42,8 @@ def _database(settings: Settings) -> str:
         return f"{settings.db} will be created on the first run"
     con = store.connect(settings.db, read_only=True)
     try:
-        version = con.execute("select max(version) from schema_version").fetchone()[0]
-        runs = con.execute("select count(*), max(started_at) from runs").fetchone()
+        version = store.scalar(con, "select max(version) from schema_version")
+        runs = store.first_row(con, "select count(*), max(started_at) from runs")
     finally:
         con.close()
     return f"{settings.db}: schema {version} (current {store.SCHEMA_VERSION}), {runs[0]} runs, last {runs[1]}"
@@ -73,7 +72,7 @@ def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
         return checks
     try:
         checks.append(_check("imap folder", lambda: f"{imap.folder}: {mailbox.select(imap.folder).exists} messages",
-                             f"set folder to an existing folder (see your mail client)"))
+                             "set folder to an existing folder (see your mail client)"))
         moves = "MOVE" if mailbox.has("MOVE") else "COPY+UID EXPUNGE" if mailbox.has("UIDPLUS") else None
         checks.append(Check("imap capabilities", moves is not None,
                             f"filing with {moves or 'nothing: neither MOVE nor UIDPLUS'}; IDLE {'yes' if mailbox.has('IDLE') else 'no'}",

@@ -9,6 +9,7 @@ import duckdb
 
 from .errors import ConfigError
 from .report import Period
+from .store import scalar
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit, less the header row
@@ -45,13 +46,13 @@ def export(con: duckdb.DuckDBPyConnection, what: str, fmt: str, out: Path, perio
     options = {"csv": "format csv, header true", "json": "format json", "parquet": "format parquet"}[fmt]
     target = str(out).replace("'", "''")  # a path the user typed; COPY takes no parameter for it
     con.execute(f"copy ({sql}) to '{target}' ({options})", params)
-    return con.execute(f"select count(*) from ({sql})", params).fetchone()[0]
+    return scalar(con, f"select count(*) from ({sql})", params)
 
 
 def _xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, out: Path) -> int:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
-    count = con.execute(f"select count(*) from ({sql})", params).fetchone()[0]
+    count = scalar(con, f"select count(*) from ({sql})", params)
     if count > XLSX_MAX_ROWS:
         raise ConfigError(f"{count} rows do not fit in one Excel sheet ({XLSX_MAX_ROWS}); "
                           "use --since/--until, or --format csv or parquet")

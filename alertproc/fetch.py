@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import duckdb
+import pyarrow as pa
 
 from .archive import Archive, sha256_hex
 from .config import ImapSettings
@@ -24,7 +25,7 @@ from .ingest import IngestStats, ingest_batch
 from .parse import MailReader
 from .senders import GENUINE
 from .sources import RawMail
-from .store import now
+from .store import first_row, now
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -76,8 +77,8 @@ def filing_action(row: dict) -> str | None:
 def _sync_state(con: duckdb.DuckDBPyConnection | None, account: str, folder: str) -> tuple[int, int] | None:
     if con is None:
         return None
-    row = con.execute("select uidvalidity, last_uid from sync_state where account = ? and folder = ?",
-                      [account, folder]).fetchone()
+    row = first_row(con, "select uidvalidity, last_uid from sync_state where account = ? and folder = ?",
+                    [account, folder])
     return (row[0], row[1]) if row else None
 
 
@@ -87,11 +88,10 @@ def _save_sync_state(con: duckdb.DuckDBPyConnection, account: str, folder: str, 
 
 
 def _stored_rows(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, dict]:
-    import pyarrow as pa
-    wanted = pa.table({"sha256": pa.array(shas, pa.string())})
-    cursor = con.execute("select m.sha256, m.kind, m.parse_status, m.sender_check from messages m "
-                         "join wanted w using (sha256)")
-    return {row[0]: {"kind": row[1], "parse_status": row[2], "sender_check": row[3]} for row in cursor.fetchall()}
+    wanted = pa.table({"sha256": pa.array(shas, pa.string())})  # noqa: F841 (read by name in the SQL)
+    rows = con.execute("select m.sha256, m.kind, m.parse_status, m.sender_check from messages m "
+                       "join wanted w using (sha256)").fetchall()
+    return {row[0]: {"kind": row[1], "parse_status": row[2], "sender_check": row[3]} for row in rows}
 
 
 def _raw_mails(fetched: dict[int, dict], state: FolderState, account: str) -> list[RawMail]:
@@ -237,7 +237,7 @@ def cleanup(con: duckdb.DuckDBPyConnection, mailbox: ImapMailbox, archive: Archi
         for uid in batch:
             raw = fetched.get(uid, {}).get(b"BODY[]")
             sha = sha256_hex(raw) if raw is not None else None
-            row = con.execute("select archive_path from messages where sha256 = ?", [sha]).fetchone() if sha else None
+            row = first_row(con, "select archive_path from messages where sha256 = ?", [sha]) if sha else None
             if row and row[0] and archive.verify(row[0], sha):
                 verified.append(uid)
             else:

@@ -73,7 +73,7 @@ def writing(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 @contextmanager
 def tracked(con: duckdb.DuckDBPyConnection, command: str, source: str | None) -> Iterator[int]:
     """Record a row in ``runs``: ``running`` now, ``ok`` or ``failed`` (with the error) at the end."""
-    run_id = con.execute("select nextval('run_ids')").fetchone()[0]
+    run_id = store.scalar(con, "select nextval('run_ids')")
     con.execute("insert into runs (run_id, command, source, started_at, status) values (?, ?, ?, ?, 'running')",
                 [run_id, command, source, store.now()])
     try:
@@ -161,7 +161,7 @@ def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool
     archive, reader = Archive(Path(settings.archive)), reader_of(settings)
     stats = IngestStats()
     count_events = "select count(*) from events"
-    before = con.execute(count_events).fetchone()[0]
+    before = store.scalar(con, count_events)
     for start in range(0, len(rows), batch_size):
         updates, events = [], []
         for sha, path, message_id, ref in rows[start:start + batch_size]:
@@ -172,7 +172,7 @@ def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool
             events.extend(result.events)
             status = result.message["parse_status"]
             setattr(stats, status, getattr(stats, status) + 1)
-        update_table = store.arrow_table(updates, store.MESSAGE_COLUMNS)
+        update_table = store.arrow_table(updates, store.MESSAGE_COLUMNS)  # noqa: F841 (read by name in the SQL)
         con.execute("begin")
         con.execute("update messages set kind = u.kind, format_id = u.format_id, parse_status = u.parse_status, "
                     "parse_error = u.parse_error from update_table u where messages.sha256 = u.sha256")
@@ -182,7 +182,7 @@ def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool
         stats.seen += len(updates)
         if progress:
             progress(len(updates))
-    stats.events_new = con.execute(count_events).fetchone()[0] - before
+    stats.events_new = store.scalar(con, count_events) - before
     return stats
 
 

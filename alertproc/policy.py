@@ -16,7 +16,7 @@ import duckdb
 from .domain import asp_key, gstin_is_valid, to_utc
 from .errors import ConfigError
 from .extract import event_id
-from .store import EVENT_COLUMNS, arrow_table, now
+from .store import insert_events, now
 from .yamlfile import Located, load_yaml, where
 
 DEFAULT_THRESHOLDS = {
@@ -194,7 +194,6 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
         "asp_name": r.asp, "asp_key": asp_key(r.asp), "occurred_at": r.at, "channel": "manual",
         "source_ref": f"{policy.path}: {r.note or 'revocations'}", "imported_at": now(),
     } for r in policy.revocations]
-    manual_table = arrow_table(manual, EVENT_COLUMNS)
     t = policy.thresholds
     con.execute("begin")
     try:
@@ -212,7 +211,7 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
              t["failed_access_spike_count"], t["consent_expiring_days"], t["max_consent_days"]],
         )
         con.execute("delete from events where channel = 'manual'")
-        con.execute("insert into events select * from (select distinct on (event_id) * from manual_table)")
+        insert_events(con, manual)
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")

@@ -17,7 +17,7 @@ import duckdb
 
 from .errors import RuleError
 from .sqlfiles import body, read_header
-from .store import now
+from .store import now, scalar
 
 SEVERITIES = ("high", "medium", "low", "info")
 REQUIRED_COLUMNS = ("gstin", "asp_name", "occurred_at", "title", "detail", "event_ids")
@@ -121,5 +121,5 @@ def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime
     except duckdb.Error:
         con.execute("rollback")
         raise
-    total = con.execute("select count(*) from findings").fetchone()[0]
+    total = scalar(con, "select count(*) from findings")
     return total, problems

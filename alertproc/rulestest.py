@@ -74,8 +74,7 @@ def run_scenario(rule: Rule, path: Path, scenario: dict, policy_doc: dict) -> Sc
     con = store.connect(":memory:")
     try:
         apply_policy(con, parse_policy(scenario.get("policy", policy_doc), path))
-        scenario_events = store.arrow_table(_events(path, scenario), store.EVENT_COLUMNS)
-        con.execute("insert into events select * from scenario_events")
+        store.insert_events(con, _events(path, scenario))
         _, problems = run_rules(con, [rule], as_of=_time(scenario.get("as_of")))
         if problems:
             return ScenarioResult(rule.id, name, at, False, "; ".join(problems))

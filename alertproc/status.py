@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from .store import scalar
+
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     cursor = con.execute(sql)
@@ -41,8 +43,8 @@ def operator_status(con: duckdb.DuckDBPyConnection, archive: Path) -> dict:
         "sync": _rows(con, "select account, folder, uidvalidity, last_uid, updated_at from sync_state order by 1, 2"),
         "findings": dict(con.execute("select severity, count(*) from findings group by 1 order by "
                                      "list_position(['high', 'medium', 'low', 'info'], severity)").fetchall()),
-        "not_notified": con.execute("select count(*) from findings f where not exists (select 1 from notifications n "
-                                    "where n.finding_id = f.finding_id and n.status = 'sent')").fetchone()[0],
+        "not_notified": scalar(con, "select count(*) from findings f where not exists (select 1 from notifications n "
+                                    "where n.finding_id = f.finding_id and n.status = 'sent')"),
         "last_seen": _rows(con, "select gstin, mode(asp_name) as asp_name, "
                                 "strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M') as last_ist "
                                 "from events where asp_key is not null and kind <> 'suspicious_alert' "

@@ -76,7 +76,7 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply the numbered ``alertproc/sql/NNN_*.sql`` files not yet applied; return the version."""
     con.execute("create table if not exists schema_version (version integer primary key, applied_at timestamptz)")
-    current = con.execute("select coalesce(max(version), 0) from schema_version").fetchone()[0]
+    current = scalar(con, "select coalesce(max(version), 0) from schema_version")
     for version, sql in _migrations():
         if version <= current:
             continue
@@ -90,6 +90,17 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             raise
         current = version
     return current
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple | None:
+    """The first row of a query, or None; the result is read to its end, leaving nothing pending."""
+    rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    return rows[0] if rows else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:
+    """The first value of the first row of a query."""
+    return first_row(con, sql, params)[0]
 
 
 def now() -> datetime:
@@ -108,20 +119,20 @@ def arrow_table(rows: list[dict], columns: tuple[str, ...]) -> pa.Table:
 
 def known_messages(con: duckdb.DuckDBPyConnection, shas: list[str], message_ids: list[str]) -> tuple[set[str], dict[str, str]]:
     """Which of ``shas`` are stored, and which Message-IDs map to a stored sha256."""
-    lookup = pa.table({"sha256": pa.array(shas, pa.string())})
-    have = {r[0] for r in con.execute(
-        "select m.sha256 from messages m join lookup l using (sha256)").fetchall()}
-    ids = pa.table({"message_id": pa.array(message_ids, pa.string())})
+    # DuckDB reads local Arrow tables named in SQL ("replacement scans"); con.register() would
+    # fail whenever a caller left a result unfetched on the connection.
+    lookup = pa.table({"sha256": pa.array(shas, pa.string())})  # noqa: F841
+    have = {r[0] for r in con.execute("select m.sha256 from messages m join lookup l using (sha256)").fetchall()}
+    ids = pa.table({"message_id": pa.array(message_ids, pa.string())})  # noqa: F841
     by_id = dict(con.execute(
         "select m.message_id, min(m.sha256) from messages m join ids i using (message_id) "
         "where m.parse_status <> 'duplicate' group by 1").fetchall())
-    del lookup, ids
     return have, by_id
 
 
 def insert_batch(con: duckdb.DuckDBPyConnection, messages: list[dict], events: list[dict]) -> int:
     """Insert one batch in one transaction; events already stored are skipped. Returns new events."""
-    message_table = arrow_table(messages, MESSAGE_COLUMNS)
+    message_table = arrow_table(messages, MESSAGE_COLUMNS)  # noqa: F841 (read by name in the SQL)
     con.execute("begin")
     try:
         con.execute("insert into messages select * from message_table")
@@ -137,8 +148,6 @@ def insert_events(con: duckdb.DuckDBPyConnection, events: list[dict]) -> int:
     """Insert events not stored yet (by ``event_id``), inside the caller's transaction."""
     if not events:
         return 0
-    event_table = arrow_table(events, EVENT_COLUMNS)
-    return con.execute(
-        "insert into events select * from (select distinct on (event_id) * from event_table) t "
-        "where not exists (select 1 from events e where e.event_id = t.event_id)"
-    ).fetchone()[0]
+    event_table = arrow_table(events, EVENT_COLUMNS)  # noqa: F841 (read by name in the SQL)
+    return con.execute("insert into events select * from (select distinct on (event_id) * from event_table) t "
+                       "where not exists (select 1 from events e where e.event_id = t.event_id)").fetchall()[0][0]

@@ -25,7 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 from conftest import make  # noqa: E402
+from large_inputs import write_log  # noqa: E402
 from dovecot import PASSWORD, USER, Dovecot  # noqa: E402
 
 from alertproc import pipeline, store  # noqa: E402
@@ -175,12 +177,7 @@ def bench_parse(count: int, enforce: bool) -> None:
 
 def bench_load(rows: int, work: Path, enforce: bool) -> None:
     path = work / "log.csv"
-    start = make.ist("2025-01-01", "00:00")
-    with open(path, "w") as out:
-        out.write("GSTIN,Date Time,ASP Name,GSP Name,Status,API Name,IP Address\n")
-        for i in range(rows):
-            when = (start + timedelta(seconds=31 * i)).strftime("%d-%m-%Y %H:%M:%S")
-            out.write(f"{make.PUNE},{when},{make.ACME},{make.EGSP},{('Successful', 'Failed')[i % 7 == 0]},GSTR1,203.0.113.{i % 250}\n")
+    write_log(path, rows)
     con = store.connect(str(work / "load.duckdb"))
     import_s, _ = timed(import_access_log, con, path)
     fresh = store.connect(str(work / "load2.duckdb"))

@@ -93,3 +93,14 @@ def dovecot():
     server = Dovecot().start()
     yield server
     server.stop()
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives: (recipients, raw bytes)."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, envelope.content))
+        return "250 OK"

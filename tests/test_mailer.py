@@ -8,16 +8,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from alertproc.cli import cli
-from conftest import ROOT, SAMPLE
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content))
-        return "250 OK"
+from conftest import Inbox, ROOT, SAMPLE
 
 
 @pytest.fixture

@@ -7,21 +7,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from alertproc import pipeline, store
+from alertproc import pipeline
 from alertproc.config import notify_settings, smtp_settings
 from alertproc.errors import ConfigError
 from alertproc.notify import notify
-from conftest import SAMPLE
+from conftest import Inbox, SAMPLE
 from dovecot import free_port
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.content)
-        return "250 OK"
 
 
 @pytest.fixture
@@ -73,7 +64,7 @@ def test_every_channel_once_per_finding(sample_con, smtp, webhook, tmp_path):
     result = notify(sample_con, cfg, smtp_cfg, {}, sleep=lambda s: None)
     highs = high_count(sample_con)
     assert result.sent == {"email": highs, "webhook": highs, "command": highs} and not result.failed
-    assert len(inbox.messages) == 1 and b"refreshed its token" in inbox.messages[0]
+    assert len(inbox.messages) == 1 and b"refreshed its token" in inbox.messages[0][1]
     (payload,) = received
     assert payload["text"].startswith(f"alertproc: {highs} new finding(s)") and len(payload["findings"]) == highs
     assert {f["severity"] for f in json.loads(out.read_text())["findings"]} == {"high"}

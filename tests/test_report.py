@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from alertproc import pipeline, store
+from alertproc import pipeline
 from alertproc.errors import ConfigError
 from alertproc.report import choose_period, last_complete_week, week_period
 from conftest import SAMPLE

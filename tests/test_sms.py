@@ -2,7 +2,6 @@
 
 import pytest
 
-from alertproc import store
 from alertproc.errors import ConfigError, SourceError
 from alertproc.sms import DEFAULT_SENDERS, import_sms, read_sms
 from conftest import SAMPLE, make

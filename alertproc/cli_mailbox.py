@@ -1,0 +1,192 @@
+"""``alertproc fetch``, ``cleanup``, ``watch``, ``status``, ``doctor`` and ``init``: the mailbox and its operation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from . import pipeline, store
+from .cli import EXIT_FAILURE, cli, print_filing, print_import, progress_bar, settings_options
+from .config import load_imap, load_optional
+from .doctor import diagnose, init as init_files
+from .errors import ConfigError
+from .fetch import retention_cutoff
+from .status import operator_status
+from .watch import Watcher
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be fetched and moved; change nothing anywhere.")
+@click.option("--no-file-away", is_flag=True, help="Fetch, archive and load, but move nothing on the server.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only mail from this day on (a first backfill).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only mail up to this day (inclusive).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@settings_options
+def fetch(settings, dry_run: bool, no_file_away: bool, since, until, as_json: bool) -> None:
+    """Fetch new alerts over IMAP, archive and load them, and file them away.
+
+    Only mail from a configured sender with an alert subject is moved (to filed_folder);
+    mail failing the sender check goes to suspicious_folder; everything else, including
+    GSTN's reminders and notices, stays where it is, unflagged. The password comes from
+    password_env or password_command in the config, never from the command line.
+
+    \b
+    Example:
+      alertproc fetch --config alertproc.toml --dry-run
+      alertproc fetch --since 2026-01-01 --until 2026-03-31
+    """
+    imap = load_imap(click.get_current_context().meta["config"])
+    with progress_bar("fetching", None) as progress:
+        result = pipeline.fetch_job(settings, imap, dry_run=dry_run, file_away=not no_file_away,
+                                    since=since.date() if since else None, until=until.date() if until else None,
+                                    progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        return
+    if dry_run:
+        for item in result.plan:
+            click.echo(f"  uid {item['uid']}: {item['action']:<10} {item['from'] or '?'} | {item['subject']}")
+    else:
+        print_import(result.imported)
+    print_filing(result)
+
+
+@cli.command()
+@click.option("--older-than", required=True, help="Retention: 90d, 12w, or a date; older filed alerts are removed.")
+@click.option("--apply", is_flag=True, help="Really delete; without it, only show what would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@settings_options
+def cleanup(settings, older_than: str, apply: bool, as_json: bool) -> None:
+    """Remove old filed alerts from the server — only those whose archived copy verifies.
+
+    Each message is downloaded and hashed; it is deleted only if the archive holds a file
+    with the same SHA-256. Anything unverified is kept and listed.
+
+    \b
+    Example:
+      alertproc cleanup --older-than 90d            # dry run: what would go
+      alertproc cleanup --older-than 90d --apply
+    """
+    imap = load_imap(click.get_current_context().meta["config"])
+    cutoff = retention_cutoff(older_than, date.today())
+    with progress_bar("verifying", None) as progress:
+        result = pipeline.cleanup_job(settings, imap, cutoff, apply, progress)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    verb = "deleted" if apply else "would delete"
+    click.echo(f"{result.folder}: {result.candidates} filed before {cutoff}; {result.verified} verified, "
+               f"{verb} {result.deleted if apply else result.verified}; {len(result.kept_unverified)} kept unverified")
+    for item in result.kept_unverified:
+        click.echo(f"  kept uid {item['uid']}: {item['reason']}", err=True)
+
+
+@cli.command()
+@settings_options
+def doctor(settings) -> None:
+    """Check the set-up: config, policy, formats, rules, database, archive, IMAP.
+
+    Exit 1 when something needs fixing; each failing line says what to do.
+
+    \b
+    Example:
+      alertproc doctor --config /etc/alertproc/alertproc.toml
+    """
+    config = click.get_current_context().meta["config"]
+    try:
+        imap = load_imap(config)
+    except ConfigError as exc:
+        imap = None
+        if config or "no [imap] section" not in str(exc) and "not found" not in str(exc):
+            click.echo(f"FAIL imap config: {exc}")
+    checks = diagnose(settings, imap, dict(os.environ))
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        if not check.ok and check.advice:
+            click.echo(f"     → {check.advice}")
+    if not all(c.ok for c in checks):
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+def init(directory: Path) -> None:
+    """Write a commented alertproc.toml and an example rules/policy.yaml (never overwrites).
+
+    \b
+    Example:
+      alertproc init && $EDITOR alertproc.toml rules/policy.yaml
+    """
+    written = init_files(directory)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not written:
+        click.echo("nothing written: alertproc.toml and rules/policy.yaml exist already")
+
+
+@cli.command()
+@settings_options
+def watch(settings) -> None:
+    """Stay connected and process alerts as they arrive (IMAP IDLE, or polling).
+
+    Runs the same pipeline as `alertproc run` on every new mail, then notifies ([notify]
+    in the config) about new findings at once. Logs one line per batch and per cycle.
+    SIGTERM or Ctrl-C stops it after the batch in hand is committed. Run it as a service:
+    docs/operations.md.
+
+    \b
+    Example:
+      alertproc watch --config /etc/alertproc/alertproc.toml
+    """
+    config = click.get_current_context().meta["config"]
+    imap = load_imap(config)
+    notify_cfg = load_optional(config, "notify")
+    smtp = load_optional(config, "smtp")
+    logging.getLogger("alertproc").setLevel(logging.INFO)
+    if not logging.getLogger().handlers or not click.get_current_context().find_root().params.get("verbose"):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logging.getLogger("alertproc.watch").addHandler(handler)
+        logging.getLogger("alertproc.watch").propagate = False
+    sys.exit(Watcher(settings, imap, notify_cfg, smtp, dict(os.environ)).run())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@settings_options
+def status(settings, as_json: bool) -> None:
+    """What an operator checks first: last runs, sync state, findings, last alerts, archive.
+
+    \b
+    Example:
+      alertproc status
+    """
+    con = store.connect(settings.db, read_only=True)
+    try:
+        report_ = operator_status(con, Path(settings.archive))
+    finally:
+        con.close()
+    if as_json:
+        click.echo(json.dumps(report_, indent=2, default=str))
+        return
+    click.echo("last runs:")
+    for run_ in report_["runs"]:
+        click.echo(f"  {run_['command']:<18} {run_['status']:<7} {run_['finished_at'] or run_['started_at']}  "
+                   f"{run_['source'] or ''}{'  ' + run_['error'] if run_['error'] else ''}")
+    click.echo("mailboxes:")
+    for sync in report_["sync"]:
+        click.echo(f"  {sync['account']} {sync['folder']}: last UID {sync['last_uid']} at {sync['updated_at']}")
+    click.echo("findings: " + (", ".join(f"{k} {v}" for k, v in report_["findings"].items()) or "none")
+               + f"; not yet notified: {report_['not_notified']}")
+    click.echo("last alert per GSTIN and ASP (IST):")
+    for row in report_["last_seen"]:
+        click.echo(f"  {row['gstin']}  {row['asp_name']:<40} {row['last_ist']}")
+    click.echo(f"archive: {report_['archive_files']} files, {report_['archive_mb']} MB in {settings.archive}")
+
+

@@ -144,18 +144,19 @@ def _import_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, i
                           null_padding = true, columns = {{{", ".join(f"'column{i}': 'VARCHAR'" for i in range(width))}}})
         ),
         cells as (
-            select row_no, {clean("occurred_at")} as at_text, lower({clean("status")}) as status_text,
+            select row_no, regexp_replace({clean("occurred_at")}, ' IST$', '') as at_text,
+                   lower({clean("status")}) as status_text,
                    {clean("asp_name")} as asp_name, nullif(trim({col("gsp_name")}), '') as gsp_name,
                    upper(coalesce(nullif(trim({col("gstin")}), ''), $gstin)) as gstin,
                    concat_ws(' ', 'api_name=' || nullif({col("api_name")}, ''), 'ip=' || nullif({col("ip")}, '')) as extra
             from raw where trim({non_empty}) <> ''
         )
         select c.*, s.status,
-               case when regexp_full_match(regexp_replace(c.at_text, ' IST$', ''), '[0-9]{{12,14}}')
-                        then to_timestamp(cast(c.at_text as bigint) / 1000)
-                    when regexp_full_match(regexp_replace(c.at_text, ' IST$', ''), '[0-9]{{9,11}}')
-                        then to_timestamp(cast(c.at_text as bigint))
-                    else timezone('Asia/Kolkata', try_strptime(regexp_replace(c.at_text, ' IST$', ''), $formats))
+               case when length(c.at_text) between 12 and 14 and try_cast(c.at_text as ubigint) is not null
+                        then to_timestamp(cast(c.at_text as bigint) / 1000)  -- epoch milliseconds (UTC)
+                    when length(c.at_text) between 9 and 11 and try_cast(c.at_text as ubigint) is not null
+                        then to_timestamp(cast(c.at_text as bigint))  -- epoch seconds (UTC)
+                    else timezone('Asia/Kolkata', try_strptime(c.at_text, $formats))
                end as occurred_at
         from cells c
         left join (select unnest($status_keys) as key, unnest($status_values) as status) s on s.key = c.status_text

@@ -63,7 +63,9 @@ class Archive:
             return relative
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{sha256}.{os.getpid()}.tmp")
+            # One name per message, not per process: a rerun after a crash mid-write replaces
+            # the leftover instead of leaving it behind (runs never overlap: the lock).
+            tmp = target.with_name(f".{sha256}.tmp")
             with open(tmp, "wb") as handle:
                 handle.write(raw)
             os.replace(tmp, target)

@@ -9,7 +9,8 @@ adds nothing, and moves what was not moved yet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 from .archive import Archive, sha256_hex
 from .config import ImapSettings
-from .errors import ConfigError
+from .errors import ConfigError, FetchError
 from .faults import crash_point
 from .imap import FETCH_PARTS, FolderState, ImapMailbox, any_of
 from .ingest import IngestStats, ingest_batch
@@ -138,16 +139,19 @@ def fetch(con: duckdb.DuckDBPyConnection | None, mailbox: ImapMailbox, archive: 
         if cfg.suspicious_folder:
             targets["suspicious"] = mailbox.ensure_folder(cfg.suspicious_folder)
         mailbox.select(cfg.folder)
-    for start in range(0, len(uids), cfg.batch_size):
-        batch = uids[start:start + cfg.batch_size]
-        if dry_run:
+    batches = [uids[start:start + cfg.batch_size] for start in range(0, len(uids), cfg.batch_size)]
+    if dry_run:
+        for batch in batches:
             _plan_batch(mailbox, reader, batch, result)
-        else:
-            _process_batch(con, mailbox, archive, reader, state, batch, targets, run_id, result)
+            if progress:
+                progress(len(batch))
+    else:
+        done = _pipeline(con, mailbox, archive, reader, state, batches, targets, run_id, result)
+        for batch in done:
             if not windowed:
                 _save_sync_state(con, cfg.account, cfg.folder, state.uidvalidity, batch[-1])
-        if progress:
-            progress(len(batch))
+            if progress:
+                progress(len(batch))
     if not dry_run and not windowed and state.uidnext:
         # Mail that is not an alert also moves UIDNEXT on; remember it so the next no-op stays cheap.
         _save_sync_state(con, cfg.account, cfg.folder, state.uidvalidity, max(last_uid, *uids, state.uidnext - 1))
@@ -155,12 +159,52 @@ def fetch(con: duckdb.DuckDBPyConnection | None, mailbox: ImapMailbox, archive: 
     return result
 
 
-def _process_batch(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, state: FolderState,
-                   batch: list[int], targets: dict[str, str], run_id: int | None, result: FetchResult) -> None:
-    mails = _raw_mails(mailbox.fetch(batch, FETCH_PARTS), state, mailbox.cfg.account)
-    stats, _ = ingest_batch(con, archive, mails, reader, run_id)
-    result.imported.add(stats)
-    crash_point("after_db_commit")
+def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, state: FolderState,
+              batches: list[list[int]], targets: dict[str, str], run_id: int | None,
+              result: FetchResult) -> Iterator[list[int]]:
+    """Process the batches, yielding each one once it is committed *and* moved.
+
+    While batch N is parsed, archived and committed, batch N+1 is fetched on a second
+    connection and batch N-1 is moved on this one, so the network and the server's work
+    overlap ours. The order that makes crashes harmless holds for every batch: its MOVE
+    starts only after its commit, and it is yielded (and its UIDs recorded done) only after
+    its MOVE.
+    """
+    if not batches:
+        return
+    cfg = mailbox.cfg
+    fetcher = mailbox
+    if len(batches) > 1:
+        fetcher = ImapMailbox(cfg, mailbox.environ, mailbox.sleep)
+        fetcher.connect()
+        if fetcher.select(cfg.folder).uidvalidity != state.uidvalidity:
+            fetcher.close()
+            raise FetchError(f"UIDVALIDITY of {cfg.folder} changed during the run; nothing was lost, run again")
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imap") as threads:
+            next_fetch = threads.submit(fetcher.fetch, batches[0], FETCH_PARTS)
+            moving: tuple[Future, list[int]] | None = None
+            for index, batch in enumerate(batches):
+                fetched = next_fetch.result()
+                if index + 1 < len(batches):
+                    next_fetch = threads.submit(fetcher.fetch, batches[index + 1], FETCH_PARTS)
+                mails = _raw_mails(fetched, state, cfg.account)
+                stats, _ = ingest_batch(con, archive, mails, reader, run_id)
+                result.imported.add(stats)
+                crash_point("after_db_commit")
+                moves = _plan_moves(con, mails, targets, result)
+                if moving is not None:
+                    moving[0].result()
+                    yield moving[1]
+                moving = (threads.submit(_move, mailbox, moves, targets), batch)
+            moving[0].result()
+            yield moving[1]
+    finally:
+        if fetcher is not mailbox:
+            fetcher.close()
+
+
+def _plan_moves(con, mails: list[RawMail], targets: dict[str, str], result: FetchResult) -> dict[str, list[int]]:
     rows = _stored_rows(con, [sha256_hex(m.raw) for m in mails])
     moves: dict[str, list[int]] = {"filed": [], "suspicious": []}
     for mail in mails:
@@ -169,12 +213,16 @@ def _process_batch(con, mailbox: ImapMailbox, archive: Archive, reader: MailRead
             moves[action].append(mail.uid)
         else:
             result.left += 1
-    for action, moved in moves.items():
-        if moved:
-            mailbox.move(moved, targets[action], mark_seen=mailbox.cfg.mark_seen and action == "filed")
-            crash_point("after_move")
     result.filed += len(moves["filed"])
     result.suspicious += len(moves["suspicious"])
+    return moves
+
+
+def _move(mailbox: ImapMailbox, moves: dict[str, list[int]], targets: dict[str, str]) -> None:
+    for action, uids in moves.items():
+        if uids:
+            mailbox.move(uids, targets[action], mark_seen=mailbox.cfg.mark_seen and action == "filed")
+            crash_point("after_move")
 
 
 def _plan_batch(mailbox: ImapMailbox, reader: MailReader, batch: list[int], result: FetchResult) -> None:

@@ -310,7 +310,9 @@ def test_the_secret_command_runs_again_on_every_reconnect(dovecot, settings, tmp
     kicked = []
     result = fetch(settings, dovecot, cfg=cfg, progress=lambda n: kicked or (kicked.append(n), dovecot.kick()))
     assert result.filed == len(ALERTS)
-    assert len(calls.read_text().split()) == 2  # first login and the reconnect: a token never outlives its use
+    # Two logins (the main connection and the one that fetches ahead), then at least one more after
+    # the kick: every (re)connect runs the command, so a token never outlives its use.
+    assert len(calls.read_text().split()) >= 3
 
 
 def test_kill_9_during_cleanup_then_rerun_equals_a_clean_cleanup(tmp_path):

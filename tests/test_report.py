@@ -7,7 +7,7 @@ import pytest
 
 from alertproc import pipeline
 from alertproc.errors import ConfigError
-from alertproc.report import choose_period, last_complete_week, week_period
+from alertproc.report import choose_period, gather, last_complete_week, week_period
 from conftest import SAMPLE
 
 XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
@@ -115,3 +115,13 @@ def test_report_renders_in_chromium_and_hostile_text_stays_text(settings, con, c
     shot = tmp_path / "report.png"
     chromium("--window-size=1200,2000", f"--screenshot={shot}", path.resolve().as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_a_refresh_alerted_by_mail_and_sms_counts_once_in_the_activity_table(settings, con):
+    from alertproc.sms import import_sms, read_sms
+    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
+    period = week_period("2026-W47")
+    before = {(r["gstin"], r["pair_key"]): r["refreshes"] for r in gather(con, period, SAMPLE, SAMPLE)["pairs"]}
+    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), pipeline.reader_of(settings).formats, settings.sms_senders)
+    after = {(r["gstin"], r["pair_key"]): r["refreshes"] for r in gather(con, period, SAMPLE, SAMPLE)["pairs"]}
+    assert after[("27AAPFU0939F1ZV", "ACMETAXCLOUD")] == before[("27AAPFU0939F1ZV", "ACMETAXCLOUD")] > 20

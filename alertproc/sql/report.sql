@@ -40,7 +40,8 @@ with resolved as (
     where e.asp_key is not null and e.occurred_at >= $since and e.occurred_at < $until
 )
 select r.gstin, any_value(g.label) as gstin_label, r.pair_key, mode(r.asp_name) as asp_name,
-       count(*) filter (where r.kind = 'token_refreshed') as refreshes,
+       -- one refresh alerted by e-mail and by SMS counts once (SMS times are to the minute)
+       count(distinct date_trunc('minute', r.occurred_at)) filter (where r.kind = 'token_refreshed') as refreshes,
        count(*) filter (where r.kind = 'consent_granted') as consents,
        count(*) filter (where r.kind = 'access_revoked' or r.status = 'revoked') as revocations,
        count(*) filter (where r.kind = 'access_attempt') as accesses,

@@ -39,7 +39,7 @@ class Settings:
     report_dir: str = field(default="reports/out", metadata={
         "help": "folder the HTML reports are written to"})
     senders: tuple[str, ...] = field(default=DEFAULT_SENDERS, metadata={
-        "help": "sender addresses whose mail can be a GST alert"})
+        "help": "sender addresses whose mail can be a GST alert", "addresses": True})
     require_auth_results: bool = field(default=False, metadata={
         "help": "treat alerts without Authentication-Results as suspicious (only if your mail server adds them)"})
     sms_senders: str = field(default=r"^[A-Z0-9]{2}-GST(IND|NIN)$", metadata={
@@ -96,12 +96,15 @@ IMAP_SETTINGS = {f.name: f for f in fields(ImapSettings)}
 def _typed(cls_fields: dict, name: str, value: object, where: str) -> object:
     spec = cls_fields[name]
     if str(spec.type).startswith("tuple"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: '{name}' must be a list of strings, not {value!r}")
+        addresses = spec.metadata.get("addresses", False)
+        if not isinstance(value, list) or not all(isinstance(v, str) and (not addresses or "@" in v) for v in value):
+            kind = "e-mail addresses" if addresses else "strings"
+            raise ConfigError(f"{where}: '{name}' must be a list of {kind}, not {value!r}")
         return tuple(value)
     expected = {"str": str, "int": int, "bool": bool}[spec.type if isinstance(spec.type, str) else spec.type.__name__]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: '{name}' must be {'a ' + expected.__name__ if expected is not int else 'a whole number'}, not {value!r}")
+        wanted = {str: "a string", int: "a whole number", bool: "true or false"}[expected]
+        raise ConfigError(f"{where}: '{name}' must be {wanted}, not {value!r}")
     choices = spec.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, not {value!r}")
@@ -218,20 +221,6 @@ def load_imap(config: str | None) -> ImapSettings:
     return imap_settings(data["imap"], str(path))
 
 
-def _check_type(name: str, value: object, source: str) -> object:
-    if name == "require_auth_results":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: '{name}' must be true or false")
-        return value
-    if name == "senders":
-        if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
-            raise ConfigError(f"{source}: '{name}' must be a list of e-mail addresses")
-        return tuple(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"{source}: '{name}' must be a string (a path)")
-    return value
-
-
 def load_settings(config: str | None = None, **overrides: object) -> Settings:
     """Build settings from an optional TOML file, the environment and explicit overrides.
 
@@ -268,5 +257,5 @@ def read_config_file(path: Path) -> dict:
     for key in top:
         if key not in SETTINGS:
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(SETTINGS)})")
-        top[key] = _check_type(key, top[key], f"{path}")
+        top[key] = _typed(SETTINGS, key, top[key], str(path))
     return {"alertproc": top, **sections}

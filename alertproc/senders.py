@@ -13,7 +13,6 @@ AUTH_FAIL = "auth_fail"
 AUTH_MISSING = "auth_missing"
 LOOKALIKE = "lookalike"
 OTHER = "other"
-SUSPICIOUS = (AUTH_FAIL, AUTH_MISSING, LOOKALIKE)
 
 
 def auth_results(header: str | None) -> dict[str, str] | None:

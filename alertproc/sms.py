@@ -27,7 +27,6 @@ from .ingest import IngestStats
 from .store import insert_batch, known_messages, now
 from .tabular import map_columns, parse_time, read_rows
 
-DEFAULT_SENDERS = r"^[A-Z0-9]{2}-GST(IND|NIN)$"
 ALIASES = {
     "date": ("date", "date time", "datetime", "time", "timestamp", "received", "received at", "sent date", "date sent"),
     "address": ("address", "sender", "sender id", "from", "number", "phone", "originator"),

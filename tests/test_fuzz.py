@@ -10,7 +10,10 @@ from alertproc.accesslog import import_access_log
 from alertproc.errors import AlertprocError
 from alertproc.formats import load_formats
 from alertproc.parse import parse_mail
-from alertproc.sms import DEFAULT_SENDERS, import_sms, read_sms
+from alertproc.config import Settings
+from alertproc.sms import import_sms, read_sms
+
+DEFAULT_SENDERS = Settings().sms_senders
 from conftest import ROOT, SENDERS, make
 
 FORMATS = load_formats(ROOT / "rules" / "formats")

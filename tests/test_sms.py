@@ -3,7 +3,10 @@
 import pytest
 
 from alertproc.errors import ConfigError, SourceError
-from alertproc.sms import DEFAULT_SENDERS, import_sms, read_sms
+from alertproc.config import Settings
+from alertproc.sms import import_sms, read_sms
+
+DEFAULT_SENDERS = Settings().sms_senders
 from conftest import SAMPLE, make
 
 

@@ -38,6 +38,7 @@ class DetectResult:
     by_rule: dict[str, int] = field(default_factory=dict)
     by_severity: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    lake_findings_added: int | None = None  # detect on a lake: finding versions written to it
 
 
 @dataclass

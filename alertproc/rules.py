@@ -17,6 +17,7 @@ import duckdb
 
 from .errors import RuleError
 from .sqlfiles import body, read_header
+from .queries import package_queries
 from .store import now, scalar
 
 SEVERITIES = ("high", "medium", "low", "info")
@@ -70,12 +71,25 @@ def _sql_problem(rule: Rule, exc: duckdb.Error) -> str:
     return f"{where}: rule '{rule.id}' failed: {message[0] if message else exc}"
 
 
-def _check_columns(con: duckdb.DuckDBPyConnection, rule: Rule) -> bool:
-    columns = [c[0] for c in con.execute(f"select * from ({rule.sql}) limit 0").description]
+def check_columns(rule: Rule, columns: list[str]) -> None:
+    """Raise :class:`RuleError` unless the rule returns every column a finding needs."""
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise RuleError([f"{rule.path}:1: rule '{rule.id}' must return column(s) {', '.join(missing)}"])
-    return "finding_key" in columns
+
+
+def framed(rule: Rule, columns: list[str]) -> str:
+    """The rule's SELECT inside the finding frame (``alertproc/sql/rules.sql``), DuckDB dialect.
+
+    Parameters: ``rule_id``, ``severity``, ``detected_at`` (see :func:`frame_params`).
+    """
+    key = "cast(r.finding_key as varchar)" if "finding_key" in columns else "array_to_string(list_sort(r.event_ids), ',')"
+    return package_queries("rules.sql")["finding_rows"].replace("{key}", key).replace("{rule}", rule.sql)
+
+
+def frame_params(rule: Rule, detected_at: datetime) -> dict[str, object]:
+    """The values :func:`framed` binds."""
+    return {"rule_id": rule.id, "severity": rule.severity, "detected_at": detected_at}
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime | None = None) -> tuple[int, list[str]]:
@@ -92,17 +106,9 @@ def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime
     con.execute("create or replace temp table new_findings as select * from findings limit 0")
     for rule in rules:
         try:
-            has_key = _check_columns(con, rule)
-            key = "cast(r.finding_key as varchar)" if has_key else "array_to_string(list_sort(r.event_ids), ',')"
-            con.execute(
-                f"""
-                insert into new_findings
-                select sha256(? || '|' || {key})[:32], ?, ?, r.gstin, r.asp_name, r.occurred_at,
-                       r.title, r.detail, list_sort(r.event_ids), ?, ?
-                from ({rule.sql}) r
-                """,
-                [rule.id, rule.id, rule.severity, now(), now()],
-            )
+            columns = [c[0] for c in con.execute(f"select * from ({rule.sql}) limit 0").description]
+            check_columns(rule, columns)
+            con.execute(f"insert into new_findings {framed(rule, columns)}", frame_params(rule, now()))
         except RuleError as exc:
             problems.extend(exc.problems)
         except duckdb.Error as exc:
@@ -114,6 +120,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime
             create or replace temp table merged as
             select distinct on (n.finding_id) n.* replace (coalesce(f.first_detected_at, n.first_detected_at) as first_detected_at)
             from new_findings n left join findings f using (finding_id)
+            order by n.finding_id, n.title, n.detail
         """)
         con.execute("delete from findings")
         con.execute("insert into findings select * from merged")

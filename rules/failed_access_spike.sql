@@ -22,14 +22,14 @@ evidence as (
     from spikes s join failures x on x.gstin = s.gstin and x.n between s.first_n and s.n
 )
 select gstin,
-       string_agg(distinct asp_name, ', ' order by asp_name) as asp_name,
+       array_to_string(list_sort(list_distinct(list(asp_name))), ', ') as asp_name,
        min(first_at) as occurred_at,
        'Spike of failed API access attempts for ' || gstin as title,
-       count(distinct event_id) || ' failed attempts by ' || string_agg(distinct asp_name, ', ' order by asp_name)
-         || ' from ' || strftime(timezone('Asia/Kolkata', min(first_at)), '%d-%m-%Y %H:%M') || ' to '
-         || strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M')
+       count(distinct event_id) || ' failed attempts by ' || array_to_string(list_sort(list_distinct(list(asp_name))), ', ')
+         || ' from ' || strftime(min(first_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' to '
+         || strftime(max(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M')
          || ' IST. Check Manage API Access > View Logs and revoke access you do not recognise.' as detail,
        list_distinct(list(event_id)) as event_ids,
-       gstin || '|' || strftime(timezone('Asia/Kolkata', min(first_at)), '%Y-%m-%d %H') as finding_key
+       gstin || '|' || strftime(min(first_at) at time zone 'Asia/Kolkata', '%Y-%m-%d %H') as finding_key
 from evidence
-group by gstin, date_trunc('hour', timezone('Asia/Kolkata', first_at))
+group by gstin, date_trunc('hour', first_at at time zone 'Asia/Kolkata')

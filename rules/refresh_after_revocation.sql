@@ -23,21 +23,21 @@ ordered as (
            last_value(case when step = 2 then event_id end ignore nulls) over w as revocation_id,
            max(case when step = 0 then occurred_at end) over w as consent_at
     from pair_events
-    window w as (partition by gstin, pair_key order by occurred_at, step
+    window w as (partition by gstin, pair_key order by occurred_at, step, event_id
                  rows between unbounded preceding and current row)
 )
 select gstin,
-       mode(asp_name) as asp_name,
+       min(asp_name) as asp_name,
        min(occurred_at) as occurred_at,
-       'ASP "' || mode(asp_name) || '" refreshed its token for ' || gstin || ' after access was revoked' as title,
+       'ASP "' || min(asp_name) || '" refreshed its token for ' || gstin || ' after access was revoked' as title,
        count(*) || ' refresh(es) or access(es) from '
-         || strftime(timezone('Asia/Kolkata', min(occurred_at)), '%d-%m-%Y %H:%M') || ' to '
-         || strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M')
+         || strftime(min(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' to '
+         || strftime(max(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M')
          || ' IST after the revocation of '
-         || strftime(timezone('Asia/Kolkata', revoked_at), '%d-%m-%Y %H:%M')
+         || strftime(revoked_at at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M')
          || ' IST, with no new consent in between. Check Manage API Access and ask the ASP.' as detail,
-       list_append(list(event_id), any_value(revocation_id)) as event_ids,
-       gstin || '|' || pair_key || '|' || cast(revoked_at as varchar) as finding_key
+       list_append(list(event_id), max(revocation_id)) as event_ids,
+       gstin || '|' || pair_key || '|' || strftime(revoked_at, '%Y-%m-%d %H:%M:%S') || '+00' as finding_key
 from ordered
 where step = 1 and revoked_at is not null and (consent_at is null or consent_at < revoked_at)
 group by gstin, pair_key, revoked_at

@@ -32,15 +32,15 @@ evidence as (
     from bursts b join refreshes x on x.gstin = b.gstin and x.pair_key = b.pair_key and x.n between b.first_n and b.n
 )
 select gstin,
-       mode(asp_name) as asp_name,
+       min(asp_name) as asp_name,
        min(first_at) as occurred_at,
-       'ASP "' || mode(asp_name) || '" refreshed its token for ' || gstin || ' unusually often' as title,
-       'Bursts of more than ' || any_value(t.refresh_burst_count) || ' refreshes within '
-         || (any_value(t.refresh_burst_window_s) // 3600) || ' h between '
-         || strftime(timezone('Asia/Kolkata', min(first_at)), '%d-%m-%Y %H:%M') || ' and '
-         || strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M')
+       'ASP "' || min(asp_name) || '" refreshed its token for ' || gstin || ' unusually often' as title,
+       'Bursts of more than ' || max(t.refresh_burst_count) || ' refreshes within '
+         || (max(t.refresh_burst_window_s) // 3600) || ' h between '
+         || strftime(min(first_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' and '
+         || strftime(max(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M')
          || ' IST. Ask the ASP why; check whether someone else uses its credentials.' as detail,
        list_distinct(list(event_id)) as event_ids,
-       gstin || '|' || pair_key || '|' || cast(cast(timezone('Asia/Kolkata', min(first_at)) as date) as varchar) as finding_key
+       gstin || '|' || pair_key || '|' || cast(cast(min(first_at) at time zone 'Asia/Kolkata' as date) as varchar) as finding_key
 from evidence, policy_thresholds t
-group by gstin, pair_key, cast(timezone('Asia/Kolkata', first_at) as date)
+group by gstin, pair_key, cast(first_at at time zone 'Asia/Kolkata' as date)

@@ -23,13 +23,13 @@ per_pair as (
            last_value(case when kind = 'consent_granted' then event_id end ignore nulls) over w as consent_id,
            max(case when kind = 'access_revoked' then occurred_at end) over w as revoked_at
     from pair_events
-    window w as (partition by gstin, pair_key order by occurred_at, kind
+    window w as (partition by gstin, pair_key order by occurred_at, kind, event_id
                  rows between unbounded preceding and current row)
 ),
 judged as (
     select r.*,
-           least(coalesce(r.consent_until, r.consent_at + to_days(t.max_consent_days)),
-                 r.consent_at + to_days(t.max_consent_days)) as consent_end,
+           least(coalesce(r.consent_until, r.consent_at + t.max_consent_days * interval 1 day),
+                 r.consent_at + t.max_consent_days * interval 1 day) as consent_end,
            (select max(d.occurred_at) from disabled d
              where d.gstin = r.gstin and d.occurred_at > r.consent_at and d.occurred_at <= r.occurred_at) as disabled_at
     from per_pair r, policy_thresholds t
@@ -37,19 +37,19 @@ judged as (
       and (r.revoked_at is null or r.revoked_at < r.consent_at)  -- revoked: refresh_after_revocation says it
 )
 select gstin,
-       mode(asp_name) as asp_name,
+       min(asp_name) as asp_name,
        min(occurred_at) as occurred_at,
-       'ASP "' || mode(asp_name) || '" refreshed its token for ' || gstin || ' after its consent ended' as title,
+       'ASP "' || min(asp_name) || '" refreshed its token for ' || gstin || ' after its consent ended' as title,
        count(*) || ' refresh(es) from '
-         || strftime(timezone('Asia/Kolkata', min(occurred_at)), '%d-%m-%Y %H:%M') || ' to '
-         || strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M') || ' IST; the consent of '
-         || strftime(timezone('Asia/Kolkata', consent_at), '%d-%m-%Y %H:%M') || ' IST '
+         || strftime(min(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' to '
+         || strftime(max(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' IST; the consent of '
+         || strftime(consent_at at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' IST '
          || case when min(disabled_at) is not null then 'was ended by switching API access off on '
-                   || strftime(timezone('Asia/Kolkata', min(disabled_at)), '%d-%m-%Y %H:%M') || ' IST'
-                 else 'ended on ' || strftime(timezone('Asia/Kolkata', any_value(consent_end)), '%d-%m-%Y %H:%M') || ' IST' end
+                   || strftime(min(disabled_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' IST'
+                 else 'ended on ' || strftime(max(consent_end) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' IST' end
          || ' and no newer consent is on record. A consent mail may be missing, or the ASP holds a token it should not.' as detail,
-       list_append(list(event_id), any_value(consent_id)) as event_ids,
-       gstin || '|' || pair_key || '|' || cast(consent_at as varchar) as finding_key
+       list_append(list(event_id), max(consent_id)) as event_ids,
+       gstin || '|' || pair_key || '|' || strftime(consent_at, '%Y-%m-%d %H:%M:%S') || '+00' as finding_key
 from judged
 where occurred_at > consent_end or disabled_at is not null
 group by gstin, pair_key, consent_at

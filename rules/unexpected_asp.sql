@@ -8,7 +8,7 @@
 with resolved as (
     select e.event_id, e.gstin, e.asp_name, e.kind, e.occurred_at,
            coalesce(a.asp_key, e.asp_key) as pair_key,
-           cast(timezone('Asia/Kolkata', e.occurred_at) as date) as day_ist
+           cast(e.occurred_at at time zone 'Asia/Kolkata' as date) as day_ist
     from events e
     left join policy_asp_aliases a on a.alias_key = e.asp_key
     where e.asp_key is not null
@@ -25,12 +25,12 @@ unapproved as (
     )
 )
 select gstin,
-       mode(asp_name) as asp_name,
+       min(asp_name) as asp_name,
        min(occurred_at) as occurred_at,
-       'ASP "' || mode(asp_name) || '" is not approved for GSTIN ' || gstin as title,
-       count(*) || ' event(s) (' || string_agg(distinct kind, ', ' order by kind) || ') from '
-         || strftime(timezone('Asia/Kolkata', min(occurred_at)), '%d-%m-%Y %H:%M') || ' to '
-         || strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M')
+       'ASP "' || min(asp_name) || '" is not approved for GSTIN ' || gstin as title,
+       count(*) || ' event(s) (' || array_to_string(list_sort(list_distinct(list(kind))), ', ') || ') from '
+         || strftime(min(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M') || ' to '
+         || strftime(max(occurred_at) at time zone 'Asia/Kolkata', '%d-%m-%Y %H:%M')
          || ' IST. Approve the ASP in the policy, or revoke its access on Manage API Access.' as detail,
        list(event_id) as event_ids,
        gstin || '|' || pair_key || '|' || cast(week_ist as varchar) as finding_key

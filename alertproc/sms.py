@@ -62,7 +62,7 @@ def read_xml(path: Path) -> Iterator[Sms]:
     except DefusedXmlException as exc:
         raise SourceError(f"{path}: refused: the XML uses a DTD or entities ({type(exc).__name__}); "
                           "SMS Backup & Restore never writes those") from None
-    except (ParseError, OSError) as exc:
+    except (ParseError, OSError, LookupError) as exc:  # LookupError: an encoding Python does not know
         raise SourceError(f"{path}: not readable as SMS Backup & Restore XML: {exc}") from None
 
 

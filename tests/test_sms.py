@@ -73,9 +73,13 @@ def test_hostile_xml_is_refused(con, formats, tmp_path, xml):
         load(con, path, formats)
 
 
-def test_broken_xml_is_a_clear_error(con, formats, tmp_path):
+@pytest.mark.parametrize("xml", [
+    '<smses><sms address="VM-GSTIND" date="1" body="x"',
+    "<?xml version='1.0' encoding='U-F-8' ?><smses/>",  # an encoding Python does not know (found by fuzzing)
+])
+def test_broken_xml_is_a_clear_error(con, formats, tmp_path, xml):
     path = tmp_path / "sms.xml"
-    path.write_text('<smses><sms address="VM-GSTIND" date="1" body="x"')
+    path.write_text(xml)
     with pytest.raises(SourceError, match="not readable as SMS Backup"):
         load(con, path, formats)
 

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 
@@ -20,11 +21,13 @@ import click
 
 from . import pipeline, store
 from .config import load_imap, load_optional, load_settings, load_smtp
+from .engines import detect_lake
 from .errors import AlertprocError, ConfigError, LockedError
 from .fetch import FetchResult
 from .ingest import IngestStats
 from .mailer import send_report
 from .report import choose_period
+from .portable import ENGINES
 from .rules import SEVERITIES
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
@@ -205,17 +208,40 @@ def import_(settings, kind: str, path: Path, gstin: str | None) -> None:
 
 @cli.command()
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 3 when findings of this severity or worse exist.")
+@click.option("--lake", help="Run on this Parquet lake (from `export lake`) instead of the database; "
+                             "new finding versions are added to <lake>/findings.")
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="Engine for --lake: DuckDB on this machine, or Spark (needs the 'spark' extra).")
+@click.option("--spark-master", help="Spark master URL, e.g. yarn or spark://host:7077 [default: what spark-submit "
+                                     "set, else local[*]].")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings summary as JSON.")
 @settings_options
-def detect(settings, fail_on: str | None) -> None:
+def detect(settings, fail_on: str | None, lake: str | None, engine: str, spark_master: str | None, as_json: bool) -> None:
     """Recompute findings from the events with every rule in the rules folder.
+
+    With --lake the rules read a Parquet lake written by `alertproc export lake` (on this
+    machine with DuckDB, or on Spark, where the rule SQL is transpiled by sqlglot) and the
+    findings are added to the lake, not to the database. See docs/scale.md.
 
     \b
     Example:
       alertproc detect --policy rules/policy.yaml --fail-on high
+      alertproc detect --lake /data/gst-lake --engine spark
     """
-    with pipeline.writing(settings) as con, pipeline.tracked(con, "detect", None):
-        found = pipeline.detect(con, settings)
-    print_findings(found)
+    if lake is None and (engine != "duckdb" or spark_master):
+        raise ConfigError("--engine spark and --spark-master run the rules on a lake: add --lake DIR "
+                          "(write one with `alertproc export lake --out DIR`)")
+    if lake is not None:
+        found = detect_lake(settings, lake, engine, spark_master)
+    else:
+        with pipeline.writing(settings) as con, pipeline.tracked(con, "detect", None):
+            found = pipeline.detect(con, settings)
+    if as_json:
+        click.echo(json.dumps(asdict(found)))
+    else:
+        print_findings(found)
+        if found.lake_findings_added is not None:
+            click.echo(f"lake {lake}: {found.lake_findings_added} new finding version(s) added")
     exit_for_findings(fail_on, found.by_severity)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import store
+from . import pipeline, store
 from .canned import load_queries, run as run_canned
 from .cli import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
 from .errors import ConfigError
@@ -114,27 +114,42 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
 
 
 @cli.command("export")
-@click.argument("what", type=click.Choice(["findings", "events"]))
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "parquet"]), default="csv", show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.argument("what", type=click.Choice(["findings", "events", "lake"]))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "parquet"]),
+              help="File format for findings and events [default: csv].")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file; for `lake`, a folder.")
 @click.option("--since", help="First day (IST), e.g. 2026-11-01; use with --until.")
 @click.option("--until", help="Last day (IST), inclusive.")
 @settings_options
-def export_(settings, what: str, fmt: str, out: Path, since: str | None, until: str | None) -> None:
-    """Export findings or events as CSV, XLSX, JSON lines or Parquet.
+def export_(settings, what: str, fmt: str | None, out: Path, since: str | None, until: str | None) -> None:
+    """Export findings or events as CSV, XLSX, JSON lines or Parquet, or everything as a lake.
 
     Times are given in UTC and, in *_ist columns, in IST. CSV, JSON and Parquet are written
     by DuckDB directly and XLSX is streamed, so a million events do not fill memory.
+
+    `export lake` adds events, messages and findings to a folder of Hive-partitioned Parquet
+    (events/month=2026-11/...) that Spark, Trino or DuckDB read. Only rows the lake lacks are
+    written, as new files; existing files are never rewritten. See docs/scale.md.
 
     \b
     Example:
       alertproc export findings --format xlsx --out findings.xlsx
       alertproc export events --format parquet --out events.parquet --since 2026-10-01 --until 2026-12-31
+      alertproc export lake --out /data/gst-lake
     """
+    if what == "lake":
+        if fmt or since or until:
+            raise ConfigError("export lake writes everything the lake lacks as Parquet: drop --format, --since and --until")
+        written = pipeline.export_lake_job(settings, out)
+        click.echo(f"lake {written.lake}: " + ", ".join(
+            f"{table} +{written.rows[table]} rows in {written.files[table]} new file(s)" for table in written.rows))
+        return
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {out / (what + '.' + (fmt or 'csv'))}")
     period = choose_period(None, since, until) if (since or until) else None
     con = store.connect(settings.db, read_only=True)
     try:
-        rows = export_rows(con, what, fmt, out, period)
+        rows = export_rows(con, what, fmt or "csv", out, period)
     finally:
         con.close()
     click.echo(f"wrote {rows} {what} to {out}")

@@ -7,24 +7,18 @@ the lake lacks to ``<lake>/findings``. The parity test holds them to identical f
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from pathlib import Path
 
-from . import lock, store
+from . import store
 from .config import Settings
 from .errors import ConfigError
-from .lake import LakeWrite, attach, lake_root, write_findings
-from .pipeline import DetectResult
+from .lake import LakeWrite, attach, lake_lock, lake_root, write_findings
+from .pipeline import DetectResult, summarize
 from .policy import apply_policy, load_policy
 from .portable import ENGINES
 from .rules import load_rules, run_rules
-
-LAKE_LOCK = "_alertproc"  # <lake>/_alertproc.lock: one writer per lake
-
-
-def _lake_lock(lake: str):
-    return lock.exclusive(str(lake_root(lake) / LAKE_LOCK))
-
 
 def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_master: str | None = None) -> DetectResult:
     """Run every rule over ``lake`` on ``engine``; add new finding versions to the lake."""
@@ -36,15 +30,13 @@ def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_mas
         apply_policy(con, load_policy(Path(settings.policy)))
         if engine == "spark":
             return _on_spark(con, rules, problems, lake, spark_master)
-        root = lake_root(lake)
-        with _lake_lock(lake):
+        with lake_lock(lake) as root:
             attach(con, root)
             total, run_problems = run_rules(con, rules)
             written = LakeWrite(str(root))
             write_findings(con, root, written)
-        result = DetectResult(total=total, problems=problems + run_problems, lake_findings_added=written.rows["findings"])
-        result.by_rule = dict(con.execute("select rule_id, count(*) from findings group by 1 order by 1").fetchall())
-        result.by_severity = dict(con.execute("select severity, count(*) from findings group by 1").fetchall())
+        result = summarize(con, total, problems + run_problems)
+        result.lake_findings_added = written.rows["findings"]
         return result
     finally:
         con.close()
@@ -52,8 +44,10 @@ def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_mas
 
 def _on_spark(con, rules, problems: list[str], lake: str, master: str | None) -> DetectResult:
     from . import spark as engine
+    remote = "://" in lake  # object storage or HDFS: Spark reads and appends there itself
+    location = lake if remote else str(lake_root(lake))
     session = engine.session(master)
-    engine.register_inputs(session, con, lake)
+    engine.register_inputs(session, con, location)
     detected = engine.run_rules(session, rules)
     result = DetectResult(problems=problems + detected.problems)
     if detected.findings is None:
@@ -64,9 +58,6 @@ def _on_spark(con, rules, problems: list[str], lake: str, master: str | None) ->
         by_severity[row["severity"]] += row["count"]
     result.by_rule, result.by_severity = dict(sorted(by_rule.items())), dict(by_severity)
     result.total = sum(by_rule.values())
-    if "://" in lake:  # object storage: Spark's own committer makes the append safe
-        result.lake_findings_added = engine.write_findings(session, detected.findings, lake)
-    else:
-        with _lake_lock(lake):
-            result.lake_findings_added = engine.write_findings(session, detected.findings, str(lake_root(lake)))
+    with contextlib.nullcontext() if remote else lake_lock(lake):
+        result.lake_findings_added = engine.write_findings(session, detected.findings, location)
     return result

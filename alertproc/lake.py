@@ -15,12 +15,16 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from . import lock
 from .errors import ConfigError
+from .faults import crash_point
 from .queries import package_queries
 from .store import first_row, now
 
@@ -48,6 +52,20 @@ def lake_root(path: str | Path) -> Path:
     return Path(text).expanduser().resolve()
 
 
+@contextmanager
+def lake_lock(lake: str | Path) -> Iterator[Path]:
+    """Hold ``<lake>/_alertproc.lock`` (one writer per lake) and yield the lake's root.
+
+    Staging files a crashed writer left behind are removed first: under the lock nobody
+    else can be writing them.
+    """
+    root = lake_root(lake)
+    root.mkdir(parents=True, exist_ok=True)
+    with lock.exclusive(str(root / "_alertproc")):
+        shutil.rmtree(root / STAGING, ignore_errors=True)
+        yield root
+
+
 def parquet_files(root: Path, table: str, months: list[str] | None = None) -> list[str]:
     """The table's Parquet files, all or only those of ``months``, as sorted path strings."""
     folders = [root / table / f"month={m}" for m in months] if months is not None else sorted((root / table).glob("month=*"))
@@ -67,6 +85,7 @@ def _write(con: duckdb.DuckDBPyConnection, root: Path, table: str, query: str, p
         final = root / table / written.parent.name / written.name
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(written, final)
+        crash_point("after_lake_file_moved")
     shutil.rmtree(staging, ignore_errors=True)
     with contextlib.suppress(OSError):  # left when another write is under way, or a crashed one's files
         staging.parent.rmdir()
@@ -85,6 +104,12 @@ def _new_rows(con: duckdb.DuckDBPyConnection, root: Path, table: str, candidates
             f"read_parquet($lake_files, hive_partitioning = false, union_by_name = true) l where l.{key} = c.{key})")
 
 
+def _view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], empty: str) -> None:
+    """View ``name`` over the Parquet ``files``, or over the query ``empty`` when there are none."""
+    relation = con.read_parquet(files, hive_partitioning=False, union_by_name=True) if files else con.sql(empty)
+    relation.create_view(name, replace=True)
+
+
 def attach(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     """Make ``events`` and ``messages`` in ``con`` (an in-memory database) read the lake.
 
@@ -93,35 +118,27 @@ def attach(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     """
     con.execute("alter table events rename to manual_events")
     con.execute("alter table messages rename to no_messages")
-    for table, empty in (("events", "manual_events"), ("messages", "no_messages")):
-        files = parquet_files(root, table)
-        relation = (con.read_parquet(files, hive_partitioning=False, union_by_name=True) if files
-                    else con.sql(f"select * from {empty} limit 0"))
-        relation.create_view(f"lake_{table}")
+    _view(con, "lake_events", parquet_files(root, "events"), "select * from manual_events limit 0")
+    _view(con, "lake_messages", parquet_files(root, "messages"), "select * from no_messages limit 0")
     con.execute("create temp view events as select * from lake_events union all by name select * from manual_events")
     con.execute("create temp view messages as select * from lake_messages")
 
 
-def attach_findings(con: duckdb.DuckDBPyConnection, root: Path) -> None:
-    """Make the lake's findings readable as ``lake_findings`` (empty when there are none yet)."""
-    files = parquet_files(root, "findings")
-    if files:
-        con.read_parquet(files, hive_partitioning=False, union_by_name=True).create_view("lake_findings", replace=True)
-    else:
-        con.sql("select finding_id, first_detected_at, '' as version_id from findings limit 0").create_view(
-            "lake_findings", replace=True)
-
-
 def write_findings(con: duckdb.DuckDBPyConnection, root: Path, result: LakeWrite) -> None:
     """Add the versions of ``findings`` the lake does not hold yet."""
-    attach_findings(con, root)
+    _view(con, "lake_findings", parquet_files(root, "findings"),
+          "select finding_id, first_detected_at, '' as version_id from findings limit 0")
     rows, files = _write(con, root, "findings", package_queries("lake.sql")["findings"], {})
     result.rows["findings"], result.files["findings"] = rows, files
 
 
 def export_lake(con: duckdb.DuckDBPyConnection, lake: str | Path) -> LakeWrite:
     """Add to ``lake`` the events, messages and findings of this database it does not hold yet."""
-    root = lake_root(lake)
+    with lake_lock(lake) as root:
+        return _export(con, root)
+
+
+def _export(con: duckdb.DuckDBPyConnection, root: Path) -> LakeWrite:
     result = LakeWrite(str(root))
     queries = package_queries("lake.sql")
     done: dict[str, object] = {}
@@ -137,6 +154,7 @@ def export_lake(con: duckdb.DuckDBPyConnection, lake: str | Path) -> LakeWrite:
         result.rows[table], result.files[table] = _write(con, root, table, _new_rows(con, root, table, candidates, params), params)
     write_findings(con, root, result)
     os.sync()  # the files are durable before the database says they are there
+    crash_point("after_lake_sync")
     for table, until in done.items():
         if until is not None:
             con.execute("insert or replace into lake_exports values (?, ?, ?, ?)", [str(root), table, until, now()])

@@ -15,6 +15,7 @@ from . import lock, store
 from .archive import Archive
 from .formats import load_formats
 from .ingest import IngestStats, ingest
+from .lake import LakeWrite, export_lake
 from .parse import MailReader
 from .policy import apply_policy, load_policy
 from .report import Period, choose_period, write_report
@@ -133,10 +134,21 @@ def detect(con: duckdb.DuckDBPyConnection, settings: Settings) -> DetectResult:
     apply_policy(con, load_policy(Path(settings.policy)))
     rules, problems = load_rules(Path(settings.rules))
     total, run_problems = run_rules(con, rules)
-    result = DetectResult(total=total, problems=problems + run_problems)
+    return summarize(con, total, problems + run_problems)
+
+
+def summarize(con: duckdb.DuckDBPyConnection, total: int, problems: list[str]) -> DetectResult:
+    """The counts of ``findings`` per rule and severity."""
+    result = DetectResult(total=total, problems=problems)
     result.by_rule = dict(con.execute("select rule_id, count(*) from findings group by 1 order by 1").fetchall())
     result.by_severity = dict(con.execute("select severity, count(*) from findings group by 1").fetchall())
     return result
+
+
+def export_lake_job(settings: Settings, lake: str | Path) -> LakeWrite:
+    """``alertproc export lake``: add what the lake lacks, under the database's and the lake's locks."""
+    with writing(settings) as con:
+        return export_lake(con, lake)
 
 
 def report(con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, out: Path | None = None) -> Path:

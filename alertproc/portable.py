@@ -13,10 +13,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
-
 from .errors import RuleError
 
 ENGINES = ("duckdb", "spark")
@@ -33,6 +29,10 @@ def transpile(sql: str, engine: str, where: Path | str = "<sql>") -> str:
         return sql
     if engine not in ENGINES:
         raise RuleError([f"{where}: unknown engine '{engine}' (use one of: {', '.join(ENGINES)})"])
+    # Imported here: only runs off DuckDB need it, and every cron run would pay its import.
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except ParseError as exc:

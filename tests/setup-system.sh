@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system programs the tests run for real: Dovecot (IMAP server), Chromium
-# (renders the report) and isync's mbsync (the benchmark's baseline). Does nothing when they are already there.
+# (renders the report), isync's mbsync (the benchmark's baseline) and Java (PySpark). Does
+# nothing when they are already there.
 set -euo pipefail
 missing=()
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v mbsync >/dev/null 2>&1 || missing+=(isync)  # the benchmark's baseline
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)  # PySpark, for the Spark parity test
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,0 +1,97 @@
+"""Generated events at any scale that make every shipped rule fire (tests and bench/).
+
+Many (GSTIN, ASP) pairs refresh about every six hours, going back in time from
+2026-11-20; every pair gets a consent every 30 days (some valid for only a few days), now
+and then a revocation followed by refreshes, access-log entries and API-access switches.
+Clusters of refreshes and of failed accesses make bursts and spikes; unapproved ASPs,
+unknown and invalid GSTINs and spoof suspects are mixed in. Written straight into
+``events`` by DuckDB (``range``), so ten million rows take seconds, and the same seed
+always gives the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow as pa
+
+from alertproc.domain import asp_key, gstin_check_char, gstin_is_valid
+
+END = datetime(2026, 11, 20, tzinfo=timezone.utc)
+POLICY_GSTINS = ("27AAPFU0939F1ZV", "29AAPFU0939F1ZR", "07AAPFU0939F1ZX")  # rules/policy.yaml
+ASPS = (  # approved (and aliases), approved for one GSTIN only, and never approved
+    ("Acme Tax Cloud Pvt Ltd", "Example GSP Ltd"),
+    ("ACME TAX CLOUD PRIVATE LIMITED", "Example GSP Ltd"),
+    ("LedgerLine Solutions Private Limited", "Suvidha Connect Ltd"),
+    ("Shadow Filings LLP", "Example GSP Ltd"),
+)
+
+
+def _gstin(n: int) -> str:
+    body = f"{24 + n % 10:02d}AAB{'CDEFGHJKLM'[n // 10 % 10]}{'PQRSTUVWXY'[n // 100 % 10]}{n % 10000:04d}A1Z"
+    return body + gstin_check_char(body)
+
+
+def pairs(count: int) -> pa.Table:
+    """``count`` (GSTIN, ASP) pairs: most on the policy's GSTINs, some unknown, one invalid."""
+    rows = []
+    for pid in range(count):
+        gstin = POLICY_GSTINS[pid % 3] if pid % 5 else _gstin(pid)
+        if pid == 7:
+            gstin = "27AAPFU0939F1ZA"  # wrong check character
+        asp, gsp = ASPS[pid % len(ASPS)]
+        rows.append((pid, gstin, gstin_is_valid(gstin), asp, asp_key(asp), gsp))
+    names = ["pid", "gstin", "gstin_valid", "asp_name", "asp_key", "gsp_name"]
+    return pa.Table.from_arrays([pa.array(column) for column in zip(*rows)], names=names)
+
+
+def generate(con: duckdb.DuckDBPyConnection, count: int) -> int:
+    """Insert about ``count`` generated events into ``events``; return how many."""
+    pair_table = pairs(max(20, min(20_000, count // 1500)))  # noqa: F841 (read by name in the SQL)
+    n_pairs = pair_table.num_rows
+    before = con.execute("select count(*) from events").fetchall()[0][0]
+    con.execute("""
+        insert into events
+        with main as (
+            select i, i % $pairs as pid, i // $pairs as k from range($count) t(i)
+        ),
+        typed as (
+            select m.*, case when k % 120 = 0 then 'consent_granted'
+                             when k % 997 = 500 then 'access_revoked'
+                             when k % 331 = 7 then 'access_attempt'
+                             when k % 1009 = 11 then 'api_access_changed'
+                             when i % 4999 = 3 then 'suspicious_alert'
+                             else 'token_refreshed' end as kind,
+                   $end - k * interval 6 hour - (pid % 300) * interval 1 minute as ts
+            from main m
+        ),
+        bursts as (  -- five refreshes within three hours
+            select j // 5 % $pairs as pid, 'token_refreshed' as kind, null as status,
+                   $end - (j // 5) * interval 13 hour + (j % 5) * interval 40 minute - interval 3 hour as ts, j
+            from range($count // 500) t(j)
+        ),
+        failures as (  -- six failed accesses within 35 minutes
+            select j // 6 % $pairs as pid, 'access_attempt' as kind, 'failed' as status,
+                   $end - (j // 6) * interval 7 hour + (j % 6) * interval 7 minute - interval 1 hour as ts, j
+            from range($count // 200) t(j)
+        ),
+        all_rows as (
+            select 'g' || i as tag, pid, kind, ts,
+                   case kind when 'access_attempt' then (case when k % 5 = 0 then 'failed' else 'successful' end)
+                             when 'api_access_changed' then (case when pid % 2 = 0 then 'disabled' else 'enabled' end)
+                             when 'suspicious_alert' then 'auth_fail' end as status,
+                   case when kind = 'consent_granted' then ts + (3 + (pid * 7) % 30) * interval 1 day end as valid_until,
+                   case when i % 7 = 0 and kind = 'token_refreshed' then 'sms'
+                        when kind = 'access_attempt' then 'portal_log' else 'email' end as channel
+            from typed
+            union all select 'b' || j, pid, kind, ts, status, null, 'email' from bursts
+            union all select 'f' || j, pid, kind, ts, status, null, 'portal_log' from failures
+        )
+        select md5('synthetic|' || r.tag), r.kind, p.gstin, p.gstin_valid,
+               case when r.kind = 'api_access_changed' then null else p.asp_name end,
+               case when r.kind = 'api_access_changed' then null else p.asp_key end,
+               p.gsp_name, r.ts, r.valid_until, r.channel, r.status, 'synthetic', null, 'synthetic', $end
+        from all_rows r join pair_table p using (pid)
+    """, {"pairs": n_pairs, "count": count, "end": END})
+    return con.execute("select count(*) from events").fetchall()[0][0] - before

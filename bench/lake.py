@@ -23,7 +23,7 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from synthetic import generate  # noqa: E402
+from synthetic import generate, write_policy  # noqa: E402
 
 from alertproc import store  # noqa: E402
 from alertproc.config import Settings  # noqa: E402
@@ -63,12 +63,12 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="20,000 events: check the benchmark works")
     args = parser.parse_args()
     count = 20_000 if args.smoke else int(args.millions * 1_000_000)
-    settings = Settings(policy=str(ROOT / "rules" / "policy.yaml"), rules=str(ROOT / "rules"))
     has_spark = importlib.util.find_spec("pyspark") is not None
     say("machine", f"{platform.node()}: {os.cpu_count()} cores, {memory_gib():.0f} GiB, Python {platform.python_version()}, "
                    f"DuckDB {duckdb.__version__}")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
+        settings = Settings(policy=str(write_policy(work / "policy.yaml", count)), rules=str(ROOT / "rules"))
         con = store.connect(str(work / "a.duckdb"))
         seconds, events = timed(generate, con, count)
         say("events", f"{events:,} (generated in {seconds:.1f} s)")

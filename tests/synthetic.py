@@ -1,7 +1,7 @@
 """Generated events at any scale that make every shipped rule fire (tests and bench/).
 
-Many (GSTIN, ASP) pairs refresh about every six hours, going back in time from
-2026-11-20; every pair gets a consent every 30 days (some valid for only a few days), now
+Many (GSTIN, ASP) pairs (``write_policy`` writes a policy that knows most of their GSTINs)
+refresh about every six hours, going back in time from 2026-11-20; every pair gets a consent every 30 days (some valid for only a few days), now
 and then a revocation followed by refreshes, access-log entries and API-access switches.
 Clusters of refreshes and of failed accesses make bursts and spikes; unapproved ASPs,
 unknown and invalid GSTINs and spoof suspects are mixed in. Written straight into
@@ -12,43 +12,72 @@ always gives the same rows.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import yaml
 
 from alertproc.domain import asp_key, gstin_check_char, gstin_is_valid
 
 END = datetime(2026, 11, 20, tzinfo=timezone.utc)
 POLICY_GSTINS = ("27AAPFU0939F1ZV", "29AAPFU0939F1ZR", "07AAPFU0939F1ZX")  # rules/policy.yaml
-ASPS = (  # approved (and aliases), approved for one GSTIN only, and never approved
-    ("Acme Tax Cloud Pvt Ltd", "Example GSP Ltd"),
-    ("ACME TAX CLOUD PRIVATE LIMITED", "Example GSP Ltd"),
-    ("LedgerLine Solutions Private Limited", "Suvidha Connect Ltd"),
-    ("Shadow Filings LLP", "Example GSP Ltd"),
-)
+ACME, ACME_ALIAS = "Acme Tax Cloud Pvt Ltd", "ACME TAX CLOUD PRIVATE LIMITED"  # approved everywhere
+LEDGERLINE = "LedgerLine Solutions Private Limited"  # approved for 29AAPFU0939F1ZR only
+SHADOW = "Shadow Filings LLP"  # never approved
+GSPS = {ACME: "Example GSP Ltd", ACME_ALIAS: "Example GSP Ltd", LEDGERLINE: "Suvidha Connect Ltd", SHADOW: "Example GSP Ltd"}
+_FIRST = [(g, a) for g in POLICY_GSTINS for a in (ACME, LEDGERLINE, SHADOW)]
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _gstin(n: int) -> str:
-    body = f"{24 + n % 10:02d}AAB{'CDEFGHJKLM'[n // 10 % 10]}{'PQRSTUVWXY'[n // 100 % 10]}{n % 10000:04d}A1Z"
+    """A valid GSTIN of its own for every ``n``: four digits of it, and letters for the rest."""
+    rest, letters = n // 10000, ""
+    for _ in range(5):
+        rest, digit = divmod(rest, 26)
+        letters += _LETTERS[digit]
+    body = f"{10 + n % 20:02d}{letters}{n % 10000:04d}A1Z"
     return body + gstin_check_char(body)
 
 
+def _pair(pid: int) -> tuple[str, str]:
+    if pid < len(_FIRST):
+        return _FIRST[pid]
+    asp = SHADOW if pid % 25 == 2 else LEDGERLINE if pid % 10 == 1 else ACME_ALIAS if pid % 7 == 0 else ACME
+    return (_gstin(pid) if pid != 10 else "27AAPFU0939F1ZA"), asp  # pid 10: wrong check character
+
+
+def pair_count(events: int) -> int:
+    """How many (GSTIN, ASP) pairs ``events`` events are spread over: ~1,500 events each."""
+    return max(20, min(20_000, events // 1500))
+
+
 def pairs(count: int) -> pa.Table:
-    """``count`` (GSTIN, ASP) pairs: most on the policy's GSTINs, some unknown, one invalid."""
+    """``count`` distinct (GSTIN, ASP) pairs: the policy's GSTINs with an approved, a partly
+    approved and an unapproved ASP, then one GSTIN each, mostly with the approved ASP."""
     rows = []
     for pid in range(count):
-        gstin = POLICY_GSTINS[pid % 3] if pid % 5 else _gstin(pid)
-        if pid == 7:
-            gstin = "27AAPFU0939F1ZA"  # wrong check character
-        asp, gsp = ASPS[pid % len(ASPS)]
-        rows.append((pid, gstin, gstin_is_valid(gstin), asp, asp_key(asp), gsp))
+        gstin, asp = _pair(pid)
+        rows.append((pid, gstin, gstin_is_valid(gstin), asp, asp_key(asp), GSPS[asp]))
     names = ["pid", "gstin", "gstin_valid", "asp_name", "asp_key", "gsp_name"]
     return pa.Table.from_arrays([pa.array(column) for column in zip(*rows)], names=names)
 
 
+def write_policy(path: Path, events: int) -> Path:
+    """rules/policy.yaml plus the generated GSTINs, except every 50th (left unknown) and the invalid one."""
+    gstins = list(POLICY_GSTINS) + [_pair(pid)[0] for pid in range(len(_FIRST), pair_count(events))
+                                    if pid % 50 != 9 and pid != 10]
+    doc = yaml.safe_load((Path(__file__).resolve().parent.parent / "rules" / "policy.yaml").read_text())
+    doc["gstins"] = [{"gstin": g} for g in gstins]
+    for approval in doc["approved_asps"]:
+        approval.pop("from", None)  # approved for the whole generated history
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
 def generate(con: duckdb.DuckDBPyConnection, count: int) -> int:
     """Insert about ``count`` generated events into ``events``; return how many."""
-    pair_table = pairs(max(20, min(20_000, count // 1500)))  # noqa: F841 (read by name in the SQL)
+    pair_table = pairs(pair_count(count))  # noqa: F841 (read by name in the SQL)
     n_pairs = pair_table.num_rows
     before = con.execute("select count(*) from events").fetchall()[0][0]
     con.execute("""

@@ -13,7 +13,7 @@ from alertproc import pipeline
 from alertproc.engines import detect_lake
 from alertproc.lake import export_lake
 from conftest import ROOT, SAMPLE
-from synthetic import generate
+from synthetic import generate, write_policy
 
 pytest.importorskip("pyspark", reason="the 'spark' extra is not installed (pip install -e '.[spark]'): Spark parity not tested")
 
@@ -52,6 +52,7 @@ def test_every_rule_gives_the_same_findings_on_duckdb_and_spark(spark, settings,
         load_sample(settings, con)
     else:
         generate(con, 20_000)
+        settings = replace(settings, policy=str(write_policy(tmp_path / "policy.yaml", 20_000)))
     found = pipeline.detect(con, settings)
     export_lake(con, tmp_path / "lake")
     on = {}

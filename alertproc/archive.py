@@ -24,6 +24,7 @@ class Archive:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._folders: set[str] = set()  # month folders known to exist: one mkdir each, not one per file
 
     def relative_path(self, sha256: str, when: datetime | None) -> str:
         """Where a message lives, relative to the root. Only the hash names the file."""
@@ -58,16 +59,24 @@ class Archive:
         rewritten. Call :meth:`sync` before recording the batch anywhere else.
         """
         relative = self.relative_path(sha256, when)
-        target = self.path(relative)
-        if target.exists() and self.verify(relative, sha256):
+        target = os.path.join(self.root, relative)
+        if os.path.exists(target) and self.verify(relative, sha256):
             return relative
+        folder = os.path.dirname(target)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
             # One name per message, not per process: a rerun after a crash mid-write replaces
             # the leftover instead of leaving it behind (runs never overlap: the lock).
-            tmp = target.with_name(f".{sha256}.tmp")
-            with open(tmp, "wb") as handle:
-                handle.write(raw)
+            tmp = os.path.join(folder, f".{sha256}.tmp")
+            handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                remaining = memoryview(raw)
+                while remaining:  # os.write may write less than asked
+                    remaining = remaining[os.write(handle, remaining):]
+            finally:
+                os.close(handle)
             os.replace(tmp, target)
         except OSError as exc:
             raise ArchiveError(f"cannot write archive file under {self.root}: {exc.strerror}") from exc

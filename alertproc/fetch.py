@@ -30,6 +30,10 @@ from .store import first_row, now
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
+# Committed batches are moved together, in groups of at least this many UIDs: a Maildir
+# server rescans the folder per MOVE command (20,000 alerts: 22 s in batches of 1,000,
+# 6.7 s in batches of 5,000, measured against Dovecot 2.3).
+MOVE_GROUP = 10_000
 
 
 @dataclass
@@ -103,8 +107,8 @@ def _raw_mails(fetched: dict[int, dict], state: FolderState, account: str) -> li
         if raw is None:  # expunged by someone else between SEARCH and FETCH: nothing to keep
             continue
         internal = data.get(b"INTERNALDATE")
-        if isinstance(internal, datetime) and internal.tzinfo is None:
-            internal = internal.replace(tzinfo=timezone.utc)
+        if isinstance(internal, datetime):  # in UTC: imapclient's own tzinfo cannot be pickled to a worker
+            internal = internal.replace(tzinfo=timezone.utc) if internal.tzinfo is None else internal.astimezone(timezone.utc)
         mails.append(RawMail(raw, "imap", f"{state.name}/{uid}", folder=state.name, uid=uid,
                              uidvalidity=state.uidvalidity, account=account, internal_date=internal))
     return mails
@@ -165,10 +169,10 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
     """Process the batches, yielding each one once it is committed *and* moved.
 
     While batch N is parsed, archived and committed, batch N+1 is fetched on a second
-    connection and batch N-1 is moved on this one, so the network and the server's work
-    overlap ours. The order that makes crashes harmless holds for every batch: its MOVE
-    starts only after its commit, and it is yielded (and its UIDs recorded done) only after
-    its MOVE.
+    connection and earlier batches are moved on this one, so the network and the server's
+    work overlap ours. Committed batches are moved in groups of ``MOVE_GROUP`` UIDs. The order
+    that makes crashes harmless holds for every batch: its MOVE starts only after its commit,
+    and it is yielded (and its UIDs recorded done) only after its MOVE.
     """
     if not batches:
         return
@@ -180,10 +184,13 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
         if fetcher.select(cfg.folder).uidvalidity != state.uidvalidity:
             fetcher.close()
             raise FetchError(f"UIDVALIDITY of {cfg.folder} changed during the run; nothing was lost, run again")
+    group = max(cfg.batch_size, MOVE_GROUP)
     try:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imap") as threads:
             next_fetch = threads.submit(fetcher.fetch, batches[0], FETCH_PARTS)
-            moving: tuple[Future, list[int]] | None = None
+            moving: tuple[Future, list[list[int]]] | None = None
+            pending: dict[str, list[int]] = {"filed": [], "suspicious": []}
+            covered: list[list[int]] = []
             for index, batch in enumerate(batches):
                 fetched = next_fetch.result()
                 if index + 1 < len(batches):
@@ -192,13 +199,18 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
                 stats, _ = ingest_batch(con, archive, mails, reader, run_id)
                 result.imported.add(stats)
                 crash_point("after_db_commit")
-                moves = _plan_moves(con, mails, targets, result)
+                for action, uids in _plan_moves(con, mails, targets, result).items():
+                    pending[action].extend(uids)
+                covered.append(batch)
+                if index + 1 < len(batches) and sum(map(len, pending.values())) < group:
+                    continue  # committed; its move waits for a fuller group
                 if moving is not None:
                     moving[0].result()
-                    yield moving[1]
-                moving = (threads.submit(_move, mailbox, moves, targets), batch)
+                    yield from moving[1]
+                moving = (threads.submit(_move, mailbox, pending, targets), covered)
+                pending, covered = {"filed": [], "suspicious": []}, []
             moving[0].result()
-            yield moving[1]
+            yield from moving[1]
     finally:
         if fetcher is not mailbox:
             fetcher.close()

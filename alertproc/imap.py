@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DROPPED = (IMAPClientAbortError, OSError, EOFError, ssl.SSLError, socket.timeout)
 FETCH_PARTS = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]
+FALLBACK_BATCH = 1000  # UIDs per COPY + EXPUNGE round on servers without MOVE: plain lists, well under 64 KB
 
 
 @dataclass(frozen=True)
@@ -240,11 +241,18 @@ class ImapMailbox:
         """
         if not uids:
             return
+        if self.has("MOVE"):
+            for chunk in uid_sets(uids):
+                if mark_seen:
+                    self.call(lambda c: c.add_flags(chunk, [b"\\Seen"], silent=True), "mark seen")
+                self.call(lambda c: c.move(chunk, folder), f"move to {folder}")
+            return
+        for start in range(0, len(uids), FALLBACK_BATCH):
+            self._copy_and_expunge(uids[start:start + FALLBACK_BATCH], folder, mark_seen)
+
+    def _copy_and_expunge(self, uids: list[int], folder: str, mark_seen: bool) -> None:
         if mark_seen:
             self.call(lambda c: c.add_flags(uids, [b"\\Seen"], silent=True), "mark seen")
-        if self.has("MOVE"):
-            self.call(lambda c: c.move(uids, folder), f"move to {folder}")
-            return
         if not self.has("UIDPLUS"):
             raise FetchError(f"{self.cfg.host} has neither MOVE nor UIDPLUS, so messages cannot be removed "
                              "without touching others; run with --no-file-away")
@@ -274,6 +282,32 @@ class ImapMailbox:
             return
         self.call(lambda c: c.add_flags(uids, [b"\\Deleted"], silent=True), "flag deleted")
         self.call(lambda c: c.uid_expunge(uids), "expunge")
+
+
+def uid_sets(uids: list[int], limit: int = 60_000) -> list[str]:
+    """``uids`` as IMAP sequence sets (``1:9,11:19``), each under ``limit`` characters.
+
+    A MOVE of many UIDs in one command is far cheaper for the server than many small ones
+    (Dovecot rescans a Maildir per command), and runs of UIDs collapse into ranges, so
+    thousands fit under Dovecot's 64 KB command-line limit.
+    """
+    ranges: list[str] = []
+    ordered = sorted(set(uids))
+    start = prev = ordered[0] if ordered else 0
+    for uid in ordered[1:] + [None]:
+        if uid is not None and uid == prev + 1:
+            prev = uid
+            continue
+        ranges.append(f"{start}:{prev}" if prev != start else str(start))
+        if uid is not None:
+            start = prev = uid
+    sets, current = [], ""
+    for part in ranges if ordered else []:
+        if current and len(current) + len(part) + 1 > limit:
+            sets.append(current)
+            current = ""
+        current = f"{current},{part}" if current else part
+    return sets + ([current] if current else [])
 
 
 def _message_id(data: dict) -> str | None:

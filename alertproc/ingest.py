@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from itertools import islice
 
 import duckdb
@@ -26,26 +27,48 @@ _pool_failed = False
 log = logging.getLogger(__name__)
 
 
-def parse_all(reader: MailReader, raws: list[bytes]) -> list[ParsedMail]:
-    """Parse ``raws`` in order, on every core for large batches.
+@dataclass(frozen=True)
+class Reading:
+    """What a worker does with one mail: parse it and, given an archive, write its copy.
+
+    Writing the archive file where the mail was parsed spreads the file writes over the
+    cores too; the batch is synced once, in the caller, before anything records it.
+    """
+
+    reader: MailReader
+    archive: Archive | None = None
+
+    def __call__(self, task: tuple[bytes, str, datetime | None]) -> tuple[ParsedMail, str | None]:
+        raw, sha, fallback_date = task
+        result = self.reader.parse(raw)
+        if self.archive is None:
+            return result, None
+        return result, self.archive.store(raw, sha, result.message["received_at"] or fallback_date)
+
+
+def parse_all(job: Reading | MailReader, tasks: list) -> list:
+    """``job`` over ``tasks`` in order, on every core for large batches.
 
     Parsing is the CPU-bound stage (profiled), so big batches go to a pool of worker
     processes started once ("spawn": the parent holds DuckDB threads, which fork would copy
-    mid-flight). A worker that dies costs nothing but time: the batch is parsed here instead.
+    mid-flight). A worker that dies costs nothing but time: the batch is done here instead.
+    ``job`` is a :class:`Reading` (tasks: raw, sha256, fallback date) or a bare
+    :class:`MailReader` (tasks: raw bytes).
     """
     global _pool, _pool_failed
     cores = os.cpu_count() or 1
-    if len(raws) < PARALLEL_FROM or cores < 2 or _pool_failed:
-        return [reader.parse(raw) for raw in raws]
+    run = job if isinstance(job, Reading) else job.parse
+    if len(tasks) < PARALLEL_FROM or cores < 2 or _pool_failed:
+        return [run(task) for task in tasks]
     if _pool is None:
         _pool = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=multiprocessing.get_context("spawn"))
     try:
-        return list(_pool.map(reader.parse, raws, chunksize=max(16, len(raws) // (4 * cores))))
+        return list(_pool.map(run, tasks, chunksize=max(16, len(tasks) // (4 * cores))))
     except BrokenProcessPool:
-        # Workers could not start or died: parse here from now on rather than retrying each batch.
+        # Workers could not start or died: work here from now on rather than retrying each batch.
         log.warning("parser worker processes failed; parsing in this process from now on")
         _pool, _pool_failed = None, True
-        return [reader.parse(raw) for raw in raws]
+        return [run(task) for task in tasks]
 
 
 @dataclass
@@ -91,14 +114,14 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[R
     unique: dict[str, RawMail] = {}
     for mail in batch:
         unique.setdefault(sha256_hex(mail.raw), mail)
-    results = parse_all(reader, [mail.raw for mail in unique.values()])
-    parsed = {sha: (mail, result) for (sha, mail), result in zip(unique.items(), results)}
-    message_ids = [p.message["message_id"] for _, p in parsed.values() if p.message["message_id"]]
+    done = parse_all(Reading(reader, archive), [(mail.raw, sha, mail.internal_date) for sha, mail in unique.items()])
+    parsed = {sha: (mail, result, path) for (sha, mail), (result, path) in zip(unique.items(), done)}
+    message_ids = [p.message["message_id"] for _, p, _ in parsed.values() if p.message["message_id"]]
     stored, by_message_id = known_messages(con, list(parsed), message_ids)
     rows: dict[str, dict] = {}
     events: list[dict] = []
     imported_at = now()
-    for sha, (mail, result) in parsed.items():
+    for sha, (mail, result, archive_path) in parsed.items():
         if sha in stored:
             continue
         row = dict(result.message)
@@ -115,8 +138,8 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[R
             sha256=sha, source=mail.source, account=mail.account, folder=mail.folder,
             uidvalidity=mail.uidvalidity, uid=mail.uid, source_ref=mail.ref, size_bytes=len(mail.raw),
             received_at=row["received_at"] or mail.internal_date, imported_at=imported_at, run_id=run_id,
+            archive_path=archive_path,
         )
-        row["archive_path"] = archive.store(mail.raw, sha, row["received_at"])
         for event in mail_events:
             event.update(source_sha256=sha, source_ref=row["message_id"] or mail.ref, imported_at=imported_at)
         events.extend(mail_events)

@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from html.parser import HTMLParser
 
 import mailparser
@@ -113,7 +114,9 @@ def clean_subject(subject: str) -> str:
     return " ".join(_REPLY_PREFIX.sub("", subject or "").split())
 
 
+@lru_cache(maxsize=4096)
 def _address(value: str | None) -> str | None:
+    """The lower-case address in a From or Return-Path header (cached: GSTN sends from a few)."""
     if not value:
         return None
     addr = email.utils.parseaddr(value)[1]
@@ -169,7 +172,8 @@ def _stdlib_view(raw: bytes) -> MailView | None:
     plain: list[str] = []
     html: list[str] = []
     for part in message.walk():
-        if part.get_content_maintype() != "text" or str(part.get("Content-Disposition") or "").lower().startswith("attachment"):
+        content_type = part.get_content_type()  # each header lookup scans the headers: ask once
+        if not content_type.startswith("text/") or str(part.get("Content-Disposition") or "").lower().startswith("attachment"):
             continue
         payload = part.get_payload(decode=True)
         if part.defects:
@@ -178,9 +182,11 @@ def _stdlib_view(raw: bytes) -> MailView | None:
             text = (payload or b"").decode(part.get_content_charset() or "us-ascii")
         except (LookupError, UnicodeDecodeError):
             return None
-        (html if part.get_content_subtype() == "html" else plain).append(text)
+        (html if content_type == "text/html" else plain).append(text)
+    raw_subject = str(message.get("Subject") or "")
     try:
-        subject = str(email.header.make_header(email.header.decode_header(str(message.get("Subject") or ""))))
+        subject = raw_subject if "=?" not in raw_subject and "\n" not in raw_subject else \
+            str(email.header.make_header(email.header.decode_header(raw_subject)))
     except (email.errors.HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
         return None
     return MailView(message, subject, _date(message.get("Date")), plain, html)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from alertproc import fetch as fetch_module
 from alertproc import pipeline, store
 from alertproc.config import imap_settings
 from alertproc.errors import ConfigError, FetchError
-from alertproc.imap import ImapMailbox
+from alertproc.imap import ImapMailbox, uid_sets
 from conftest import ROOT, make
 from dovecot import PASSWORD, USER, Dovecot
 
@@ -157,7 +158,36 @@ def test_copy_fallback_after_a_crash_between_copy_and_expunge_makes_no_second_co
         assert sorted(raw for raw, _ in contents(server, FILED)) == sorted(raw for _, raw in ALERTS[:5])
 
 
-def test_dropped_connection_mid_fetch_reconnects_and_finishes(dovecot, settings):
+@pytest.mark.parametrize("uids, sets", [
+    ([1, 2, 3, 5, 7, 8, 9, 20], ["1:3,5,7:9,20"]),
+    ([4], ["4"]),
+    ([], []),
+    (list(range(1, 40, 2)), ["1,3,5,7,9,11,13,15,17,19,21,23", "25,27,29,31,33,35,37,39"]),
+])
+def test_uid_sets_collapse_runs_and_stay_under_the_limit(uids, sets):
+    assert uid_sets(uids, limit=30) == sets
+
+
+def test_committed_batches_are_moved_in_groups(dovecot, settings, monkeypatch):
+    append(dovecot, ALERTS + NOT_ALERTS)
+    grouped = fetch(settings, dovecot, cfg=imap_cfg(dovecot, batch_size=7))
+    assert grouped.filed == len(ALERTS) and len(contents(dovecot, FILED)) == len(ALERTS)
+    monkeypatch.setattr(fetch_module, "MOVE_GROUP", 1)
+    with Dovecot() as other:
+        append(other, ALERTS + NOT_ALERTS)
+        one_by_one = pipeline.fetch_job(replace(settings, db=settings.db + "2", archive=settings.archive + "2"),
+                                        imap_cfg(other, batch_size=7), environ=ENV)
+    assert one_by_one.filed == grouped.filed
+    assert one_by_one.imap_commands - grouped.imap_commands >= len(ALERTS) // 7 - 1  # a MOVE per batch
+
+
+@pytest.fixture
+def move_every_batch(monkeypatch):
+    """Move each batch on its own, so progress (and a dropped connection) comes mid-run."""
+    monkeypatch.setattr(fetch_module, "MOVE_GROUP", 1)
+
+
+def test_dropped_connection_mid_fetch_reconnects_and_finishes(dovecot, settings, move_every_batch):
     append(dovecot, ALERTS + NOT_ALERTS)
     kicked = []
 
@@ -299,7 +329,7 @@ def test_mark_seen_marks_only_filed_mail(dovecot, settings):
     assert all(b"\\Seen" not in flags for _, flags in contents(dovecot, "INBOX"))
 
 
-def test_the_secret_command_runs_again_on_every_reconnect(dovecot, settings, tmp_path):
+def test_the_secret_command_runs_again_on_every_reconnect(dovecot, settings, tmp_path, move_every_batch):
     calls = tmp_path / "calls"
     script = tmp_path / "secret.sh"
     script.write_text(f"#!/bin/sh\necho x >> {calls}\necho '{PASSWORD}'\n")

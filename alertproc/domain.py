@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -23,6 +24,7 @@ def gstin_check_char(first14: str) -> str:
     return _ALPHABET[(36 - total % 36) % 36]
 
 
+@lru_cache(maxsize=65536)  # a mailbox names the same GSTINs and ASPs over and over
 def gstin_is_valid(gstin: str | None) -> bool:
     """True when ``gstin`` has the GSTIN shape and a correct check character."""
     if not gstin or not GSTIN_SHAPE.match(gstin):
@@ -30,6 +32,7 @@ def gstin_is_valid(gstin: str | None) -> bool:
     return gstin_check_char(gstin[:14]) == gstin[14]
 
 
+@lru_cache(maxsize=65536)
 def asp_key(name: str | None) -> str | None:
     """Normalise an ASP or GSP name so spelling variants compare equal.
 

@@ -22,7 +22,7 @@ from .config import ImapSettings
 from .errors import ConfigError, FetchError
 from .faults import crash_point
 from .imap import FETCH_PARTS, FolderState, ImapMailbox, any_of
-from .ingest import IngestStats, ingest_batch
+from .ingest import PARALLEL_FROM, IngestStats, ingest_batch, start_workers
 from .parse import MailReader
 from .senders import GENUINE
 from .sources import RawMail
@@ -134,6 +134,8 @@ def fetch(con: duckdb.DuckDBPyConnection | None, mailbox: ImapMailbox, archive: 
     if not windowed and state.uidnext and state.uidnext - 1 <= last_uid:
         result.imap_commands = mailbox.commands
         return result  # nothing new: LOGIN + SELECT, whatever the mailbox size
+    if not dry_run and state.uidnext and state.uidnext - 1 - last_uid >= PARALLEL_FROM:
+        start_workers()  # likely a large first run: the parser workers start while the server searches
     criteria = search_criteria(cfg, sorted(reader.senders), subjects, last_uid + 1, since, until)
     uids = [uid for uid in mailbox.search(criteria) if uid > last_uid]  # "n:*" always returns the highest UID
     result.candidates = len(uids)

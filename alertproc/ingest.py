@@ -46,6 +46,23 @@ class Reading:
         return result, self.archive.store(raw, sha, result.message["received_at"] or fallback_date)
 
 
+def start_workers() -> bool:
+    """Start the parser worker pool now (it takes a second), if this machine has cores to spare.
+
+    A fetch calls it before its first server round trip, so the workers start while the
+    server searches. Returns whether there is a pool.
+    """
+    global _pool
+    cores = os.cpu_count() or 1
+    if cores < 2 or _pool_failed:
+        return False
+    if _pool is None:
+        _pool = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(min(cores, 4)):
+            _pool.submit(int)  # a worker process is spawned per pending task: get them all going
+    return True
+
+
 def parse_all(job: Reading | MailReader, tasks: list) -> list:
     """``job`` over ``tasks`` in order, on every core for large batches.
 
@@ -56,12 +73,10 @@ def parse_all(job: Reading | MailReader, tasks: list) -> list:
     :class:`MailReader` (tasks: raw bytes).
     """
     global _pool, _pool_failed
-    cores = os.cpu_count() or 1
     run = job if isinstance(job, Reading) else job.parse
-    if len(tasks) < PARALLEL_FROM or cores < 2 or _pool_failed:
+    if len(tasks) < PARALLEL_FROM or _pool_failed or not start_workers():
         return [run(task) for task in tasks]
-    if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=multiprocessing.get_context("spawn"))
+    cores = os.cpu_count() or 1
     try:
         return list(_pool.map(run, tasks, chunksize=max(16, len(tasks) // (4 * cores))))
     except BrokenProcessPool:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import duckdb
 
-from . import lock, store
+from . import inventory, lock, store
 from .archive import Archive
 from .formats import load_formats
 from .ingest import IngestStats, ingest
 from .lake import LakeWrite, export_lake
 from .parse import MailReader
 from .policy import apply_policy, load_policy
-from .report import Period, choose_period, write_report
+from .report import Period, choose_period, last_complete_week, write_report
 from .rules import load_rules, run_rules
 from .config import SHIPPED_REPORTS, ImapSettings, NotifySettings, Settings, SmtpSettings
 from .notify import NotifyResult, notify
@@ -134,6 +134,7 @@ def detect(con: duckdb.DuckDBPyConnection, settings: Settings) -> DetectResult:
     apply_policy(con, load_policy(Path(settings.policy)))
     rules, problems = load_rules(Path(settings.rules))
     total, run_problems = run_rules(con, rules)
+    inventory.refresh(con, last_complete_week().since)
     return summarize(con, total, problems + run_problems)
 
 

@@ -210,8 +210,11 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
             [t["refresh_burst_window_s"], t["refresh_burst_count"], t["failed_access_spike_window_s"],
              t["failed_access_spike_count"], t["consent_expiring_days"], t["max_consent_days"]],
         )
-        con.execute("delete from events where channel = 'manual'")
-        insert_events(con, manual)
+        stored = set(con.execute("select event_id, asp_name, source_ref from events where channel = 'manual'").fetchall())
+        if stored != {(m["event_id"], m["asp_name"], m["source_ref"]) for m in manual}:
+            # Only when they changed: rewritten rows would look like newly imported history (pair_history).
+            con.execute("delete from events where channel = 'manual'")
+            insert_events(con, manual)
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")

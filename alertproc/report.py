@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
+from . import inventory
 from .domain import IST
 from .errors import ConfigError
 from .queries import package_queries
@@ -91,8 +92,8 @@ def choose_period(week: str | None, since: str | None, until: str | None) -> Per
     return week_period(week) if week else last_complete_week()
 
 
-def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period) -> list[dict]:
-    cursor = con.execute(package_queries("report.sql")[name], {"since": period.since, "until": period.until})
+def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period, extra: dict | None = None) -> list[dict]:
+    cursor = con.execute(package_queries("report.sql")[name], {"since": period.since, "until": period.until, **(extra or {})})
     columns = [c[0] for c in cursor.description]
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
@@ -151,7 +152,7 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
         "rule_notes": rule_notes or {},
         "suspicious": suspicious,
         "timelines": timelines(_rows(con, "timeline", period), period),
-        "inventory": _rows(con, "inventory", period),
+        "inventory": _rows(con, "inventory", period, inventory.source(con, period.since)),
         "coverage": _rows(con, "coverage", period),
         "silent_gstins": _rows(con, "silent_gstins", period),
         "chart": {"width": CHART_WIDTH, "left": CHART_LEFT, "lane_height": LANE_HEIGHT},

@@ -85,19 +85,28 @@ where occurred_at >= $since and occurred_at < $until and gstin is not null
 order by gstin, occurred_at;
 
 -- name: inventory
-with resolved as (
-    select e.*, coalesce(a.asp_key, e.asp_key) as pair_key
-    from events e left join policy_asp_aliases a on a.alias_key = e.asp_key
-    where e.asp_key is not null and e.kind <> 'suspicious_alert' and e.occurred_at < $until
+-- Also $from and $cached: with $cached, what occurred before $from comes from pair_history
+-- (see alertproc/inventory.py) and only the events from $from on are read.
+with partials as (
+    select gstin, asp_key, asp_name, events, 0 as events_in_period, last_seen, consent_at, consent_until,
+           consent_until_at, revoked_at
+    from pair_history where $cached
+    union all
+    select * from pair_partials($from, $until, $since)
+),
+named as (
+    select p.gstin, coalesce(a.asp_key, p.asp_key) as pair_key, p.asp_name, sum(events) as events,
+           sum(events_in_period) as events_in_period, max(last_seen) as last_seen, max(consent_at) as consent_at,
+           arg_max(consent_until, consent_until_at) as consent_until, max(consent_until_at) as consent_until_at,
+           max(revoked_at) as revoked_at
+    from partials p left join policy_asp_aliases a on a.alias_key = p.asp_key
+    group by all
 ),
 seen as (
-    select gstin, pair_key, mode(asp_name) as asp_name,
-           count(*) filter (where occurred_at >= $since) as events_in_period,
-           max(occurred_at) as last_seen,
-           max(occurred_at) filter (where kind = 'consent_granted') as consent_at,
-           arg_max(valid_until, occurred_at) filter (where kind = 'consent_granted') as consent_until,
-           max(occurred_at) filter (where kind = 'access_revoked' or status = 'revoked') as revoked_at
-    from resolved group by gstin, pair_key
+    select gstin, pair_key, first(asp_name order by events desc, asp_name) as asp_name,
+           sum(events_in_period) as events_in_period, max(last_seen) as last_seen, max(consent_at) as consent_at,
+           arg_max(consent_until, consent_until_at) as consent_until, max(revoked_at) as revoked_at
+    from named group by gstin, pair_key
 ),
 approved as (
     select gstin, asp_key as pair_key, any_value(asp_name) as asp_name, min(valid_from) as valid_from, max(valid_to) as valid_to

@@ -48,6 +48,9 @@ def session(master: str | None = None):
     if master or not submitted:
         builder = builder.master(master or LOCAL_MASTER)
     if (master or LOCAL_MASTER).startswith("local") and not submitted:
+        # Read when the JVM starts: Spark's own address lookup stays on loopback (otherwise it takes
+        # the first outside interface, and says so on stderr).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = (builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
                    .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                    # 200 shuffle partitions (the cluster default) make every small step slow on one machine

@@ -26,10 +26,10 @@ def _queries() -> dict[str, str]:
 
 def refresh(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> bool:
     """Summarise what occurred before ``cutoff`` unless that summary is current; return whether it was rebuilt."""
-    row = first_row(con, _queries()["state"])
+    queries = _queries()
+    row = first_row(con, queries["state"])
     if row and row[0] == cutoff and not row[1]:
         return False
-    queries = _queries()
     con.execute("begin")
     try:
         con.execute(queries["clear"])

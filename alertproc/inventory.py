@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import duckdb
 
 from .queries import package_queries
-from .store import first_row, now
+from .store import first_row, now, transaction
 
 EVERYTHING = datetime(1, 1, 1, tzinfo=timezone.utc)
 
@@ -30,16 +30,10 @@ def refresh(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> bool:
     row = first_row(con, queries["state"])
     if row and row[0] == cutoff and not row[1]:
         return False
-    con.execute("begin")
-    try:
+    with transaction(con):
         con.execute(queries["clear"])
-        con.execute("delete from pair_history_state")
         con.execute(queries["fill"], {"cutoff": cutoff})
         con.execute(queries["save_state"], {"cutoff": cutoff, "built_at": now()})
-        con.execute("commit")
-    except duckdb.Error:
-        con.execute("rollback")
-        raise
     return True
 
 

@@ -187,12 +187,11 @@ def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool
             status = result.message["parse_status"]
             setattr(stats, status, getattr(stats, status) + 1)
         update_table = store.arrow_table(updates, store.MESSAGE_COLUMNS)  # noqa: F841 (read by name in the SQL)
-        con.execute("begin")
-        con.execute("update messages set kind = u.kind, format_id = u.format_id, parse_status = u.parse_status, "
-                    "parse_error = u.parse_error from update_table u where messages.sha256 = u.sha256")
-        con.execute("delete from events where channel = 'email' and source_sha256 in (select sha256 from update_table)")
-        store.insert_events(con, events)
-        con.execute("commit")
+        with store.transaction(con):
+            con.execute("update messages set kind = u.kind, format_id = u.format_id, parse_status = u.parse_status, "
+                        "parse_error = u.parse_error from update_table u where messages.sha256 = u.sha256")
+            con.execute("delete from events where channel = 'email' and source_sha256 in (select sha256 from update_table)")
+            store.insert_events(con, events)
         stats.seen += len(updates)
         if progress:
             progress(len(updates))

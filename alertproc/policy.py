@@ -16,7 +16,7 @@ import duckdb
 from .domain import asp_key, gstin_is_valid, to_utc
 from .errors import ConfigError
 from .extract import event_id
-from .store import insert_events, now
+from .store import insert_events, now, transaction
 from .yamlfile import Located, load_yaml, where
 
 DEFAULT_THRESHOLDS = {
@@ -195,8 +195,7 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
         "source_ref": f"{policy.path}: {r.note or 'revocations'}", "imported_at": now(),
     } for r in policy.revocations]
     t = policy.thresholds
-    con.execute("begin")
-    try:
+    with transaction(con):
         for table in ("policy_gstins", "policy_approved_asps", "policy_asp_aliases", "policy_thresholds"):
             con.execute(f"delete from {table}")
         if policy.gstins:
@@ -215,7 +214,3 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
             # Only when they changed: rewritten rows would look like newly imported history (pair_history).
             con.execute("delete from events where channel = 'manual'")
             insert_events(con, manual)
-        con.execute("commit")
-    except duckdb.Error:
-        con.execute("rollback")
-        raise

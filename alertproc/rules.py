@@ -18,7 +18,7 @@ import duckdb
 from .errors import RuleError
 from .sqlfiles import body, read_header
 from .queries import package_queries
-from .store import now, scalar
+from .store import now, scalar, transaction
 
 SEVERITIES = ("high", "medium", "low", "info")
 REQUIRED_COLUMNS = ("gstin", "asp_name", "occurred_at", "title", "detail", "event_ids")
@@ -113,8 +113,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime
             problems.extend(exc.problems)
         except duckdb.Error as exc:
             problems.append(_sql_problem(rule, exc))
-    con.execute("begin")
-    try:
+    with transaction(con):
         # One finding per id even if a rule repeats itself; keep when it was first seen.
         con.execute("""
             create or replace temp table merged as
@@ -124,9 +123,5 @@ def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime
         """)
         con.execute("delete from findings")
         con.execute("insert into findings select * from merged")
-        con.execute("commit")
-    except duckdb.Error:
-        con.execute("rollback")
-        raise
     total = scalar(con, "select count(*) from findings")
     return total, problems

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -73,6 +75,18 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     return con
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction around the block: committed at its end, rolled back if DuckDB fails in it."""
+    con.execute("begin")
+    try:
+        yield
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")
+        raise
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply the numbered ``alertproc/sql/NNN_*.sql`` files not yet applied; return the version."""
     con.execute("create table if not exists schema_version (version integer primary key, applied_at timestamptz)")
@@ -80,14 +94,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for version, sql in _migrations():
         if version <= current:
             continue
-        con.execute("begin")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("insert into schema_version values (?, ?)", [version, now()])
-            con.execute("commit")
-        except duckdb.Error:
-            con.execute("rollback")
-            raise
         current = version
     return current
 
@@ -133,15 +142,9 @@ def known_messages(con: duckdb.DuckDBPyConnection, shas: list[str], message_ids:
 def insert_batch(con: duckdb.DuckDBPyConnection, messages: list[dict], events: list[dict]) -> int:
     """Insert one batch in one transaction; events already stored are skipped. Returns new events."""
     message_table = arrow_table(messages, MESSAGE_COLUMNS)  # noqa: F841 (read by name in the SQL)
-    con.execute("begin")
-    try:
+    with transaction(con):
         con.execute("insert into messages select * from message_table")
-        new_events = insert_events(con, events)
-        con.execute("commit")
-    except duckdb.Error:
-        con.execute("rollback")
-        raise
-    return new_events
+        return insert_events(con, events)
 
 
 def insert_events(con: duckdb.DuckDBPyConnection, events: list[dict]) -> int:

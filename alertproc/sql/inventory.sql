@@ -10,6 +10,7 @@ from pair_history_state s;
 
 -- name: clear
 delete from pair_history;
+delete from pair_history_state;
 
 -- name: fill
 insert into pair_history

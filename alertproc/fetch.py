@@ -22,7 +22,7 @@ from .config import ImapSettings
 from .errors import ConfigError, FetchError
 from .faults import crash_point
 from .imap import FETCH_PARTS, FolderState, ImapMailbox, any_of
-from .ingest import PARALLEL_FROM, IngestStats, ingest_batch, start_workers
+from .ingest import PARALLEL_FROM, IngestStats, ingest_batches, start_workers
 from .parse import MailReader
 from .senders import GENUINE
 from .sources import RawMail
@@ -170,9 +170,9 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
               result: FetchResult) -> Iterator[list[int]]:
     """Process the batches, yielding each one once it is committed *and* moved.
 
-    While batch N is parsed, archived and committed, batch N+1 is fetched on a second
-    connection and earlier batches are moved on this one, so the network and the server's
-    work overlap ours. Committed batches are moved in groups of ``MOVE_GROUP`` UIDs. The order
+    While batch N is committed, the parser workers read and archive batch N+1, batch N+2 is
+    fetched on a second connection and earlier batches are moved on this one, so the
+    network, the server's work and ours overlap. Committed batches are moved in groups of ``MOVE_GROUP`` UIDs. The order
     that makes crashes harmless holds for every batch: its MOVE starts only after its commit,
     and it is yielded (and its UIDs recorded done) only after its MOVE.
     """
@@ -187,18 +187,22 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
             fetcher.close()
             raise FetchError(f"UIDVALIDITY of {cfg.folder} changed during the run; nothing was lost, run again")
     group = max(cfg.batch_size, MOVE_GROUP)
+
+    def fetched(threads: ThreadPoolExecutor) -> Iterator[list[RawMail]]:
+        next_fetch = threads.submit(fetcher.fetch, batches[0], FETCH_PARTS)
+        for index in range(len(batches)):
+            done = next_fetch.result()
+            if index + 1 < len(batches):
+                next_fetch = threads.submit(fetcher.fetch, batches[index + 1], FETCH_PARTS)
+            yield _raw_mails(done, state, cfg.account)
+
     try:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imap") as threads:
-            next_fetch = threads.submit(fetcher.fetch, batches[0], FETCH_PARTS)
             moving: tuple[Future, list[list[int]]] | None = None
             pending: dict[str, list[int]] = {"filed": [], "suspicious": []}
             covered: list[list[int]] = []
-            for index, batch in enumerate(batches):
-                fetched = next_fetch.result()
-                if index + 1 < len(batches):
-                    next_fetch = threads.submit(fetcher.fetch, batches[index + 1], FETCH_PARTS)
-                mails = _raw_mails(fetched, state, cfg.account)
-                stats, _ = ingest_batch(con, archive, mails, reader, run_id)
+            recorded = ingest_batches(con, archive, fetched(threads), reader, run_id)
+            for index, (batch, (mails, stats)) in enumerate(zip(batches, recorded)):
                 result.imported.add(stats)
                 crash_point("after_db_commit")
                 for action, uids in _plan_moves(con, mails, targets, result).items():

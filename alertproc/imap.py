@@ -27,7 +27,7 @@ from .errors import ConfigError, FetchError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DROPPED = (IMAPClientAbortError, OSError, EOFError, ssl.SSLError, socket.timeout)
-FETCH_PARTS = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]
+FETCH_PARTS = ["BODY.PEEK[]", "INTERNALDATE"]
 FALLBACK_BATCH = 1000  # UIDs per COPY + EXPUNGE round on servers without MOVE: plain lists, well under 64 KB
 
 

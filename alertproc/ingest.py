@@ -38,10 +38,10 @@ class Reading:
     reader: MailReader
     archive: Archive | None = None
 
-    def __call__(self, task: tuple[bytes, str, datetime | None]) -> tuple[ParsedMail, str | None]:
-        raw, sha, fallback_date = task
+    def __call__(self, task: tuple[bytes, str, datetime | None, bool]) -> tuple[ParsedMail, str | None]:
+        raw, sha, fallback_date, write = task
         result = self.reader.parse(raw)
-        if self.archive is None:
+        if self.archive is None or not write:
             return result, None
         return result, self.archive.store(raw, sha, result.message["received_at"] or fallback_date)
 
@@ -63,27 +63,46 @@ def start_workers() -> bool:
     return True
 
 
-def parse_all(job: Reading | MailReader, tasks: list) -> list:
-    """``job`` over ``tasks`` in order, on every core for large batches.
+def parse_later(job: Reading | MailReader, tasks: list) -> Callable[[], list]:
+    """Start ``job`` over ``tasks`` and return a function that waits for the results, in order.
 
     Parsing is the CPU-bound stage (profiled), so big batches go to a pool of worker
     processes started once ("spawn": the parent holds DuckDB threads, which fork would copy
-    mid-flight). A worker that dies costs nothing but time: the batch is done here instead.
-    ``job`` is a :class:`Reading` (tasks: raw, sha256, fallback date) or a bare
-    :class:`MailReader` (tasks: raw bytes).
+    mid-flight), and the caller can record one batch while the workers read the next.
+    Small batches are done here, now. A worker that dies costs nothing but time: the batch
+    is done here instead. ``job`` is a :class:`Reading` (tasks: raw, sha256, fallback date,
+    whether to archive) or a bare :class:`MailReader` (tasks: raw bytes).
     """
-    global _pool, _pool_failed
     run = job if isinstance(job, Reading) else job.parse
     if len(tasks) < PARALLEL_FROM or _pool_failed or not start_workers():
-        return [run(task) for task in tasks]
+        done = [run(task) for task in tasks]
+        return lambda: done
     cores = os.cpu_count() or 1
     try:
-        return list(_pool.map(run, tasks, chunksize=max(16, len(tasks) // (4 * cores))))
+        results = _pool.map(run, tasks, chunksize=max(16, len(tasks) // (4 * cores)))
     except BrokenProcessPool:
-        # Workers could not start or died: work here from now on rather than retrying each batch.
-        log.warning("parser worker processes failed; parsing in this process from now on")
-        _pool, _pool_failed = None, True
-        return [run(task) for task in tasks]
+        return _here_from_now_on(run, tasks)
+
+    def wait() -> list:
+        try:
+            return list(results)
+        except BrokenProcessPool:
+            return _here_from_now_on(run, tasks)()
+    return wait
+
+
+def _here_from_now_on(run: Callable, tasks: list) -> Callable[[], list]:
+    # Workers could not start or died: work here from now on rather than retrying each batch.
+    global _pool, _pool_failed
+    log.warning("parser worker processes failed; parsing in this process from now on")
+    _pool, _pool_failed = None, True
+    done = [run(task) for task in tasks]
+    return lambda: done
+
+
+def parse_all(job: Reading | MailReader, tasks: list) -> list:
+    """``job`` over ``tasks`` in order, on every core for large batches (see :func:`parse_later`)."""
+    return parse_later(job, tasks)()
 
 
 @dataclass
@@ -117,20 +136,30 @@ def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
         yield batch
 
 
-def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail],
-                 reader: MailReader, run_id: int | None) -> tuple[IngestStats, dict[str, dict]]:
-    """Archive, parse and record one batch; return stats and the stored rows by sha256.
+@dataclass
+class _PendingBatch:
+    """A batch handed to the workers: its mails by sha256, and how to wait for what they read."""
 
-    Messages already in the database (same bytes) are skipped; a message whose Message-ID is
-    already stored with other bytes is archived and recorded as ``duplicate`` without events.
-    Archive files are synced before the database commit, so a row never points at nothing.
-    """
-    stats = IngestStats(seen=len(batch))
+    mails: list[RawMail]
+    unique: dict[str, RawMail]
+    results: Callable[[], list]
+
+
+def _read(archive: Archive, batch: list[RawMail], reader: MailReader, in_flight: set[str]) -> _PendingBatch:
     unique: dict[str, RawMail] = {}
     for mail in batch:
         unique.setdefault(sha256_hex(mail.raw), mail)
-    done = parse_all(Reading(reader, archive), [(mail.raw, sha, mail.internal_date) for sha, mail in unique.items()])
-    parsed = {sha: (mail, result, path) for (sha, mail), (result, path) in zip(unique.items(), done)}
+    # A mail with the same bytes as one of the batch being recorded is stored by the time
+    # this batch is recorded: writing its file again would race the other worker's write.
+    tasks = [(mail.raw, sha, mail.internal_date, sha not in in_flight) for sha, mail in unique.items()]
+    return _PendingBatch(batch, unique, parse_later(Reading(reader, archive), tasks))
+
+
+def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingBatch, run_id: int | None) -> IngestStats:
+    """Wait for a batch's reading, sync its archive files, and commit its rows and events."""
+    stats = IngestStats(seen=len(reading.mails))
+    parsed = {sha: (mail, result, path)
+              for (sha, mail), (result, path) in zip(reading.unique.items(), reading.results())}
     message_ids = [p.message["message_id"] for _, p, _ in parsed.values() if p.message["message_id"]]
     stored, by_message_id = known_messages(con, list(parsed), message_ids)
     rows: dict[str, dict] = {}
@@ -149,11 +178,12 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[R
             mail_events = result.events
             if row["message_id"]:
                 by_message_id[row["message_id"]] = sha
+        received_at = row["received_at"] or mail.internal_date
         row.update(
             sha256=sha, source=mail.source, account=mail.account, folder=mail.folder,
             uidvalidity=mail.uidvalidity, uid=mail.uid, source_ref=mail.ref, size_bytes=len(mail.raw),
-            received_at=row["received_at"] or mail.internal_date, imported_at=imported_at, run_id=run_id,
-            archive_path=archive_path,
+            received_at=received_at, imported_at=imported_at, run_id=run_id,
+            archive_path=archive_path or archive.store(mail.raw, sha, received_at),
         )
         for event in mail_events:
             event.update(source_sha256=sha, source_ref=row["message_id"] or mail.ref, imported_at=imported_at)
@@ -172,7 +202,27 @@ def ingest_batch(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[R
         else:
             stats.new += 1
             setattr(stats, status, getattr(stats, status) + 1)
-    return stats, rows
+    return stats
+
+
+def ingest_batches(con: duckdb.DuckDBPyConnection, archive: Archive, batches: Iterable[list[RawMail]],
+                   reader: MailReader, run_id: int | None) -> Iterator[tuple[list[RawMail], IngestStats]]:
+    """Archive, parse and record each batch, in order, yielding it with its stats once committed.
+
+    Messages already in the database (same bytes) are skipped; a message whose Message-ID is
+    already stored with other bytes is archived and recorded as ``duplicate`` without events.
+    Archive files are synced before the database commit, so a row never points at nothing.
+    While one batch is synced and committed, the workers already read the next one (the
+    next batch is taken from ``batches`` before this one is yielded).
+    """
+    recording: _PendingBatch | None = None
+    for batch in batches:
+        reading = _read(archive, batch, reader, set(recording.unique) if recording else set())
+        if recording is not None:
+            yield recording.mails, _record(con, archive, recording, run_id)
+        recording = reading
+    if recording is not None:
+        yield recording.mails, _record(con, archive, recording, run_id)
 
 
 def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[RawMail], reader: MailReader,
@@ -180,8 +230,7 @@ def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[Raw
            progress: Callable[[int], None] | None = None) -> IngestStats:
     """Ingest ``mails`` batch by batch; each batch is committed on its own."""
     total = IngestStats()
-    for batch in batched(mails, batch_size):
-        stats, _ = ingest_batch(con, archive, batch, reader, run_id)
+    for batch, stats in ingest_batches(con, archive, batched(mails, batch_size), reader, run_id):
         total.add(stats)
         if progress:
             progress(len(batch))

@@ -1,5 +1,6 @@
 """Archive-then-record, dedupe by sha256 and Message-ID, batches, and the counts balance."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,24 @@ def test_same_bytes_twice_in_one_batch_count_once(con, tmp_path, formats):
     raw = make.otp(make.PUNE, make.ist("2026-11-21", "10:00"), "o1", "123456").as_bytes()
     stats = run_ingest(con, tmp_path, [RawMail(raw, "eml", "a"), RawMail(raw, "eml", "b")], formats)
     assert (stats.seen, stats.new, stats.known) == (2, 1, 1)
+
+
+def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path, formats, monkeypatch):
+    """Batch 2 is read by the workers while batch 1 is recorded: a mail in both is recorded once,
+    by batch 1, with an intact archive copy, and counted as known in batch 2."""
+    from alertproc import archive as archive_module
+    writes = []
+    store = archive_module.Archive.store
+    monkeypatch.setattr(archive_module.Archive, "store", lambda self, raw, sha, when: writes.append(sha) or store(self, raw, sha, when))
+    raws = [make.otp(make.PUNE, make.ist("2026-11-21", "10:00") + timedelta(minutes=i), f"w{i}", "123456").as_bytes()
+            for i in range(1999)]
+    mails = [RawMail(raw, "eml", str(i)) for i, raw in enumerate(raws[:1000] + [raws[5]] + raws[1000:])]
+    stats = run_ingest(con, tmp_path, mails, formats)
+    assert (stats.seen, stats.new, stats.known) == (2000, 1999, 1)
+    assert con.execute("select count(*), count(distinct archive_path) from messages").fetchone() == (1999, 1999)
+    assert all(Archive(tmp_path / "archive").verify(path, sha)
+               for sha, path in con.execute("select sha256, archive_path from messages").fetchall())
+    assert writes == []  # every copy was written by a worker, none again here after its batch
 
 
 @pytest.mark.parametrize("kind", ["maildir", "mbox"])

@@ -82,6 +82,35 @@ def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path,
     assert writes == []  # every copy was written by a worker, none again here after its batch
 
 
+def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monkeypatch):
+    """The pool breaks mid-import: that batch and the rest are read in this process instead."""
+    import os
+    import signal
+
+    from alertproc import ingest as ingest_module
+    monkeypatch.setattr(ingest_module, "_pool", None)  # a pool of this test's own
+    monkeypatch.setattr(ingest_module, "_pool_failed", False)
+    assert ingest_module.start_workers()
+    pool = ingest_module._pool
+    raws = [make.otp(make.PUNE, make.ist("2026-11-21", "10:00") + timedelta(minutes=i), f"k{i}", "123456").as_bytes()
+            for i in range(3000)]
+    batches = iter(ingest_module.batched([RawMail(raw, "eml", str(i)) for i, raw in enumerate(raws)], 1000))
+
+    def killing_after_the_first():
+        yield next(batches)
+        os.kill(next(iter(pool._processes)), signal.SIGKILL)
+        yield from batches
+
+    archive = Archive(tmp_path / "archive")
+    recorded = ingest_module.ingest_batches(con, archive, killing_after_the_first(), MailReader(formats, SENDERS), None)
+    stats = [stats for _, stats in recorded]
+    assert [(s.seen, s.new, s.parsed) for s in stats] == [(1000, 1000, 1000)] * 3
+    assert ingest_module._pool_failed and ingest_module._pool is None
+    assert all(archive.verify(path, sha)
+               for sha, path in con.execute("select sha256, archive_path from messages").fetchall())
+    pool.shutdown()
+
+
 @pytest.mark.parametrize("kind", ["maildir", "mbox"])
 def test_maildir_and_mbox_sources_give_the_same_messages(tmp_path, kind):
     import mailbox

@@ -80,10 +80,10 @@ def parse_later(job: Reading | MailReader, tasks: list) -> Callable[[], list]:
 
     Parsing is the CPU-bound stage (profiled), so big batches go to a pool of worker
     processes started once (see :func:`_start_method`), and the caller can record one batch
-    while the workers read the next.
-    Small batches are done here, now. A worker that dies costs nothing but time: the batch
-    is done here instead. ``job`` is a :class:`Reading` (tasks: raw, sha256, fallback date,
-    whether to archive) or a bare :class:`MailReader` (tasks: raw bytes).
+    while the workers read the next. Small batches are done here, now. A worker that dies
+    costs nothing but time: the batch is done here instead. ``job`` is a :class:`Reading`
+    (tasks: raw, sha256, fallback date, whether to archive) or a bare :class:`MailReader`
+    (tasks: raw bytes).
     """
     run = job if isinstance(job, Reading) else job.parse
     if len(tasks) < PARALLEL_FROM or _pool_failed or not start_workers():

@@ -1,5 +1,6 @@
 """Archive-then-record, dedupe by sha256 and Message-ID, batches, and the counts balance."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path,
     """Batch 2 is read by the workers while batch 1 is recorded: a mail in both is recorded once,
     by batch 1, with an intact archive copy, and counted as known in batch 2."""
     from alertproc import archive as archive_module
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("reading ahead needs the worker pool, which needs 2+ cores")
     writes = []
     store = archive_module.Archive.store
     monkeypatch.setattr(archive_module.Archive, "store", lambda self, raw, sha, when: writes.append(sha) or store(self, raw, sha, when))
@@ -82,16 +85,18 @@ def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path,
     assert writes == []  # every copy was written by a worker, none again here after its batch
 
 
-def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monkeypatch):
+def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monkeypatch, request):
     """The pool breaks mid-import: that batch and the rest are read in this process instead."""
-    import os
     import signal
 
     from alertproc import ingest as ingest_module
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("the worker pool needs 2+ cores")
     monkeypatch.setattr(ingest_module, "_pool", None)  # a pool of this test's own
     monkeypatch.setattr(ingest_module, "_pool_failed", False)
     assert ingest_module.start_workers()
     pool = ingest_module._pool
+    request.addfinalizer(pool.shutdown)
     raws = [make.otp(make.PUNE, make.ist("2026-11-21", "10:00") + timedelta(minutes=i), f"k{i}", "123456").as_bytes()
             for i in range(3000)]
     batches = iter(ingest_module.batched([RawMail(raw, "eml", str(i)) for i, raw in enumerate(raws)], 1000))
@@ -108,7 +113,6 @@ def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monk
     assert ingest_module._pool_failed and ingest_module._pool is None
     assert all(archive.verify(path, sha)
                for sha, path in con.execute("select sha256, archive_path from messages").fetchall())
-    pool.shutdown()
 
 
 @pytest.mark.parametrize("kind", ["maildir", "mbox"])

@@ -29,19 +29,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Reading:
-    """What a worker does with one mail: parse it and, given an archive, write its copy.
+    """What a worker does with one mail: parse it and (unless the task says not to) write its
+    archive copy.
 
     Writing the archive file where the mail was parsed spreads the file writes over the
     cores too; the batch is synced once, in the caller, before anything records it.
     """
 
     reader: MailReader
-    archive: Archive | None = None
+    archive: Archive
 
     def __call__(self, task: tuple[bytes, str, datetime | None, bool]) -> tuple[ParsedMail, str | None]:
         raw, sha, fallback_date, write = task
         result = self.reader.parse(raw)
-        if self.archive is None or not write:
+        if not write:
             return result, None
         return result, self.archive.store(raw, sha, result.message["received_at"] or fallback_date)
 

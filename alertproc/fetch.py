@@ -225,10 +225,11 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
 
 
 def _plan_moves(con, mails: list[RawMail], targets: dict[str, str], result: FetchResult) -> dict[str, list[int]]:
-    rows = _stored_rows(con, [sha256_hex(m.raw) for m in mails])
+    shas = [sha256_hex(m.raw) for m in mails]
+    rows = _stored_rows(con, shas)
     moves: dict[str, list[int]] = {"filed": [], "suspicious": []}
-    for mail in mails:
-        action = filing_action(rows[sha256_hex(mail.raw)])
+    for mail, sha in zip(mails, shas):
+        action = filing_action(rows[sha])
         if action and action in targets:
             moves[action].append(mail.uid)
         else:

@@ -189,14 +189,14 @@ def _import_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, i
     before = con.execute("select count(*) from events").fetchall()[0][0]
     con.execute(f"""
         insert or ignore into events  -- the primary key drops events stored already (or twice in the file)
-        select sha256('access_attempt|' || coalesce(gstin, '') || '|' || coalesce(asp_key, '') || '|'
-                      || strftime(occurred_at, '%Y-%m-%dT%H:%M:%S')  -- datetime.isoformat(): microseconds only if any
-                      || case when microsecond(occurred_at) % 1000000 = 0 then ''
-                              else '.' || lpad(cast(microsecond(occurred_at) % 1000000 as varchar), 6, '0') end
-                      || '+00:00|portal_log|' || status || case when extra = '' then '' else '|' || extra end)[:32],
+        select sha256(concat(  -- one concat, not a chain of ||: each || builds a column of strings
+                   'access_attempt|', gstin, '|', asp_key, '|', strftime(occurred_at, '%Y-%m-%dT%H:%M:%S'),
+                   case when microsecond(occurred_at) % 1000000 = 0 then ''  -- datetime.isoformat(): microseconds only if any
+                        else '.' || lpad(cast(microsecond(occurred_at) % 1000000 as varchar), 6, '0') end,
+                   '+00:00|portal_log|', status, case when extra = '' then '' else '|' || extra end))[:32],
                'access_attempt', gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at, null, 'portal_log',
                status, null, null,
-               $name || ':' || (row_no + 1) || case when extra = '' then '' else ' (' || extra || ')' end, $now
+               concat($name, ':', row_no + 1, case when extra = '' then '' else ' (' || extra || ')' end), $now
         from ({joined})
         where occurred_at is not null and status is not null and asp_name is not null
     """, {**params, "name": path.name, "now": now()})

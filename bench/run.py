@@ -239,7 +239,7 @@ def bench_rules(small: int, large: int, work: Path, enforce: bool) -> None:
 
 
 def bench_report(small: int, large: int, work: Path, enforce: bool) -> None:
-    times = []
+    times, inserts = [], []
     for count in (small, large):
         path = work / f"report{count}.duckdb"
         if not path.exists():
@@ -249,11 +249,27 @@ def bench_report(small: int, large: int, work: Path, enforce: bool) -> None:
         inventory.refresh(con, week.since)  # as the `detect` of any run in the following week leaves it
         seconds, _ = timed(write_report, con, week, ROOT / "reports" / "templates", work / "archive",
                            out=work / f"report{count}.html")
-        con.close()
         times.append(seconds)
         print(f"  weekly report on {count:,} events: {seconds:.2f} s")
+        inserts.append(next_batch_insert(con))
+        con.close()
+        print(f"  inserting the next 1,000 events into {count:,}: {inserts[-1] * 1000:.0f} ms")
     ratio = times[1] / times[0]
     record("report_scaling", ratio, "<=3", ratio <= 3 if enforce else None, "x")
+    ratio = inserts[1] / inserts[0]
+    record("batch_insert_scaling", ratio, "<=3", ratio <= 3 if enforce else None, "x")
+
+
+def next_batch_insert(con) -> float:
+    """Seconds to insert the events of the next batch of mail (the day after the history), undone after."""
+    after = con.execute("select max(occurred_at) from events").fetchall()[0][0]
+    batch = [{"event_id": f"next{i}", "kind": "token_refreshed", "gstin": "27AAPFU0001F1ZV", "asp_name": "ASP 1",
+              "asp_key": "ASP1", "occurred_at": after + timedelta(minutes=i), "channel": "email",
+              "imported_at": store.now()} for i in range(1, 1_001)]
+    con.execute("begin")
+    seconds, _ = timed(store.insert_events, con, batch)
+    con.execute("rollback")
+    return seconds
 
 
 def main() -> int:

@@ -1,0 +1,26 @@
+"""Event inserts skip what is stored already, wherever in the history its copy lies."""
+
+from datetime import datetime, timedelta, timezone
+
+from alertproc.extract import event_id
+from alertproc.store import insert_events, now
+
+START = datetime(2021, 1, 1, tzinfo=timezone.utc)
+
+
+def refresh(at: datetime, asp: str = "acme") -> dict:
+    return {"event_id": event_id("token_refreshed", "27AAAPZ2002A1ZV", asp, at, "email", None),
+            "kind": "token_refreshed", "gstin": "27AAAPZ2002A1ZV", "asp_name": asp, "asp_key": asp,
+            "occurred_at": at, "channel": "email", "imported_at": now()}
+
+
+def test_stored_events_are_skipped_and_new_ones_inserted_in_any_time_range(con):
+    history = [refresh(START + timedelta(hours=6 * i)) for i in range(20_000)]  # 13 years, several row groups
+    assert insert_events(con, history) == 20_000
+    middle, last = history[9_000], history[-1]
+    batch = [middle, refresh(middle["occurred_at"], "other"), refresh(START - timedelta(days=1)),
+             last, refresh(last["occurred_at"] + timedelta(seconds=1)), refresh(last["occurred_at"] + timedelta(seconds=1))]
+    assert insert_events(con, batch) == 3  # the other ASP at the same time, the day before, the second after
+    assert insert_events(con, [middle]) == 0  # a batch of one: its range is a single instant
+    counts = con.execute("select count(*), count(distinct event_id) from events").fetchall()[0]
+    assert counts == (20_003, 20_003)

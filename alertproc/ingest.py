@@ -18,7 +18,7 @@ from .archive import Archive, sha256_hex
 from .faults import crash_point
 from .parse import MailReader, ParsedMail
 from .sources import RawMail
-from .store import insert_batch, known_messages, now
+from .store import insert_batch, message_id_owners, now, stored_messages
 
 DEFAULT_BATCH = 1000
 PARALLEL_FROM = 1000  # a full default batch: smaller jobs finish before worker processes would start
@@ -29,8 +29,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Reading:
-    """What a worker does with one mail: parse it and (unless the task says not to) write its
-    archive copy.
+    """What a worker does with one mail: parse it and write its archive copy.
 
     Writing the archive file where the mail was parsed spreads the file writes over the
     cores too; the batch is synced once, in the caller, before anything records it.
@@ -39,11 +38,9 @@ class Reading:
     reader: MailReader
     archive: Archive
 
-    def __call__(self, task: tuple[bytes, str, datetime | None, bool]) -> tuple[ParsedMail, str | None]:
-        raw, sha, fallback_date, write = task
+    def __call__(self, task: tuple[bytes, str, datetime | None]) -> tuple[ParsedMail, str]:
+        raw, sha, fallback_date = task
         result = self.reader.parse(raw)
-        if not write:
-            return result, None
         return result, self.archive.store(raw, sha, result.message["received_at"] or fallback_date)
 
 
@@ -81,13 +78,13 @@ def parse_later(job: Reading | MailReader, tasks: list) -> Callable[[], list]:
 
     Parsing is the CPU-bound stage (profiled), so big batches go to a pool of worker
     processes started once (see :func:`_start_method`), and the caller can record one batch
-    while the workers read the next. Small batches are done here, now. A worker that dies
+    while the workers read the next. Small batches are done here, now, unless the pool runs
+    already (a batch of a long run may hold only a few mails not stored yet). A worker that dies
     costs nothing but time: the batch is done here instead. ``job`` is a :class:`Reading`
-    (tasks: raw, sha256, fallback date, whether to archive) or a bare :class:`MailReader`
-    (tasks: raw bytes).
+    (tasks: raw, sha256, fallback date) or a bare :class:`MailReader` (tasks: raw bytes).
     """
     run = job if isinstance(job, Reading) else job.parse
-    if len(tasks) < PARALLEL_FROM or _pool_failed or not start_workers():
+    if (len(tasks) < PARALLEL_FROM and _pool is None) or _pool_failed or not start_workers():
         done = [run(task) for task in tasks]
         return lambda: done
     cores = os.cpu_count() or 1
@@ -151,36 +148,39 @@ def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
 
 @dataclass
 class _PendingBatch:
-    """A batch handed to the workers: its mails by sha256, and how to wait for what they read."""
+    """A batch handed to the workers: all its mails, the new ones by sha256, and how to wait
+    for what the workers read of those."""
 
     mails: list[RawMail]
-    unique: dict[str, RawMail]
+    new: dict[str, RawMail]
     results: Callable[[], list]
 
 
-def _read(archive: Archive, batch: list[RawMail], reader: MailReader, in_flight: set[str]) -> _PendingBatch:
+def _read(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail], reader: MailReader,
+          in_flight: set[str]) -> _PendingBatch:
     unique: dict[str, RawMail] = {}
     for mail in batch:
         unique.setdefault(sha256_hex(mail.raw), mail)
-    # A mail with the same bytes as one of the batch being recorded is stored by the time
-    # this batch is recorded: writing its file again would race the other worker's write.
-    tasks = [(mail.raw, sha, mail.internal_date, sha not in in_flight) for sha, mail in unique.items()]
-    return _PendingBatch(batch, unique, parse_later(Reading(reader, archive), tasks))
+    # Mail stored already is neither parsed nor archived again (a folder fetched again after a
+    # UIDVALIDITY change, an mbox imported twice). Mail with the same bytes as one of the batch
+    # being recorded is stored by the time this batch is recorded (and writing its file now
+    # would race the other worker's write).
+    stored = stored_messages(con, list(unique))
+    new = {sha: mail for sha, mail in unique.items() if sha not in stored and sha not in in_flight}
+    tasks = [(mail.raw, sha, mail.internal_date) for sha, mail in new.items()]
+    return _PendingBatch(batch, new, parse_later(Reading(reader, archive), tasks))
 
 
 def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingBatch, run_id: int | None) -> IngestStats:
     """Wait for a batch's reading, sync its archive files, and commit its rows and events."""
     stats = IngestStats(seen=len(reading.mails))
-    parsed = {sha: (mail, result, path)
-              for (sha, mail), (result, path) in zip(reading.unique.items(), reading.results())}
-    message_ids = [p.message["message_id"] for _, p, _ in parsed.values() if p.message["message_id"]]
-    stored, by_message_id = known_messages(con, list(parsed), message_ids)
+    parsed = {sha: (mail, result, path) for (sha, mail), (result, path) in zip(reading.new.items(), reading.results())}
+    by_message_id = message_id_owners(con, [p.message["message_id"] for _, p, _ in parsed.values()
+                                            if p.message["message_id"]])
     rows: dict[str, dict] = {}
     events: list[dict] = []
     imported_at = now()
     for sha, (mail, result, archive_path) in parsed.items():
-        if sha in stored:
-            continue
         row = dict(result.message)
         first = by_message_id.get(row["message_id"]) if row["message_id"] else None
         if first is not None and first != sha:
@@ -196,7 +196,7 @@ def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingB
             sha256=sha, source=mail.source, account=mail.account, folder=mail.folder,
             uidvalidity=mail.uidvalidity, uid=mail.uid, source_ref=mail.ref, size_bytes=len(mail.raw),
             received_at=received_at, imported_at=imported_at, run_id=run_id,
-            archive_path=archive_path or archive.store(mail.raw, sha, received_at),
+            archive_path=archive_path,
         )
         for event in mail_events:
             event.update(source_sha256=sha, source_ref=row["message_id"] or mail.ref, imported_at=imported_at)
@@ -230,7 +230,7 @@ def ingest_batches(con: duckdb.DuckDBPyConnection, archive: Archive, batches: It
     """
     recording: _PendingBatch | None = None
     for batch in batches:
-        reading = _read(archive, batch, reader, set(recording.unique) if recording else set())
+        reading = _read(con, archive, batch, reader, set(recording.new) if recording else set())
         if recording is not None:
             yield recording.mails, _record(con, archive, recording, run_id)
         recording = reading

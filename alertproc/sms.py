@@ -24,7 +24,7 @@ from .errors import ConfigError, SourceError
 from .extract import extract, mask_otp
 from .formats import FormatSet
 from .ingest import IngestStats
-from .store import insert_batch, known_messages, now
+from .store import insert_batch, now, stored_messages
 from .tabular import map_columns, parse_time, read_rows
 
 ALIASES = {
@@ -126,7 +126,7 @@ def import_sms(con: duckdb.DuckDBPyConnection, records: Iterator[Sms], formats: 
         gst = [s for s in batch if pattern.search(s.address)]
         stats.ignored += len(batch) - len(gst)
         by_sha = {_sha(s): s for s in gst}
-        stored, _ = known_messages(con, list(by_sha), [])
+        stored = stored_messages(con, list(by_sha))
         stats.known += len(gst) - len(by_sha) + len(stored)
         rows, events = [], []
         imported_at = now()

@@ -126,17 +126,20 @@ def arrow_table(rows: list[dict], columns: tuple[str, ...]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
-def known_messages(con: duckdb.DuckDBPyConnection, shas: list[str], message_ids: list[str]) -> tuple[set[str], dict[str, str]]:
-    """Which of ``shas`` are stored, and which Message-IDs map to a stored sha256."""
+def stored_messages(con: duckdb.DuckDBPyConnection, shas: list[str]) -> set[str]:
+    """Which of ``shas`` are stored."""
     # DuckDB reads local Arrow tables named in SQL ("replacement scans"); con.register() would
     # fail whenever a caller left a result unfetched on the connection.
     lookup = pa.table({"sha256": pa.array(shas, pa.string())})  # noqa: F841
-    have = {r[0] for r in con.execute("select m.sha256 from messages m join lookup l using (sha256)").fetchall()}
-    ids = pa.table({"message_id": pa.array(message_ids, pa.string())})  # noqa: F841
-    by_id = dict(con.execute(
+    return {r[0] for r in con.execute("select m.sha256 from messages m join lookup l using (sha256)").fetchall()}
+
+
+def message_id_owners(con: duckdb.DuckDBPyConnection, message_ids: list[str]) -> dict[str, str]:
+    """The stored message (sha256) that each of ``message_ids`` belongs to, where there is one."""
+    ids = pa.table({"message_id": pa.array(message_ids, pa.string())})  # noqa: F841 (read by name in the SQL)
+    return dict(con.execute(
         "select m.message_id, min(m.sha256) from messages m join ids i using (message_id) "
         "where m.parse_status <> 'duplicate' group by 1").fetchall())
-    return have, by_id
 
 
 def insert_batch(con: duckdb.DuckDBPyConnection, messages: list[dict], events: list[dict]) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alertproc.archive import Archive
+from alertproc.archive import Archive, sha256_hex
 from alertproc.ingest import ingest
 from alertproc.parse import MailReader
 from alertproc.sources import LocalSource, RawMail, detect_kind
@@ -68,12 +68,13 @@ def test_same_bytes_twice_in_one_batch_count_once(con, tmp_path, formats):
 def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path, formats, monkeypatch):
     """Batch 2 is read by the workers while batch 1 is recorded: a mail in both is recorded once,
     by batch 1, with an intact archive copy, and counted as known in batch 2."""
-    from alertproc import archive as archive_module
+    from alertproc import ingest as ingest_module
     if (os.cpu_count() or 1) < 2:
         pytest.skip("reading ahead needs the worker pool, which needs 2+ cores")
-    writes = []
-    store = archive_module.Archive.store
-    monkeypatch.setattr(archive_module.Archive, "store", lambda self, raw, sha, when: writes.append(sha) or store(self, raw, sha, when))
+    handed_out = []  # the sha256 of every mail given to be parsed and archived
+    parse_later = ingest_module.parse_later
+    monkeypatch.setattr(ingest_module, "parse_later",
+                        lambda job, tasks: handed_out.extend(t[1] for t in tasks) or parse_later(job, tasks))
     raws = [make.otp(make.PUNE, make.ist("2026-11-21", "10:00") + timedelta(minutes=i), f"w{i}", "123456").as_bytes()
             for i in range(1999)]
     mails = [RawMail(raw, "eml", str(i)) for i, raw in enumerate(raws[:1000] + [raws[5]] + raws[1000:])]
@@ -82,7 +83,18 @@ def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path,
     assert con.execute("select count(*), count(distinct archive_path) from messages").fetchone() == (1999, 1999)
     assert all(Archive(tmp_path / "archive").verify(path, sha)
                for sha, path in con.execute("select sha256, archive_path from messages").fetchall())
-    assert writes == []  # every copy was written by a worker, none again here after its batch
+    assert sorted(handed_out) == sorted(sha256_hex(raw) for raw in raws)  # each once: the repeat was not
+
+
+def test_stored_mail_is_neither_parsed_nor_archived_again(con, tmp_path, formats, monkeypatch):
+    """Importing the same mail again (an mbox twice, a folder after a UIDVALIDITY change) only looks it up."""
+    from alertproc import ingest as ingest_module
+    mails = sample_mails()
+    first = run_ingest(con, tmp_path, mails, formats)
+    monkeypatch.setattr(ingest_module, "_pool", None)  # anything read is read here, where the trap is set
+    monkeypatch.setattr(ingest_module.Reading, "__call__", lambda self, task: pytest.fail("read a stored mail again"))
+    again = run_ingest(con, tmp_path, mails[::-1], formats)
+    assert (again.seen, again.known, again.new) == (first.seen, first.seen, 0)
 
 
 def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monkeypatch, request):

@@ -225,11 +225,10 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
 
 
 def _plan_moves(con, mails: list[RawMail], targets: dict[str, str], result: FetchResult) -> dict[str, list[int]]:
-    shas = [sha256_hex(m.raw) for m in mails]
-    rows = _stored_rows(con, shas)
+    rows = _stored_rows(con, [m.sha256 for m in mails])
     moves: dict[str, list[int]] = {"filed": [], "suspicious": []}
-    for mail, sha in zip(mails, shas):
-        action = filing_action(rows[sha])
+    for mail in mails:
+        action = filing_action(rows[mail.sha256])
         if action and action in targets:
             moves[action].append(mail.uid)
         else:

@@ -14,7 +14,7 @@ from itertools import islice
 
 import duckdb
 
-from .archive import Archive, sha256_hex
+from .archive import Archive
 from .faults import crash_point
 from .parse import MailReader, ParsedMail
 from .sources import RawMail
@@ -160,7 +160,7 @@ def _read(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail]
           in_flight: set[str]) -> _PendingBatch:
     unique: dict[str, RawMail] = {}
     for mail in batch:
-        unique.setdefault(sha256_hex(mail.raw), mail)
+        unique.setdefault(mail.sha256, mail)
     # Mail stored already is neither parsed nor archived again (a folder fetched again after a
     # UIDVALIDITY change, an mbox imported twice). Mail with the same bytes as one of the batch
     # being recorded is stored by the time this batch is recorded (and writing its file now
@@ -191,11 +191,10 @@ def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingB
             mail_events = result.events
             if row["message_id"]:
                 by_message_id[row["message_id"]] = sha
-        received_at = row["received_at"] or mail.internal_date
         row.update(
             sha256=sha, source=mail.source, account=mail.account, folder=mail.folder,
             uidvalidity=mail.uidvalidity, uid=mail.uid, source_ref=mail.ref, size_bytes=len(mail.raw),
-            received_at=received_at, imported_at=imported_at, run_id=run_id,
+            received_at=row["received_at"] or mail.internal_date, imported_at=imported_at, run_id=run_id,
             archive_path=archive_path,
         )
         for event in mail_events:

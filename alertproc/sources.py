@@ -6,8 +6,10 @@ import mailbox
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
+from .archive import sha256_hex
 from .errors import SourceError
 
 LOCAL_KINDS = ("eml", "maildir", "mbox")
@@ -25,6 +27,11 @@ class RawMail:
     uidvalidity: int | None = None
     account: str | None = None
     internal_date: datetime | None = None
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes, computed once: reading a batch and filing it both need it."""
+        return sha256_hex(self.raw)
 
 
 def detect_kind(path: Path) -> str:

@@ -186,21 +186,30 @@ def _import_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, i
         join {gstins} g on g.raw is not distinct from r.gstin_raw
     """
     result = LogImport(rows=sum(g[3] for g in groups))
-    before = con.execute("select count(*) from events").fetchall()[0][0]
-    con.execute(f"""
-        insert or ignore into events  -- the primary key drops events stored already (or twice in the file)
-        select sha256(concat(  -- one concat, not a chain of ||: each || builds a column of strings
-                   'access_attempt|', gstin, '|', asp_key, '|', strftime(occurred_at, '%Y-%m-%dT%H:%M:%S'),
-                   case when microsecond(occurred_at) % 1000000 = 0 then ''  -- datetime.isoformat(): microseconds only if any
-                        else '.' || lpad(cast(microsecond(occurred_at) % 1000000 as varchar), 6, '0') end,
-                   '+00:00|portal_log|', status, case when extra = '' then '' else '|' || extra end))[:32],
-               'access_attempt', gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at, null, 'portal_log',
-               status, null, null,
-               concat($name, ':', row_no + 1, case when extra = '' then '' else ' (' || extra || ')' end), $now
-        from ({joined})
-        where occurred_at is not null and status is not null and asp_name is not null
-    """, {**params, "name": path.name, "now": now()})
-    result.events_new = con.execute("select count(*) from events").fetchall()[0][0] - before
+    # Not `insert or ignore`: DuckDB plans that as a MERGE on event_id alone, which reads every
+    # stored id. An event id is derived from its time, so a stored copy has the same occurred_at;
+    # joining on it too lets DuckDB skip the stored row groups outside the file's time range.
+    # 100,000 rows into 10 M events: 1.0 s -> 0.74 s; imported again: 0.67 s -> 0.47 s.
+    result.events_new = con.execute(f"""
+        merge into events using (
+            select distinct on (event_id) * from (  -- a row repeated in the file is one event
+                select sha256(concat(  -- one concat, not a chain of ||: each || builds a column of strings
+                           'access_attempt|', gstin, '|', asp_key, '|', strftime(occurred_at, '%Y-%m-%dT%H:%M:%S'),
+                           case when microsecond(occurred_at) % 1000000 = 0 then ''  -- datetime.isoformat()
+                                else '.' || lpad(cast(microsecond(occurred_at) % 1000000 as varchar), 6, '0') end,
+                           '+00:00|portal_log|', status, case when extra = '' then '' else '|' || extra end))[:32]
+                           as event_id,
+                       'access_attempt' as kind, gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at,
+                       null as valid_until, 'portal_log' as channel, status, null as format_id,
+                       null as source_sha256,
+                       concat($name, ':', row_no + 1, case when extra = '' then '' else ' (' || extra || ')' end)
+                           as source_ref,
+                       $now as imported_at
+                from ({joined})
+                where occurred_at is not null and status is not null and asp_name is not null)
+        ) new on events.event_id = new.event_id and events.occurred_at = new.occurred_at
+        when not matched then insert
+    """, {**params, "name": path.name, "now": now()}).fetchall()[0][0]
     if result.events_new < result.rows:  # rejected rows, or rows stored already: tell them apart
         bad = con.execute(f"select row_no, case when occurred_at is null then 'time' when status is null then 'status' "
                           f"else 'ASP name' end from ({joined}) where occurred_at is null or status is null "

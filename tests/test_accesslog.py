@@ -20,6 +20,21 @@ def test_sample_log(con):
     assert again.events_new == 0 and again.known == 29
 
 
+def test_a_log_overlapping_the_last_one_adds_only_its_new_rows(con, tmp_path, monkeypatch):
+    """Weekly exports overlap; a row repeated inside one file is one event too."""
+    from alertproc import accesslog
+    monkeypatch.setattr(accesslog, "_import_rows", None)  # DuckDB's CSV path alone: no row-by-row fallback
+    header, *rows = (SAMPLE / "access-log.csv").read_text().splitlines()
+    (tmp_path / "week1.csv").write_text("\n".join([header, *rows[:20]]) + "\n")
+    (tmp_path / "week2.csv").write_text("\n".join([header, *rows[10:], rows[-1]]) + "\n")
+    first = import_access_log(con, tmp_path / "week1.csv")
+    second = import_access_log(con, tmp_path / "week2.csv")
+    assert (first.rows, first.events_new, first.known) == (20, 20, 0)
+    assert (second.rows, second.events_new, second.known) == (20, 9, 11)
+    assert con.execute("select count(*), count(distinct event_id) from events").fetchone() == (29, 29)
+    assert con.execute("select count(*) from events where source_ref like 'week2.csv:%'").fetchone()[0] == 9
+
+
 def test_xlsx_without_gstin_column_takes_gstin_option(con, tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ STATUSES = {"successful": "successful", "success": "successful", "succeeded": "s
             "failed": "failed", "failure": "failed", "fail": "failed", "error": "failed",
             "revoked": "revoked", "token revoked": "revoked"}
 BATCH = 50_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,8 +64,11 @@ def import_access_log(con: duckdb.DuckDBPyConnection, path: Path, gstin: str | N
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         try:
             return _import_csv(con, path, columns, len(header[1]), csv_delimiter(path), gstin)
-        except duckdb.Error:
-            # DuckDB's strict reader refused the file (ragged rows, odd quoting): read it row by row.
+        except duckdb.InvalidInputException as exc:
+            # DuckDB's strict reader refused the file (ragged rows, odd quoting, bad UTF-8). Only
+            # that: any other error is a bug to see, not to hide behind the slower path.
+            log.info("%s: DuckDB's CSV reader refused it (%s); reading it row by row", path.name,
+                     str(exc).partition("\n")[0])
             rows = read_rows(path)
             next(rows, None)
     return _import_rows(con, path, rows, columns, gstin, progress)

@@ -95,3 +95,24 @@ def test_csv_and_xlsx_of_the_same_log_give_the_same_events(tmp_path, monkeypatch
         con.close()
     assert results[0] == results[1]
     assert results[0][1:] == (34, 1, 33)
+
+
+def test_a_file_duckdb_refuses_is_read_row_by_row_and_says_so(con, tmp_path, caplog):
+    (tmp_path / "log.csv").write_text("GSTIN,Date Time,ASP Name,Status\n"
+                                      "27AAPFU0939F1ZV,16-11-2026 09:28:00,Acme,Successful,stray,cells\n")
+    with caplog.at_level("INFO", logger="alertproc.accesslog"):
+        result = import_access_log(con, tmp_path / "log.csv")
+    assert (result.rows, result.events_new) == (1, 1)
+    assert "log.csv: DuckDB's CSV reader refused it (Invalid Input Error" in caplog.text
+
+
+def test_other_database_errors_are_not_hidden_by_the_row_by_row_path(con, monkeypatch):
+    import duckdb
+
+    from alertproc import accesslog
+
+    def broken(*args, **kwargs):
+        raise duckdb.ConstraintException("duplicate key")
+    monkeypatch.setattr(accesslog, "_import_csv", broken)
+    with pytest.raises(duckdb.ConstraintException):
+        import_access_log(con, SAMPLE / "access-log.csv")

@@ -35,6 +35,22 @@ def test_a_log_overlapping_the_last_one_adds_only_its_new_rows(con, tmp_path, mo
     assert con.execute("select count(*) from events where source_ref like 'week2.csv:%'").fetchone()[0] == 9
 
 
+def test_rows_of_a_log_read_on_several_threads_keep_their_line_numbers(con, tmp_path, monkeypatch):
+    """A row's line number is its position in DuckDB's copy of the file, read in parallel."""
+    from alertproc import accesslog
+    monkeypatch.setattr(accesslog, "_import_rows", None)
+    rows = 400_000  # 17 MB: DuckDB's reader splits it between threads (unordered from ~10 MB)
+    with open(tmp_path / "log.csv", "w") as out:
+        out.write("GSTIN,Date Time,ASP Name,Status\n")
+        out.writelines(f"27AAPFU0939F1ZV,{1_700_000_000 + i},Acme,Successful\n" for i in range(rows))
+    assert import_access_log(con, tmp_path / "log.csv").events_new == rows
+    misplaced = con.execute("""
+        select count(*) from events
+        where split_part(source_ref, ':', 2)::bigint != epoch(occurred_at)::bigint - 1_700_000_000 + 2
+    """).fetchone()[0]
+    assert misplaced == 0
+
+
 def test_xlsx_without_gstin_column_takes_gstin_option(con, tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active
@@ -77,13 +93,17 @@ def test_csv_and_xlsx_of_the_same_log_give_the_same_events(tmp_path, monkeypatch
     # Milliseconds (isoformat() then prints microseconds), and white space around an IST suffix.
     lines.insert(6, "27AAPFU0939F1ZV,1795331520123,Acme Tax Cloud Pvt Ltd,X,Successful,GSTR1,")
     lines.insert(7, '27AAPFU0939F1ZV," 21-11-2026   14:32:06 \t IST ",Acme Tax Cloud Pvt Ltd,X,Successful,,')
+    # White space beyond ASCII, as spreadsheets and web pages leave it: no-break and thin spaces.
+    lines.insert(8, "27AAPFU0939F1ZV,21-11-2026\u00a014:32:07,Acme\u00a0Tax Cloud,\u2009X\u00a0,Successful,,")
+    lines.insert(9, "27AAPFU0939F1ZV,\u200921-11-2026 14:32:08\u00a0IST,Acme,X,Successful,,")
+    lines.insert(10, '\u00a0,"\t", ,\u3000,,,')  # only white space: not a row
     (tmp_path / "log.csv").write_text("\n".join(lines) + "\n")
     book = openpyxl.Workbook()
     for line in lines:
         book.active.append(next(__import__("csv").reader([line])))
     book.save(tmp_path / "log.xlsx")
-    query = ("select event_id, kind, gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at, status "
-             "from events order by event_id")
+    query = ("select event_id, kind, gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at, status, "
+             "regexp_replace(source_ref, '^log[.](csv|xlsx):', 'log:') from events order by event_id")
     results = []
     row_by_row = accesslog._import_rows
     for name in ("log.csv", "log.xlsx"):
@@ -94,7 +114,15 @@ def test_csv_and_xlsx_of_the_same_log_give_the_same_events(tmp_path, monkeypatch
         results.append((con.execute(query).fetchall(), imported.rows, imported.rejected, imported.events_new))
         con.close()
     assert results[0] == results[1]
-    assert results[0][1:] == (34, 1, 33)
+    assert results[0][1:] == (36, 1, 35)
+
+
+def test_white_space_in_sql_is_what_python_splits_on(con):
+    from alertproc.accesslog import WHITE_SPACE
+    chars = [chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF]
+    matched = con.execute(f"select list(c) from unnest($chars::varchar[]) t(c) where regexp_full_match(c, '{WHITE_SPACE}')",
+                          {"chars": chars}).fetchone()[0]
+    assert set(matched) == {c for c in chars if c.isspace()}
 
 
 def test_a_file_duckdb_refuses_is_read_row_by_row_and_says_so(con, tmp_path, caplog):

@@ -55,8 +55,10 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
 class Dovecot:
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
-    def __init__(self, *, move: bool = True, tls: bool = False, idle: bool = True):
-        self.root = Path(tempfile.mkdtemp(prefix="alertproc-dovecot-"))
+    def __init__(self, *, move: bool = True, tls: bool = False, idle: bool = True, parent: Path | None = None):
+        """``parent``: create the server's files there and leave them for its owner to delete."""
+        self.root = Path(tempfile.mkdtemp(prefix="alertproc-dovecot-", dir=parent))
+        self.keep_files = parent is not None
         os.chmod(self.root, 0o755)
         self.port = free_port()
         self.move = move
@@ -131,7 +133,8 @@ class Dovecot:
                     time.sleep(0.02)
             except ProcessLookupError:
                 pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.keep_files:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "Dovecot":
         return self.start()

@@ -1,7 +1,7 @@
 """alertproc benchmarks: ratios against baselines measured in the same run.
 
     python bench/run.py           # the sizes of the targets (tens of minutes)
-    python bench/run.py --quick   # a tenth of the sizes, same ratios (a few minutes)
+    python bench/run.py --quick   # a tenth of most sizes, same ratios (two minutes)
     python bench/run.py --smoke   # tiny sizes: checks the benchmark works, enforces nothing
 
 Prints one line per metric as `name value target status`, writes bench/results.md, and exits 1

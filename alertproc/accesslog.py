@@ -155,7 +155,8 @@ def _import_csv(con: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, i
     The file is read once, into a temporary table; the distinct names, statuses and GSTINs
     (and the counts), the insert and the list of rejected rows are read from that. Only
     generated column names (``column<N>``) and constant expressions are put into the SQL
-    text; the path, formats and GSTIN are bound parameters.
+    text; the path, delimiter, date formats and looked-up values are bound parameters (the
+    ``gstin`` option reaches the SQL only through the GSTIN look-up).
     """
     columns_sql = ", ".join(f"'column{i}': 'VARCHAR'" for i in range(width))
     # DuckDB reads the file in parallel and inserts it in file order, so a row's rowid is its

@@ -299,7 +299,7 @@ def reparse(settings, everything: bool) -> None:
 
 
 # The other command modules register themselves on ``cli`` when imported.
-from . import cli_data, cli_mailbox  # noqa: E402,F401
+from . import cli_data, cli_formats, cli_mailbox  # noqa: E402,F401
 
 def main() -> None:
     """Entry point: run the CLI and turn alertproc errors into one-line messages and exit codes."""

@@ -17,6 +17,15 @@ SHIPPED_RULES = PACKAGE_ROOT / "rules"
 SHIPPED_REPORTS = PACKAGE_ROOT / "reports"
 DEFAULT_CONFIG = "alertproc.toml"
 DEFAULT_SENDERS = ("donotreply@gst.gov.in",)
+# Reply and forward prefixes of mail clients in many languages, and the tags gateways put
+# before a subject. Applied repeatedly, case-insensitively, at the start of the subject only.
+DEFAULT_SUBJECT_PREFIXES = (
+    r"(?:re|fwd?|fw|aw|wg|sv|vs|vl|tr|rv|rif|r|i|enc|res|antw|odp|pd|ynt|ilt|vb|ref|trs|doorst|"
+    r"转发|回复|答复|轉寄|回覆|返信|転送)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]",
+    r"\[[^\]]{0,60}\]",
+    r"\*{1,3}[^*]{1,40}\*{1,3}",
+    r"(?:ext|external|external sender|external email|caution|warning|spam|suspected spam|suspicious)\s*[:：-]",
+)
 KNOWN_SECTIONS = ("alertproc", "imap", "smtp", "notify")
 
 
@@ -42,6 +51,12 @@ class Settings:
         "help": "sender addresses whose mail can be a GST alert", "addresses": True})
     require_auth_results: bool = field(default=False, metadata={
         "help": "treat alerts without Authentication-Results as suspicious (only if your mail server adds them)"})
+    trusted_authserv_ids: tuple[str, ...] = field(default=(), metadata={
+        "help": "authserv-ids of your receiving mail servers whose Authentication-Results count "
+                "(default: the topmost header's, i.e. the server that received the mail)"})
+    subject_prefixes: tuple[str, ...] = field(default=DEFAULT_SUBJECT_PREFIXES, metadata={
+        "help": "regular expressions for tags and reply/forward prefixes removed from the start of a "
+                "subject, repeatedly ([EXTERNAL], AW:, WG:, ***SPAM*** ...)"})
     sms_senders: str = field(default=r"^[A-Z0-9]{2}-GST(IND|NIN)$", metadata={
         "help": "regular expression for the sender ids of GST SMS (VM-GSTIND, JD-GSTNIN, ...)"})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
@@ -11,8 +12,10 @@ IST = timezone(timedelta(hours=5, minutes=30), "IST")
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 GSTIN_SHAPE = re.compile(r"^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]$")
 
-# Trailing words that name a company's legal form, not the company.
-_LEGAL_FORMS = {"PVT", "PRIVATE", "LTD", "LIMITED", "LLP", "INC", "CORP", "CORPORATION", "OPC", "PLC"}
+# Trailing words that name a company's legal form, not the company ("(P)" is Private).
+_LEGAL_FORMS = {"PVT", "PRIVATE", "LTD", "LIMITED", "LLP", "INC", "CORP", "CORPORATION", "OPC", "PLC", "P"}
+_HONORIFIC = re.compile(r"^\s*(?:m\s*/\s*s\.?|messrs\.?)(?=\s|$)", re.IGNORECASE)
+_DOTTED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.\s?){2,}")  # L.L.P., P. V. T.: one word
 
 
 def gstin_check_char(first14: str) -> str:
@@ -32,16 +35,38 @@ def gstin_is_valid(gstin: str | None) -> bool:
     return gstin_check_char(gstin[:14]) == gstin[14]
 
 
+def _latin(char: str) -> bool:
+    return char < "\u0250"  # Basic Latin to Latin Extended-B: accents there are decoration
+
+
 @lru_cache(maxsize=65536)
 def asp_key(name: str | None) -> str | None:
     """Normalise an ASP or GSP name so spelling variants compare equal.
 
-    Case, punctuation, spacing and a trailing legal form ("Pvt Ltd", "Private Limited",
-    "Ltd.") are ignored: "Acme Tax Cloud Pvt. Ltd." and "ACME TAXCLOUD" give one key.
+    Case (Unicode case folding), punctuation, spacing, accents on Latin letters, a leading
+    "M/s", "&" for "and", dotted abbreviations and a trailing legal form ("Pvt Ltd",
+    "Private Limited", "(P) Ltd", "L.L.P.") are ignored: "M/s Acme Tax Cloud (P) Ltd." and
+    "ACME TAXCLOUD" give one key. Letters of every script are kept, so two names in
+    Devanagari never collide; marks are dropped only from Latin letters (a Devanagari vowel
+    sign is part of the word). Keys are upper case, as they always were.
     """
     if not name:
         return None
-    words = re.sub(r"[^0-9A-Z]+", " ", name.upper()).split()
+    text = _HONORIFIC.sub(" ", unicodedata.normalize("NFKC", name))
+    text = _DOTTED.sub(lambda m: m.group(0).replace(".", "").replace(" ", "") + " ", text)
+    kept, previous = [], ""
+    for char in unicodedata.normalize("NFKD", text.casefold()):
+        category = unicodedata.category(char)
+        if category[0] == "M" and _latin(previous):
+            continue
+        if char == "&":
+            kept.append(" and ")
+        elif category[0] in "LNM":
+            kept.append(char)
+            previous = char if category[0] != "M" else previous
+        else:
+            kept.append(" ")
+    words = unicodedata.normalize("NFC", "".join(kept)).upper().split()
     while len(words) > 1 and words[-1] in _LEGAL_FORMS:
         words.pop()
     return "".join(words) or None

@@ -11,9 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import re2
+
 from .errors import ConfigError
 from .yamlfile import load_yaml, where
 
+# Compiled by RE2, whose matching time is linear in the text: no pattern, shipped or a user's,
+# can stall a run on a hostile mail (Python's re took minutes on a few kB for some patterns).
+Pattern = re2._Regexp
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # its C++ logger would print every rejected pattern to stderr
 KINDS = ("token_refreshed", "consent_granted", "access_revoked", "api_access_changed", "otp_sent")
 CHANNELS = ("email", "sms")
 FIELDS = ("gstin", "asp_name", "gsp_name", "occurred_at", "valid_until", "duration", "status")
@@ -30,10 +37,10 @@ class Format:
     kind: str
     channel: str
     path: Path
-    subject: re.Pattern | None
+    subject: Pattern | None
     subject_search: str | None
-    body: re.Pattern | None
-    fields: dict[str, re.Pattern]
+    body: Pattern | None
+    fields: dict[str, Pattern]
     required: tuple[str, ...]
     date_formats: tuple[str, ...]
     description: str = ""
@@ -89,19 +96,83 @@ class FormatSet:
         """Formats of one channel (``email`` or ``sms``)."""
         return [f for f in self.formats if f.channel == channel]
 
-    def subject_searches(self) -> list[str]:
-        """Literal subject fragments, for server-side IMAP SEARCH."""
-        return sorted({f.subject_search for f in self.formats if f.subject_search})
+    def subject_searches(self, extra: tuple[str, ...] = ()) -> list[str]:
+        """Literal subject fragments for server-side IMAP SEARCH: the formats' and ``extra``.
+
+        A fragment that contains another (case-insensitively) is left out: SEARCH SUBJECT
+        matches substrings, so the shorter one finds it already.
+        """
+        fragments = {f.subject_search for f in self.formats if f.subject_search} | set(extra)
+        return sorted(f for f in fragments if not any(o != f and o.lower() in f.lower() for o in fragments))
 
 
-def _compile(path: Path, doc: dict, key: str, pattern: object, problems: list[str]) -> re.Pattern | None:
+_QUANTIFIER = "?*+{"
+
+
+def loosen_spaces(pattern: str) -> str:
+    r"""``pattern`` with each literal space (or run of them) matching any white space, line breaks too.
+
+    Mail is wrapped wherever a line gets long, so ``refreshed on`` must also match
+    ``refreshed\non``. A space before a quantifier (``Up ?To``) becomes ``\s`` under that
+    quantifier, one inside ``[...]`` becomes ``\s`` there. ``(?x)`` patterns are left alone.
+    """
+    if "(?x" in pattern:
+        return pattern
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] != " ":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+            out.append("\\s" if ch == " " else ch)  # [-/ ] must take a line break as well
+            i += 1
+            continue
+        if ch == "[":
+            # A ']' right after '[' or '[^' is a literal, not the end of the class.
+            start = pattern[i:i + 3] if pattern[i + 1:i + 3] == "^]" else pattern[i:i + 2] if pattern[i + 1:i + 2] == "]" else "["
+            out.append(start)
+            i += len(start)
+            in_class = True
+            continue
+        if ch == " " or (ch == "\\" and pattern[i + 1:i + 2] == " "):
+            while i < len(pattern) and (pattern[i] == " " or pattern[i:i + 2] == "\\ "):
+                i += 2 if pattern[i] == "\\" else 1
+            out.append("\\s" if pattern[i:i + 1] in tuple(_QUANTIFIER) and i < len(pattern) else "\\s+")
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def compile_pattern(pattern: str) -> Pattern:
+    """Compile a format pattern the way formats use it, with RE2.
+
+    Case-insensitive; ``^``/``$`` match at each line; ``.`` matches a line break too and a
+    space any white space (a phrase or a name may be wrapped anywhere; ``[^\\n]`` stays on
+    one line). Raises ``re2.error`` for syntax RE2 lacks (look-around, back-references).
+    """
+    return re2.compile("(?ims)" + loosen_spaces(pattern), _RE2_OPTIONS)
+
+
+def _compile(path: Path, doc: dict, key: str, pattern: object, problems: list[str]) -> Pattern | None:
     if not isinstance(pattern, str):
         problems.append(f"{where(path, doc, key)}: '{key}' must be a regular expression string")
         return None
     try:
-        return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
-    except re.error as exc:
-        problems.append(f"{where(path, doc, key)}: '{key}' is not a valid regular expression: {exc}")
+        return compile_pattern(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        try:
+            re.compile(pattern)
+        except re.error:
+            problems.append(f"{where(path, doc, key)}: '{key}' is not a valid regular expression: {reason}")
+        else:
+            problems.append(f"{where(path, doc, key)}: '{key}' uses syntax the linear-time matcher (RE2) does "
+                            f"not have ({reason}); rewrite it without look-around or back-references")
         return None
 
 

@@ -1,36 +1,44 @@
-"""Read one raw e-mail: its metadata, its text, and the alert event it carries (if any)."""
+"""Read one raw e-mail: who sent it, whether it is an alert, and the alert event it carries.
+
+The steps, each undoing one thing mail transport does to an alert (docs/parsing.md): the
+sender check (senders.py); the subject without gateway tags and reply/forward prefixes in
+any language; the alert inside a forward (attached, or inline: the innermost GST block of
+text or HTML, dated by its own Date/Sent line); the text normalised (text.py) for the formats.
+"""
 
 from __future__ import annotations
 
 import email
-import email.errors
-import email.header
+import email.message
 import email.policy
 import email.utils
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
-from html.parser import HTMLParser
+from functools import cached_property, lru_cache
 
-import mailparser
+import re2
 
+from .config import DEFAULT_SUBJECT_PREFIXES
 from .domain import gstin_is_valid
 from .extract import event_id, extract, mask_otp
 from .formats import FormatSet
-from .senders import GENUINE, OTHER, sender_check
+from .forwards import innermost
+from .mailview import MailView, read_mail
+from .senders import GENUINE, OTHER, DnsLookup, SenderVerdict, sender_check, unfold
+from .text import html_to_text, normalise, unquote
 
 log = logging.getLogger(__name__)
-# mail-parser logs a warning per multipart/alternative mail; a batch of thousands floods logs.
-logging.getLogger("mailparser").setLevel(logging.ERROR)
 
-_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|fw|aw|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _GSTIN_IN_TEXT = re.compile(r"\b[0-9]{2}[A-Z0-9]{13}\b")
-_INLINE_FORWARD = re.compile(
-    r"^[>\s]*From:\s*(?P<from>.+)$(?:.*\n)*?^[>\s]*Subject:\s*(?P<subject>.+)$",
-    re.IGNORECASE | re.MULTILINE,
-)
+# A subject that names an API-access matter: GSTN's mail about it is kept as `unparsed` when no
+# format knows its wording, so a new template is seen, never lost (never filed away either:
+# it could be a notice that must stay in the inbox).
+ALERT_LIKE = re.compile(r"\b(?:tokens?|consents?|revok\w*|revocation|api\s*access|otp|one[\s-]*time\s+password)\b",
+                        re.IGNORECASE)
+# Words the IMAP SEARCH adds to the formats' subject fragments, so that such mail is fetched.
+ALERT_LIKE_SEARCH = ("token", "consent", "revok", "API access", "OTP")
 
 
 @dataclass
@@ -41,77 +49,23 @@ class ParsedMail:
     events: list[dict] = field(default_factory=list)
 
 
-class _TextFromHTML(HTMLParser):
-    """HTML to text where each table row becomes one line of cells joined by `` | ``."""
+@dataclass
+class Located:
+    """Where the alert in a mail is, before any format reads it (what ``explain`` shows)."""
 
-    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "hr"}
+    view: MailView
+    message: dict
+    sender: SenderVerdict
+    subject: str  # the alert's subject, tags and prefixes removed
+    body: str  # normalised, as the formats see it (after a first line "Subject: ...")
+    reference: datetime | None  # the alert's own date: the forwarded block's, or the mail's
+    html_body: str | None = None  # a second try, when the plain text was tried first
+    outcome: ParsedMail | None = None  # set when the mail is decided without a format
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.row: list[str] | None = None
-        self.cell: list[str] = []
-        self.text: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in ("script", "style"):
-            self.skip += 1
-        elif tag == "tr":
-            self._flush_text()
-            self.row = []
-        elif tag in ("td", "th") and self.row is not None:
-            self._close_cell()
-        elif tag in self._BLOCKS:
-            self._flush_text()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self.skip = max(0, self.skip - 1)
-        elif tag == "tr" and self.row is not None:
-            self._close_cell()
-            self.lines.append(" | ".join(c for c in self.row if c))
-            self.row = None
-        elif tag in ("td", "th") and self.row is not None:
-            self._close_cell()
-        elif tag in self._BLOCKS:
-            self._flush_text()
-
-    def handle_data(self, data: str) -> None:
-        if self.skip:
-            return
-        (self.cell if self.row is not None else self.text).append(data)
-
-    def _close_cell(self) -> None:
-        if self.row is not None and self.cell:
-            self.row.append(" ".join("".join(self.cell).split()))
-        self.cell = []
-
-    def _flush_text(self) -> None:
-        line = " ".join("".join(self.text).split())
-        if line:
-            self.lines.append(line)
-        self.text = []
-
-    def result(self) -> str:
-        self._flush_text()
-        return "\n".join(self.lines)
-
-
-def html_to_text(html: str) -> str:
-    """Flatten HTML to text; table rows become ``cell | cell`` lines."""
-    parser = _TextFromHTML()
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # HTMLParser is lenient; anything left is hostile input, keep what we have
-        pass
-    return parser.result()
-
-
-def clean_subject(subject: str) -> str:
-    """Drop ``Re:``/``Fwd:`` prefixes and fold white space."""
-    return " ".join(_REPLY_PREFIX.sub("", subject or "").split())
+    def texts(self) -> list[str]:
+        """What the formats are given, in the order they are tried."""
+        bodies = [self.body] + ([self.html_body] if self.html_body is not None else [])
+        return [f"Subject: {self.subject}\n{body}" for body in bodies]
 
 
 @lru_cache(maxsize=4096)
@@ -123,96 +77,23 @@ def _address(value: str | None) -> str | None:
     return addr.strip().lower() or None
 
 
-def _header(msg: email.message.Message, name: str) -> str | None:
-    values = msg.get_all(name) or []
-    text = "\n".join(str(v) for v in values).strip()
-    return text or None
-
-
-def _date(value: object) -> datetime | None:
-    try:
-        parsed = email.utils.parsedate_to_datetime(str(value or ""))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-@dataclass
-class MailView:
-    """What parsing needs of a mail: headers, decoded subject and date, and its text parts."""
-
-    message: email.message.Message
-    subject: str
-    sent_at: datetime | None
-    plain: list[str]
-    html: list[str]
-    failure: str | None = None
-
-    def text(self, with_html: bool) -> str:
-        """The plain-text parts, and the HTML parts flattened (tables as ``cell | cell`` lines).
-
-        Flattening HTML is the costliest step of reading an alert, so callers first try the
-        plain text alone when there is some.
-        """
-        plain = "\n".join(self.plain)
-        if not with_html:
-            return plain.strip()
-        return (plain + "\n" + "\n".join(html_to_text(h) for h in self.html)).strip()
-
-
-def _stdlib_view(raw: bytes) -> MailView | None:
-    """The stdlib's compat32 reading, or None as soon as anything about the mail is off.
-
-    Well-formed mail (nearly every GSTN alert) is read about eight times faster this way
-    than by mail-parser, which is kept for mail with defects, where its recovery pays.
-    """
-    message = email.message_from_bytes(raw)
-    if message.defects:
-        return None
-    plain: list[str] = []
-    html: list[str] = []
-    for part in message.walk():
-        content_type = part.get_content_type()  # each header lookup scans the headers: ask once
-        if not content_type.startswith("text/") or str(part.get("Content-Disposition") or "").lower().startswith("attachment"):
-            continue
-        payload = part.get_payload(decode=True)
-        if part.defects:
-            return None
-        try:
-            text = (payload or b"").decode(part.get_content_charset() or "us-ascii")
-        except (LookupError, UnicodeDecodeError):
-            return None
-        (html if content_type == "text/html" else plain).append(text)
-    raw_subject = str(message.get("Subject") or "")
-    try:
-        subject = raw_subject if "=?" not in raw_subject and "\n" not in raw_subject else \
-            str(email.header.make_header(email.header.decode_header(raw_subject)))
-    except (email.errors.HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
-        return None
-    return MailView(message, subject, _date(message.get("Date")), plain, html)
-
-
-def read_mail(raw: bytes) -> MailView:
-    """Read ``raw`` with the stdlib when it is clean, with mail-parser otherwise.
-
-    If mail-parser fails too, the stdlib's view is kept with the reason in ``failure``.
-    """
-    try:
-        view = _stdlib_view(raw)
-    except Exception:  # anything odd: let mail-parser's recovery have a go
-        view = None
-    if view is not None:
-        return view
-    try:
-        mail = mailparser.parse_from_bytes(raw)
-    except Exception as exc:  # mail-parser raises many types on hostile input
-        message = email.message_from_bytes(raw)
-        return MailView(message, str(message.get("Subject") or ""), None, [], [],
-                        f"mail-parser failed: {type(exc).__name__}: {exc}")
-    sent_at = mail.date if isinstance(mail.date, datetime) else _date(mail.message.get("Date"))
-    if sent_at is not None and sent_at.tzinfo is None:
-        sent_at = sent_at.replace(tzinfo=timezone.utc)
-    return MailView(mail.message, str(mail.subject or ""), sent_at, list(mail.text_plain or []), list(mail.text_html or []))
+def _row(view: MailView, from_addr: str | None, subject: str) -> dict:
+    auth = [unfold(v).strip() for v in view.headers("Authentication-Results")]
+    return {
+        "message_id": (str(view.message.get("Message-ID") or "").strip() or None),
+        "received_at": view.sent_at,
+        "from_addr": from_addr,
+        "subject": subject[:1000],
+        "return_path": _address(unfold("\n".join(view.headers("Return-Path")))),
+        "auth_results": "\n".join(auth) or None,
+        "forwarded": False,
+        "sender_check": None,
+        "sender_detail": None,
+        "kind": None,
+        "format_id": None,
+        "parse_status": "ignored",
+        "parse_error": None,
+    }
 
 
 def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes | None:
@@ -233,7 +114,8 @@ def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetim
     Its own kind keeps it out of every rule but ``spoofed_alert``.
     """
     claimed = extract(candidates, f"Subject: {subject}\n{text}", sent_at).event or {}
-    gstin = claimed.get("gstin") or (_GSTIN_IN_TEXT.search(subject).group(0) if _GSTIN_IN_TEXT.search(subject) else None)
+    in_subject = _GSTIN_IN_TEXT.search(subject)
+    gstin = claimed.get("gstin") or (in_subject.group(0) if in_subject else None)
     occurred = claimed.get("occurred_at") or sent_at or datetime(1970, 1, 1, tzinfo=timezone.utc)
     return {
         **claimed,
@@ -244,93 +126,140 @@ def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetim
     }
 
 
-def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str],
-               require_auth_results: bool = False) -> ParsedMail:
-    """Read ``raw`` into a ``messages`` row and the events it carries.
-
-    An alert is mail from one of ``senders`` (or forwarded from one) whose subject matches
-    an e-mail format. Any other mail is ``ignored``. An alert whose body matches no format
-    is ``unparsed`` with the reason; it is never dropped. An alert that fails its
-    Authentication-Results or comes from a look-alike domain is ``suspicious``: recorded,
-    never turned into events that other rules would trust.
-    """
-    view = read_mail(raw)
-    msg, failure, subject, sent_at = view.message, view.failure, view.subject, view.sent_at
-    from_addr = _address(str(msg.get("From") or ""))
-    message = {
-        "message_id": (str(msg.get("Message-ID") or "").strip() or None),
-        "received_at": sent_at,
-        "from_addr": from_addr,
-        "subject": subject[:1000],
-        "return_path": _address(_header(msg, "Return-Path")),
-        "auth_results": _header(msg, "Authentication-Results"),
-        "forwarded": False,
-        "sender_check": None,
-        "kind": None,
-        "format_id": None,
-        "parse_status": "ignored",
-        "parse_error": None,
-    }
-    text = view.text(with_html=not view.plain)
-    alert_subject = clean_subject(subject)
-    verdict = sender_check(from_addr, message["auth_results"], senders, require_auth_results)
-    message["sender_check"] = verdict
-    if verdict not in (GENUINE, OTHER):
-        candidates = formats.for_subject(alert_subject)
-        if not candidates:
-            message["parse_error"] = failure or "subject is not a known alert kind"
-            return ParsedMail(message)
-        message.update(kind=candidates[0].kind, parse_status="suspicious",
-                       parse_error=f"claims to be a GST alert but sender check says {verdict}")
-        return ParsedMail(message, [suspicious_event(candidates, alert_subject, text, sent_at, verdict)])
-    if verdict == OTHER:
-        inner = _inner_alert(msg, senders)
-        forward = None if inner else _INLINE_FORWARD.search(text)
-        if inner is not None:
-            inner_mail = parse_mail(inner, formats, senders, require_auth_results)
-            inner_mail.message.update({k: message[k] for k in ("message_id", "received_at", "from_addr",
-                                                               "subject", "return_path", "auth_results")})
-            inner_mail.message["forwarded"] = True
-            return inner_mail
-        if forward and _address(forward.group("from")) in senders:
-            message["forwarded"] = True
-            alert_subject = clean_subject(forward.group("subject"))
-            text = text[forward.end():]
-        else:
-            message["parse_error"] = failure or "not from a configured sender"
-            return ParsedMail(message)
-    candidates = formats.for_subject(alert_subject)
-    if not candidates:
-        message["parse_error"] = failure or "subject is not a known alert kind"
-        return ParsedMail(message)
-    message["kind"] = candidates[0].kind
-    if message["kind"] == "otp_sent":
-        message["subject"] = mask_otp(message["subject"])
-    if failure:
-        message.update(parse_status="unparsed", parse_error=failure)
-        return ParsedMail(message)
-    result = extract(candidates, f"Subject: {alert_subject}\n{text}", sent_at)
-    if result.event is None and view.plain and view.html and not message["forwarded"]:
-        result = extract(candidates, f"Subject: {alert_subject}\n{view.text(with_html=True)}", sent_at)
-    message.update(parse_status=result.status, format_id=result.format_id, parse_error=result.error)
-    return ParsedMail(message, [result.event] if result.event else [])
-
-
 @dataclass(frozen=True)
 class MailReader:
-    """Everything that decides how a mail is read: formats, trusted senders, strictness."""
+    """Everything that decides how a mail is read: formats, trusted senders and servers, prefixes."""
 
     formats: FormatSet
     senders: frozenset[str]
     require_auth_results: bool = False
+    trusted_authserv_ids: frozenset[str] = frozenset()
+    subject_prefixes: tuple[str, ...] = DEFAULT_SUBJECT_PREFIXES
+    dkim_dns: DnsLookup | None = None  # a TXT look-up for the DKIM check (tests pass their own)
+
+    @cached_property
+    def _prefix_pattern(self) -> re2._Regexp:
+        alternatives = "|".join(f"(?:{p})" for p in self.subject_prefixes) or "(?!)"
+        return re2.compile(rf"(?i)^(?:\s*(?:{alternatives}))+\s*")
+
+    def clean_subject(self, subject: str) -> str:
+        """``subject`` without leading tags and reply/forward prefixes, white space folded."""
+        subject = normalise(subject or "").replace("\n", " ")
+        if self.subject_prefixes:
+            subject = self._prefix_pattern.sub("", subject, count=1)
+        return " ".join(subject.split())
 
     def parse(self, raw: bytes) -> ParsedMail:
-        """:func:`parse_mail` with these settings; a parser bug costs one ``unparsed`` row, never the batch."""
+        """Read ``raw`` into a ``messages`` row and its events; a parser bug costs one ``unparsed`` row, never the batch."""
         try:
-            return parse_mail(raw, self.formats, self.senders, self.require_auth_results)
+            return self.parse_strict(raw)
         except Exception as exc:  # defence in depth: the message is still archived and shown
             log.exception("parser error")
             return ParsedMail({"message_id": None, "received_at": None, "from_addr": None, "subject": "",
                                "return_path": None, "auth_results": None, "forwarded": False,
-                               "sender_check": None, "kind": None, "format_id": None, "parse_status": "unparsed",
+                               "sender_check": None, "sender_detail": None, "kind": None, "format_id": None,
+                               "parse_status": "unparsed",
                                "parse_error": f"parser error: {type(exc).__name__}: {str(exc)[:200]}"})
+
+    def parse_strict(self, raw: bytes) -> ParsedMail:
+        """:meth:`parse`, letting a parser bug raise (tests and ``explain``)."""
+        located = self.locate(raw)
+        if located.outcome is not None:
+            return located.outcome
+        message = located.message
+        candidates = self.formats.for_subject(located.subject)
+        for text in located.texts():
+            result = extract(candidates, text, located.reference)
+            if result.event is not None:
+                break
+        message.update(parse_status=result.status, format_id=result.format_id, parse_error=result.error)
+        return ParsedMail(message, [result.event] if result.event else [])
+
+    def locate(self, raw: bytes) -> Located:
+        """Read the mail's sender, subject and text; decide it outright where no format is needed.
+
+        An alert is mail from one of ``senders`` (or forwarded from one) whose subject matches
+        an e-mail format. Any other mail is ``ignored``; GST mail about an API-access matter
+        in no known wording is ``unparsed``. An alert that fails its sender check is
+        ``suspicious``: recorded, never turned into events that other rules would trust.
+        """
+        view = read_mail(raw)
+        from_addr = _address(unfold(str(view.message.get("From") or "")))
+        message = _row(view, from_addr, view.subject)
+        sender = sender_check(from_addr, view.headers("Authentication-Results"), self.senders, raw,
+                              self.require_auth_results, self.trusted_authserv_ids, self.dkim_dns)
+        message.update(sender_check=sender.verdict, sender_detail=sender.reason)
+        subject = self.clean_subject(view.subject)
+        plain = view.text(with_html=not view.plain)
+        located = Located(view, message, sender, subject, "", view.sent_at)
+        if sender.verdict == OTHER:
+            return self._forwarded(located, raw)
+        self._set_text(located, plain, view.plain and view.html)
+        candidates = self.formats.for_subject(subject)
+        if sender.verdict != GENUINE:
+            if not candidates and not ALERT_LIKE.search(subject):
+                message["parse_error"] = view.failure or "subject is not a known alert kind"
+                located.outcome = ParsedMail(message)
+                return located
+            message.update(kind=candidates[0].kind if candidates else None, parse_status="suspicious",
+                           parse_error=f"claims to be a GST alert but sender check says {sender.verdict}: {sender.reason}")
+            located.outcome = ParsedMail(message, [suspicious_event(candidates, subject, located.body,
+                                                                    view.sent_at, sender.verdict)])
+            return located
+        return self._alert(located)
+
+    def _set_text(self, located: Located, text: str, html_too: bool) -> None:
+        located.body = normalise(text)
+        located.html_body = normalise(located.view.text(with_html=True)) if html_too else None
+
+    def _alert(self, located: Located) -> Located:
+        """A mail (or forwarded block) from a GST sender: which kind, or why it is none."""
+        message, view = located.message, located.view
+        candidates = self.formats.for_subject(located.subject)
+        if not candidates:
+            if ALERT_LIKE.search(located.subject):
+                message.update(parse_status="unparsed", parse_error=(
+                    f"GST mail about API access whose subject matches no format: {located.subject[:200]!r}; "
+                    "add a format file (see `alertproc explain`)"))
+            else:
+                message["parse_error"] = view.failure or "subject is not a known alert kind"
+            located.outcome = ParsedMail(message)
+            return located
+        message["kind"] = candidates[0].kind
+        if message["kind"] == "otp_sent":
+            message["subject"] = mask_otp(message["subject"])
+        if view.failure:
+            message.update(parse_status="unparsed", parse_error=view.failure)
+            located.outcome = ParsedMail(message)
+        return located
+
+    def _forwarded(self, located: Located, raw: bytes) -> Located:
+        """Mail from anyone else: the GST alert it forwards, attached or inline, if any."""
+        view, message = located.view, located.message
+        inner = _inner_alert(view.message, self.senders)
+        if inner is not None:
+            inner_located = self.locate(inner)
+            inner_located.message.update({k: message[k] for k in ("message_id", "received_at", "from_addr", "subject",
+                                                                  "return_path", "auth_results")})
+            inner_located.message["forwarded"] = True
+            return inner_located
+        texts = [view.text(with_html=False)] if view.plain else []
+        if view.html:
+            texts.append("\n".join(html_to_text(h) for h in view.html))
+        for text in texts:
+            block = innermost(normalise(text), self.senders)
+            if block is None:
+                continue
+            message["forwarded"] = True
+            located.subject = self.clean_subject(block.subject or view.subject)
+            located.reference = block.sent_at or view.sent_at
+            located.body = normalise(unquote(block.body))
+            return self._alert(located)
+        message["parse_error"] = view.failure or "not from a configured sender"
+        located.outcome = ParsedMail(message)
+        return located
+
+
+def parse_mail(raw: bytes, formats: FormatSet, senders: frozenset[str], require_auth_results: bool = False) -> ParsedMail:
+    """Read ``raw`` with default settings but these formats and senders (see :class:`MailReader`)."""
+    return MailReader(formats, senders, require_auth_results).parse_strict(raw)

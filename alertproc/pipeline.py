@@ -16,7 +16,7 @@ from .archive import Archive
 from .formats import load_formats
 from .ingest import IngestStats, ingest
 from .lake import LakeWrite, export_lake
-from .parse import MailReader
+from .parse import ALERT_LIKE_SEARCH, MailReader
 from .policy import apply_policy, load_policy
 from .report import Period, choose_period, last_complete_week, write_report
 from .rules import load_rules, run_rules
@@ -99,7 +99,8 @@ def record_stats(con: duckdb.DuckDBPyConnection, run_id: int, stats: IngestStats
 def reader_of(settings: Settings) -> MailReader:
     """How mail is read under ``settings``: the formats of ``<rules>/formats`` and the senders."""
     formats = load_formats(Path(settings.rules) / "formats")
-    return MailReader(formats, settings.sender_set, settings.require_auth_results)
+    return MailReader(formats, settings.sender_set, settings.require_auth_results,
+                      frozenset(i.lower() for i in settings.trusted_authserv_ids), settings.subject_prefixes)
 
 
 def import_mail(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, kind: str | None, run_id: int,
@@ -205,7 +206,7 @@ def fetch_imap(con: duckdb.DuckDBPyConnection | None, settings: Settings, imap: 
     """Fetch, archive, load and file away new alerts from the configured IMAP folder."""
     reader = reader_of(settings)
     with ImapMailbox(imap, dict(os.environ) if environ is None else environ) as mailbox:
-        result = fetch(con, mailbox, Archive(Path(settings.archive)), reader, reader.formats.subject_searches(),
+        result = fetch(con, mailbox, Archive(Path(settings.archive)), reader, reader.formats.subject_searches(ALERT_LIKE_SEARCH),
                        run_id=run_id, dry_run=dry_run, file_away=file_away, since=since, until=until,
                        progress=progress)
     if con is not None and run_id is not None:

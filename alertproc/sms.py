@@ -22,6 +22,7 @@ from defusedxml.ElementTree import iterparse
 
 from .errors import ConfigError, SourceError
 from .extract import extract, mask_otp
+from .text import normalise
 from .formats import FormatSet
 from .ingest import IngestStats
 from .store import insert_batch, now, stored_messages
@@ -91,7 +92,7 @@ def _sha(sms: Sms) -> str:
 
 
 def _read_one(sms: Sms, sha: str, formats: FormatSet, run_id: int | None, imported_at: datetime) -> tuple[dict, list[dict]]:
-    text = " ".join(sms.body.split())
+    text = " ".join(normalise(sms.body).split())
     candidates = [f for f in formats.for_channel("sms") if f.body is not None and f.body.search(text)]
     row = {
         "sha256": sha, "source": "sms", "source_ref": sms.ref, "received_at": sms.at, "from_addr": sms.address,

@@ -17,7 +17,7 @@ MESSAGE_COLUMNS = (
     "sha256", "message_id", "source", "account", "folder", "uidvalidity", "uid", "source_ref",
     "received_at", "from_addr", "subject", "return_path", "auth_results", "forwarded",
     "size_bytes", "archive_path", "kind", "format_id", "parse_status", "parse_error",
-    "duplicate_of", "imported_at", "run_id", "sender_check",
+    "duplicate_of", "imported_at", "run_id", "sender_check", "sender_detail",
 )
 EVENT_COLUMNS = (
     "event_id", "kind", "gstin", "gstin_valid", "asp_name", "asp_key", "gsp_name", "occurred_at",
@@ -87,6 +87,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+def _rekey(con: duckdb.DuckDBPyConnection) -> None:
+    from .rekey import rekey_asp_names  # imported here: it needs the parser's modules, most callers do not
+    rekey_asp_names(con)
+
+
+# Steps a migration's SQL cannot express, run after that file in the same transaction.
+_PYTHON_STEPS = {7: _rekey}
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply the numbered ``alertproc/sql/NNN_*.sql`` files not yet applied; return the version."""
     con.execute("create table if not exists schema_version (version integer primary key, applied_at timestamptz)")
@@ -96,6 +105,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             continue
         with transaction(con):
             con.execute(sql)
+            if version in _PYTHON_STEPS:
+                _PYTHON_STEPS[version](con)
             con.execute("insert into schema_version values (?, ?)", [version, now()])
         current = version
     return current

@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alertproc.parse import clean_subject, html_to_text, parse_mail
+from alertproc.parse import MailReader, parse_mail
+from alertproc.text import html_to_text
 from conftest import SENDERS, make
 
 IST = make.IST
@@ -133,8 +134,8 @@ def test_html_tables_become_cell_lines():
 
 
 @pytest.mark.parametrize("subject", ["Fwd: RE: Authentication token", "FW:Authentication token", "Authentication token"])
-def test_reply_prefixes_are_dropped(subject):
-    assert clean_subject(subject) == "Authentication token"
+def test_reply_prefixes_are_dropped(formats, subject):
+    assert MailReader(formats, SENDERS).clean_subject(subject) == "Authentication token"
 
 
 @pytest.mark.parametrize("slug,verdict", [("spoofed-dmarc-fail", "auth_fail"), ("spoofed-lookalike", "lookalike")])

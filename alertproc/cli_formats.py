@@ -1,0 +1,115 @@
+"""``alertproc explain`` and ``alertproc formats``: for people who write alert formats."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import pipeline
+from .cli import EXIT_FAILURE, cli, settings_options
+from .explain import Explanation, check_formats, explain_mail
+from .extract import mask_otp
+
+
+def _show_event(event: dict) -> None:
+    for name in ("kind", "gstin", "asp_name", "asp_key", "gsp_name", "occurred_at", "valid_until", "status"):
+        if event.get(name) is not None:
+            click.echo(f"    {name}: {event[name]}")
+
+
+def _masking(found: Explanation):
+    """OTP mail has its digits masked everywhere it is shown; other mail is shown as it is."""
+    otp = found.outcome.message["kind"] == "otp_sent" or "otp" in found.cleaned_subject.lower()
+    return mask_otp if otp else (lambda text: text)
+
+
+def print_explanation(found: Explanation) -> None:
+    """The explanation, step by step, for a person at a terminal."""
+    message = found.outcome.message
+    mask_otp = _masking(found)
+    click.echo(f"from:     {found.from_addr}")
+    click.echo(f"subject:  {mask_otp(found.subject)}")
+    click.echo(f"sender:   {found.sender_verdict} — {found.sender_reason}")
+    click.echo(f"as alert: subject read as {mask_otp(found.cleaned_subject)!r}" +
+               (" (forwarded)" if found.forwarded else ""))
+    click.echo(f"formats for this subject: {', '.join(found.candidates) or 'none'}"
+               + ("" if found.candidates or not found.alert_like else " (but it names an API-access matter)"))
+    for number, text in enumerate(found.texts, start=1):
+        label = "plain text" if number == 1 else "HTML, flattened"
+        click.echo(f"\n--- text {number} ({label}), as the formats see it ---")
+        click.echo(mask_otp(text))
+        for trial in (t for t in found.trials if t.text_number == number):
+            click.echo(f"\n  format {trial.format_id} ({trial.path})")
+            if trial.body_matches is False:
+                click.echo("    body pattern: no match (format skipped)")
+                continue
+            for name, value in trial.fields.items():
+                click.echo(f"    {name}: {mask_otp(value) if value is not None else '— not found'}")
+            if trial.missing:
+                click.echo(f"    missing required: {', '.join(trial.missing)}")
+    click.echo(f"\nresult: {message['parse_status']}" + (f" — {message['parse_error']}" if message["parse_error"] else ""))
+    for event in found.outcome.events:
+        click.echo("  event:")
+        _show_event(event)
+
+
+@cli.command()
+@click.argument("mail", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@settings_options
+def explain(settings, mail: Path, as_json: bool) -> None:
+    """Show how one mail is read: sender verdict, the text the formats see, each field found.
+
+    For writing a format for a new wording: save the mail (.eml), run this, add or edit a
+    file in rules/formats/, run it again. Nothing is stored. Exit 0 when the mail gives an
+    alert event, 1 when it does not.
+
+    \b
+    Example:
+      alertproc explain ~/Downloads/new-alert.eml
+      alertproc explain --rules ./rules unparsed.eml
+    """
+    found = explain_mail(mail.read_bytes(), pipeline.reader_of(settings))
+    if as_json:
+        click.echo(json.dumps({"sender_check": found.sender_verdict, "sender_detail": found.sender_reason,
+                               "subject": _masking(found)(found.cleaned_subject), "candidates": found.candidates,
+                               "parse_status": found.outcome.message["parse_status"],
+                               "parse_error": found.outcome.message["parse_error"],
+                               "events": found.outcome.events}, default=str, indent=2))
+    else:
+        print_explanation(found)
+    if found.trusted_event is None:
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.group()
+def formats() -> None:
+    """Check the alert formats of rules/formats/.
+
+    \b
+    Example:
+      alertproc formats check
+    """
+
+
+@formats.command("check")
+@settings_options
+def formats_check(settings) -> None:
+    """Load every format (errors with file and line) and warn about risky patterns.
+
+    Exit 0 with no warnings, 1 with warnings, 2 when a format does not load.
+
+    \b
+    Example:
+      alertproc formats check --rules ./rules
+    """
+    reader = pipeline.reader_of(settings)
+    warnings = check_formats(reader.formats)
+    for warning in warnings:
+        click.echo(f"warning: {warning.where}: {warning.message}")
+    click.echo(f"{len(reader.formats.formats)} formats, {len(warnings)} warnings")
+    if warnings:
+        sys.exit(EXIT_FAILURE)

@@ -187,6 +187,10 @@ def status(settings, as_json: bool) -> None:
     click.echo("last alert per GSTIN and ASP (IST):")
     for row in report_["last_seen"]:
         click.echo(f"  {row['gstin']}  {row['asp_name']:<40} {row['last_ist']}")
+    click.echo(f"unparsed alerts: {report_['unparsed_total']} (add a format; `alertproc explain MAIL.eml` shows why); "
+               f"spoof suspects: {report_['suspicious_total']}")
+    for row in report_["unparsed"]:
+        click.echo(f"  {row['received_ist'] or '—':<16} {row['subject'][:70]:<70} {row['parse_error'][:80]}")
     click.echo(f"archive: {report_['archive_files']} files, {report_['archive_mb']} MB in {settings.archive}")
 
 

@@ -54,12 +54,12 @@ def explain_mail(raw: bytes, reader: MailReader) -> Explanation:
     located = reader.locate(raw)
     outcome = reader.parse_strict(raw)
     candidates = reader.formats.for_subject(located.subject)
-    texts = located.texts() if located.body or located.html_body else []
+    texts = list(located.texts()) if located.outcome is None or located.body else []
     trials = []
     for number, text in enumerate(texts, start=1):
         for fmt in candidates:
             values, missing = fmt.extract(text)
-            body = None if fmt.body is None else fmt.body.search(text) is not None
+            body = None if fmt.body is None else fmt.matches_body(text)
             trials.append(FormatTrial(fmt.id, str(fmt.path), number, body,
                                       {name: values.get(name) for name in fmt.fields} if body is not False else {},
                                       missing))
@@ -79,12 +79,12 @@ class PatternWarning:
 
 
 # Texts a careless pattern is slow or wrong on; RE2 is linear, so these only measure the constant.
-_STRESS = (" " * 100_000, "a" * 100_000, ("ASP Name | " * 10_000), "\n" * 100_000)
+_STRESS = (b" " * 100_000, b"a" * 100_000, (b"ASP Name | " * 10_000), b"\n" * 100_000)
 _SLOW_MS = 50.0
 
 
 def _pattern_warnings(fmt: Format, name: str, pattern: Pattern) -> list[PatternWarning]:
-    source = pattern.pattern.removeprefix("(?ims)")
+    source = pattern.pattern.decode().removeprefix("(?ims)")
     where = f"{fmt.path}: {name}"
     warnings = []
     tail = source.rstrip("$)")
@@ -103,7 +103,7 @@ def _pattern_warnings(fmt: Format, name: str, pattern: Pattern) -> list[PatternW
         spent = (time.perf_counter() - started) * 1000
         if spent > _SLOW_MS:
             warnings.append(PatternWarning(where, f"took {spent:.0f} ms on {len(text):,} characters of "
-                                                  f"{text[:12]!r}...; simplify it"))
+                                                  f"{text[:12].decode()!r}...; simplify it"))
             break
     return warnings
 
@@ -116,7 +116,7 @@ def check_formats(formats: FormatSet) -> list[PatternWarning]:
         for name, pattern in patterns.items():
             if pattern is not None:
                 warnings += _pattern_warnings(fmt, name, pattern)
-        readable = (fmt.subject.pattern if fmt.subject is not None else "").replace("\\s+", " ")
+        readable = (fmt.subject.pattern.decode() if fmt.subject is not None else "").replace("\\s+", " ")
         if fmt.channel == "email" and not fmt.subject_search and not ALERT_LIKE.search(readable):
             warnings.append(PatternWarning(f"{fmt.path}: subject_search",
                                            "no subject_search and no API-access word in the subject pattern: "

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .domain import IST, asp_key, gstin_is_valid, to_utc
-from .formats import Format
+from .formats import Format, utf8
 
 _DURATION = re.compile(r"(\d+)\s*(day|hour)", re.IGNORECASE)
 _OTP = re.compile(r"(?<![0-9A-Z])\d{4,8}(?![0-9A-Z])")
@@ -91,8 +91,9 @@ def extract(candidates: list[Format], text: str, reference: datetime | None) -> 
     no date of its own and completes times given without a date.
     """
     reasons = []
+    data = utf8(text)
     for fmt in candidates:
-        values, missing = fmt.extract(text)
+        values, missing = fmt.extract(data)
         if missing:
             reasons.append(f"{fmt.id}: no {', '.join(missing)}")
             continue

@@ -47,17 +47,25 @@ class Format:
 
     def matches_subject(self, subject: str) -> bool:
         """True when ``subject`` says this is an alert of this format's kind."""
-        return self.subject is not None and self.subject.search(subject) is not None
+        return self.subject is not None and self.subject.search(utf8(subject)) is not None
 
-    def extract(self, text: str) -> tuple[dict[str, str], list[str]]:
-        """Pull the raw field strings out of ``text``; also return required fields missing."""
-        if self.body is not None and not self.body.search(text):
+    def matches_body(self, text: str | bytes) -> bool:
+        """True when this format has no body pattern or ``text`` matches it."""
+        return self.body is None or self.body.search(utf8(text)) is not None
+
+    def extract(self, text: str | bytes) -> tuple[dict[str, str], list[str]]:
+        """Pull the raw field strings out of ``text``; also return required fields missing.
+
+        Give UTF-8 bytes when trying several formats on one text: it is encoded once then.
+        """
+        data = utf8(text)
+        if self.body is not None and not self.body.search(data):
             return {}, ["text matching its body pattern"]
         values: dict[str, str] = {}
         for name, pattern in self.fields.items():
-            found = pattern.search(text)
+            found = pattern.search(data)
             if found:
-                values[name] = " ".join(found.group(1).split())
+                values[name] = " ".join(found.group(1).decode("utf-8", "replace").split())
         return values, [name for name in self.required if name not in values]
 
     def parse_date(self, value: str, reference: datetime | None = None) -> datetime | None:
@@ -67,11 +75,15 @@ class Format:
         ``reference`` (the message's own date, in IST), rolling over midnight.
         """
         value = value.strip().removesuffix("IST").strip()
-        for fmt in self.date_formats:
+        shape = _SHAPE.sub("9", value)
+        known = _FORMAT_OF_SHAPE.get((self.date_formats, shape))
+        for fmt in ((known,) if known else ()) + self.date_formats:
             try:
                 parsed = datetime.strptime(value, fmt)
             except ValueError:
                 continue
+            if len(_FORMAT_OF_SHAPE) < 4096:
+                _FORMAT_OF_SHAPE[(self.date_formats, shape)] = fmt
             if "%d" not in fmt and reference is not None:
                 parsed = datetime.combine(reference.date(), parsed.time())
                 if parsed < reference - timedelta(hours=1):
@@ -82,15 +94,28 @@ class Format:
         return None
 
 
+def utf8(text: str | bytes) -> bytes:
+    """``text`` as the patterns read it: UTF-8 bytes (RE2 searches bytes about 4x faster than str)."""
+    return text if isinstance(text, bytes) else text.encode("utf-8", "replace")
+
+
 @dataclass
 class FormatSet:
     """All loaded formats, in a stable order (by file name)."""
 
     formats: list[Format] = field(default_factory=list)
+    _by_subject: dict[str, list[Format]] = field(default_factory=dict, repr=False, compare=False)
 
     def for_subject(self, subject: str) -> list[Format]:
-        """E-mail formats whose subject pattern matches ``subject``."""
-        return [f for f in self.formats if f.channel == "email" and f.matches_subject(subject)]
+        """E-mail formats whose subject pattern matches ``subject`` (remembered: a mailbox has
+        one subject per GSTIN and kind, thousands of times over). Do not change the list."""
+        found = self._by_subject.get(subject)
+        if found is None:
+            if len(self._by_subject) >= 10_000:
+                self._by_subject.clear()
+            found = self._by_subject[subject] = [f for f in self.formats if f.channel == "email"
+                                                 and f.matches_subject(subject)]
+        return found
 
     def for_channel(self, channel: str) -> list[Format]:
         """Formats of one channel (``email`` or ``sms``)."""
@@ -107,6 +132,10 @@ class FormatSet:
 
 
 _QUANTIFIER = "?*+{"
+# A mailbox writes its dates in a few shapes ("99-99-9999 99:99:99"): the strptime format that
+# read a shape is tried first next time, instead of every format in turn (each miss ~10 µs).
+_SHAPE = re.compile(r"\d")
+_FORMAT_OF_SHAPE: dict[tuple[tuple[str, ...], str], str] = {}
 
 
 def loosen_spaces(pattern: str) -> str:
@@ -155,7 +184,7 @@ def compile_pattern(pattern: str) -> Pattern:
     space any white space (a phrase or a name may be wrapped anywhere; ``[^\\n]`` stays on
     one line). Raises ``re2.error`` for syntax RE2 lacks (look-around, back-references).
     """
-    return re2.compile("(?ims)" + loosen_spaces(pattern), _RE2_OPTIONS)
+    return re2.compile(("(?ims)" + loosen_spaces(pattern)).encode(), _RE2_OPTIONS)
 
 
 def _compile(path: Path, doc: dict, key: str, pattern: object, problems: list[str]) -> Pattern | None:

@@ -14,6 +14,7 @@ import email.policy
 import email.utils
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
@@ -59,13 +60,15 @@ class Located:
     subject: str  # the alert's subject, tags and prefixes removed
     body: str  # normalised, as the formats see it (after a first line "Subject: ...")
     reference: datetime | None  # the alert's own date: the forwarded block's, or the mail's
-    html_body: str | None = None  # a second try, when the plain text was tried first
+    html_too: bool = False  # the plain text is tried first, then the HTML (flattened only then)
     outcome: ParsedMail | None = None  # set when the mail is decided without a format
 
-    def texts(self) -> list[str]:
-        """What the formats are given, in the order they are tried."""
-        bodies = [self.body] + ([self.html_body] if self.html_body is not None else [])
-        return [f"Subject: {self.subject}\n{body}" for body in bodies]
+    def texts(self) -> Iterator[str]:
+        """What the formats are given, in the order they are tried (the HTML one made on demand:
+        flattening HTML is the costliest step of reading an alert)."""
+        yield f"Subject: {self.subject}\n{self.body}"
+        if self.html_too:
+            yield f"Subject: {self.subject}\n{normalise(self.view.text(with_html=True))}"
 
 
 @lru_cache(maxsize=4096)
@@ -111,15 +114,18 @@ def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes |
 def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetime | None, verdict: str) -> dict:
     """The evidence event of a spoof suspect: what it claims, under kind ``suspicious_alert``.
 
-    Its own kind keeps it out of every rule but ``spoofed_alert``.
+    Its own kind keeps it out of every rule but ``spoofed_alert``. The kind it claims is part
+    of its id: a forged consent and a forged refresh at the same minute are two suspects.
     """
     claimed = extract(candidates, f"Subject: {subject}\n{text}", sent_at).event or {}
     in_subject = _GSTIN_IN_TEXT.search(subject)
     gstin = claimed.get("gstin") or (in_subject.group(0) if in_subject else None)
     occurred = claimed.get("occurred_at") or sent_at or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    claimed_kind = candidates[0].kind if candidates else "unknown"
     return {
         **claimed,
-        "event_id": event_id("suspicious_alert", gstin, claimed.get("asp_key"), occurred, "email", verdict),
+        "event_id": event_id("suspicious_alert", gstin, claimed.get("asp_key"), occurred, "email", verdict,
+                             claimed_kind),
         "kind": "suspicious_alert", "gstin": gstin, "gstin_valid": gstin_is_valid(gstin),
         "occurred_at": occurred, "channel": "email", "status": verdict,
         "format_id": claimed.get("format_id"),
@@ -194,7 +200,7 @@ class MailReader:
         located = Located(view, message, sender, subject, "", view.sent_at)
         if sender.verdict == OTHER:
             return self._forwarded(located, raw)
-        self._set_text(located, plain, view.plain and view.html)
+        self._set_text(located, plain, bool(view.plain and view.html))
         candidates = self.formats.for_subject(subject)
         if sender.verdict != GENUINE:
             if not candidates and not ALERT_LIKE.search(subject):
@@ -210,7 +216,7 @@ class MailReader:
 
     def _set_text(self, located: Located, text: str, html_too: bool) -> None:
         located.body = normalise(text)
-        located.html_body = normalise(located.view.text(with_html=True)) if html_too else None
+        located.html_too = html_too
 
     def _alert(self, located: Located) -> Located:
         """A mail (or forwarded block) from a GST sender: which kind, or why it is none."""
@@ -243,10 +249,12 @@ class MailReader:
                                                                   "return_path", "auth_results")})
             inner_located.message["forwarded"] = True
             return inner_located
-        texts = [view.text(with_html=False)] if view.plain else []
-        if view.html:
-            texts.append("\n".join(html_to_text(h) for h in view.html))
+        texts = (view.text(with_html=False) if plain else "\n".join(html_to_text(h) for h in view.html)
+                 for plain in ((True,) if view.plain else ()) + ((False,) if view.html else ()))
         for text in texts:
+            lowered = text.lower()
+            if not any(sender in lowered for sender in self.senders):
+                continue  # a forwarded block names its sender's address: no address, no block
             block = innermost(normalise(text), self.senders)
             if block is None:
                 continue

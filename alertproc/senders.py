@@ -119,18 +119,29 @@ class DnsUnavailable(Exception):
     """Raised by a DNS look-up that got no answer (offline, time-out): the DKIM check is undecided."""
 
 
-@lru_cache(maxsize=256)
+_DNS_ANSWERS: dict[bytes, bytes | None | DnsUnavailable] = {}
+
+
 def _system_dns(name: bytes, timeout: int = 5) -> bytes | None:
-    """TXT record ``name`` through dnspython, cached per process (GSTN signs with a few keys)."""
-    import dns.exception
-    import dns.resolver
-    try:
-        answer = dns.resolver.resolve(name.decode().rstrip("."), "TXT", lifetime=timeout)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        return None
-    except dns.exception.DNSException as exc:
-        raise DnsUnavailable(str(exc)) from exc
-    return b"".join(b"".join(record.strings) for record in answer)
+    """TXT record ``name`` through dnspython, answers and failures cached per process.
+
+    GSTN signs with a few keys, so a run asks DNS a few times; a failure is remembered too,
+    or every alert of an offline run would wait ``timeout`` seconds for its own.
+    """
+    if name not in _DNS_ANSWERS:
+        import dns.exception
+        import dns.resolver
+        try:
+            answer = dns.resolver.resolve(name.decode().rstrip("."), "TXT", lifetime=timeout)
+            _DNS_ANSWERS[name] = b"".join(b"".join(record.strings) for record in answer)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            _DNS_ANSWERS[name] = None
+        except dns.exception.DNSException as exc:
+            _DNS_ANSWERS[name] = DnsUnavailable(f"{type(exc).__name__}: {exc}")
+    found = _DNS_ANSWERS[name]
+    if isinstance(found, DnsUnavailable):
+        raise found
+    return found
 
 
 def _aligned(signing_domain: str, from_domain: str) -> bool:

@@ -93,7 +93,7 @@ def _sha(sms: Sms) -> str:
 
 def _read_one(sms: Sms, sha: str, formats: FormatSet, run_id: int | None, imported_at: datetime) -> tuple[dict, list[dict]]:
     text = " ".join(normalise(sms.body).split())
-    candidates = [f for f in formats.for_channel("sms") if f.body is not None and f.body.search(text)]
+    candidates = [f for f in formats.for_channel("sms") if f.body is not None and f.matches_body(text)]
     row = {
         "sha256": sha, "source": "sms", "source_ref": sms.ref, "received_at": sms.at, "from_addr": sms.address,
         "subject": (mask_otp(text) if "otp" in text.lower() else text)[:1000], "size_bytes": len(sms.body.encode()),

@@ -49,6 +49,11 @@ def operator_status(con: duckdb.DuckDBPyConnection, archive: Path) -> dict:
                                 "strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M') as last_ist "
                                 "from events where asp_key is not null and kind <> 'suspicious_alert' "
                                 "group by gstin, asp_key order by max(occurred_at) desc limit 50"),
+        "unparsed": _rows(con, "select strftime(timezone('Asia/Kolkata', received_at), '%d-%m-%Y %H:%M') as received_ist, "
+                               "subject, parse_error from messages where parse_status = 'unparsed' "
+                               "order by received_at desc nulls last limit 20"),
+        "unparsed_total": scalar(con, "select count(*) from messages where parse_status = 'unparsed'"),
+        "suspicious_total": scalar(con, "select count(*) from messages where parse_status = 'suspicious'"),
         "archive_files": files,
         "archive_mb": round(size / 1e6, 1),
     }

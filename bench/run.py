@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 from conftest import make  # noqa: E402
+from mangle import realistic_mix  # noqa: E402
 from large_inputs import write_log  # noqa: E402
 from dovecot import PASSWORD, USER, Dovecot  # noqa: E402
 
@@ -65,10 +66,10 @@ def timed(func, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def alert(i: int) -> bytes:
-    when = make.ist("2025-01-01", "00:00") + timedelta(minutes=87 * i)
-    gstin = (make.PUNE, make.BLR, make.DEL)[i % 3]
-    return make.refresh_text(gstin, make.ACME, make.EGSP, when, f"bench{i}").as_bytes().replace(b"\n", b"\r\n")
+def mailbox(count: int) -> list[bytes]:
+    """A real-shaped mailbox (tests/mangle.py): HTML-only and multipart alerts, base64, QP, folded
+    headers, gateway tags, forwards, 10% other mail; one mail every 87 minutes from 2025-01-01."""
+    return realistic_mix(count, seed=count, start=make.ist("2025-01-01", "00:00"))
 
 
 def fill_maildir(server: Dovecot, count: int) -> None:
@@ -81,12 +82,9 @@ def fill_maildir(server: Dovecot, count: int) -> None:
     cur = server.root / "home" / USER / "Maildir" / "cur"
     for sub in ("cur", "new", "tmp"):
         (cur.parent / sub).mkdir(parents=True, exist_ok=True)
-    other = make.other("Priya <p@example.in>", "Lunch?", make.ist("2025-01-01", "12:00"), "o", "1 pm?\n").as_bytes()
-    other = other.replace(b"\n", b"\r\n")  # as alert() writes them, so S= and W= are both the file size
     delivered = random.Random(count)
     seconds = 1_700_000_000
-    for i in range(count):
-        raw = alert(i) if i % 10 else other
+    for raw in mailbox(count):  # CRLF line ends, so S= and W= are both the file size
         seconds += delivered.randint(600, 20_000)
         name = (f"{seconds}.M{delivered.randint(0, 999_999)}P{delivered.randint(1_000, 99_999)}.mail.example.in,"
                 f"S={len(raw)},W={len(raw)}:2,")
@@ -189,8 +187,7 @@ def bench_rss(small: int, large: int, work: Path, enforce: bool) -> None:
 
 
 def bench_parse(count: int, enforce: bool) -> None:
-    samples = [p.read_bytes() for p in sorted((ROOT / "sample_mailbox" / "mail").glob("*.eml"))]
-    raws = (samples * (count // len(samples) + 1))[:count]
+    raws = mailbox(count)
     reader = MailReader(load_formats(ROOT / "rules" / "formats"), frozenset({"donotreply@gst.gov.in"}))
 
     def stdlib(raw: bytes) -> None:

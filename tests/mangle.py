@@ -452,31 +452,36 @@ SPOOFS: list[Callable[[Alert], bytes]] = [folded_spf_fail, forged_pass_below_fai
                                            unreadable_results, lookalike_sender]
 
 
-def realistic_mix(count: int, seed: int = 7, other_share: float = 0.1) -> list[bytes]:
-    """``count`` mails: alerts of every kind through a random transform, and a share of other mail.
-
-    Each alert gets its own GSTIN minute so that the mails differ (Message-ID and time).
-    """
+def realistic_mix(count: int, seed: int = 7, other_share: float = 0.1, start: datetime | None = None,
+                  step: timedelta = timedelta(minutes=87)) -> list[bytes]:
+    """``count`` raw mails (CRLF) as a real mailbox holds them: alerts of every kind, most as sent,
+    the rest through a gateway, a client or a forward (``_MIX``), and a share of other mail."""
     rng = random.Random(seed)
-    kinds = [make.refresh_text, make.refresh_table]
+    first = start or WHEN
     mails = []
     for number in range(count):
-        when = WHEN - timedelta(minutes=number)
+        when = first + step * number
         msgid = f"mix{number}"
-        if rng.random() < other_share:
-            mails.append(make.other(rng.choice(_PEOPLE), f"Minutes of the meeting {number}", when, msgid,
-                                    "Please find the minutes below.\n" * 20).as_bytes())
-            continue
+        gstin = (make.PUNE, make.BLR, make.DEL)[number % 3]
         pick = rng.random()
-        if pick < 0.75:
-            msg = rng.choice(kinds)(make.PUNE, make.ACME, make.EGSP, when, msgid)
-        elif pick < 0.85:
-            msg = make.consent(make.PUNE, make.ACME, make.EGSP, when, 30, msgid)
-        elif pick < 0.92:
-            msg = make.otp(make.PUNE, when, msgid, "493817")
+        if pick < other_share:
+            msg = make.other(rng.choice(_PEOPLE), f"Minutes of the meeting {number}", when, msgid,
+                             "Please find the minutes below.\n" * 20)
+            raw = msg.as_bytes()
         else:
-            msg = make.revoked(make.BLR, make.LEDGER, make.SUVIDHA, when, msgid)
-        mails.append(rng.choice(_MIX)(_alert(msgid, msg)))
+            pick = rng.random()
+            if pick < 0.45:
+                msg = make.refresh_text(gstin, make.ACME, make.EGSP, when, msgid)
+            elif pick < 0.8:
+                msg = make.refresh_table(gstin, make.LEDGER, make.SUVIDHA, when, msgid)
+            elif pick < 0.88:
+                msg = make.consent(gstin, make.ACME, make.EGSP, when, 30, msgid)
+            elif pick < 0.95:
+                msg = make.otp(gstin, when, msgid, "493817")
+            else:
+                msg = make.revoked(gstin, make.LEDGER, make.SUVIDHA, when, msgid)
+            raw = rng.choice(_MIX)(_alert(msgid, msg))
+        mails.append(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     return mails
 
 

@@ -385,3 +385,30 @@ def test_overlapping_runs_and_a_reader_while_a_run_writes(dovecot, tmp_path):
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert cli(tmp_path, "sql", "select count(*) from messages").stdout.split()[-1] == str(len(ALERTS))
+
+
+def test_mail_as_transport_leaves_it_is_filed_right(dovecot, settings):
+    """A folded spf=fail spoof goes to the suspicious folder; a tagged, a forwarded-prefix and an
+    Outlook-wrapped alert are filed; GST mail about API access in an unknown wording stays put."""
+    from mangle import alerts, folded_spf_fail, microsoft_365_fail, subject_tagged, wrapped
+    clean = {a.name: a for a in alerts()}
+    spoofs = [("folded", folded_spf_fail(clean["E1-refresh-text"])), ("m365", microsoft_365_fail(clean["E3-consent"]))]
+    filed = [("tagged", subject_tagged("[EXTERNAL] ")(clean["E2-refresh-table"])),
+             ("prefixed", subject_tagged("WG: AW: ")(clean["E4-revoked"])), ("wrapped", wrapped(72)(clean["E6-otp"]))]
+    new_wording = [("new", make.other(make.GST, f"API access token generated for your GSTIN {make.PUNE}", make.START,
+                                      "new1", "An access token was generated.\n").as_bytes())]
+    append(dovecot, spoofs + filed + new_wording)
+    result = fetch(settings, dovecot)
+    assert (result.filed, result.suspicious) == (len(filed), len(spoofs))
+    assert sorted(raw for raw, _ in contents(dovecot, SUSPICIOUS)) == sorted(raw.replace(b"\r\n", b"\n").replace(
+        b"\n", b"\r\n") for _, raw in spoofs)
+    assert len(contents(dovecot, FILED)) == len(filed)
+    assert [raw for raw, _ in contents(dovecot, "INBOX")] == [new_wording[0][1].replace(b"\n", b"\r\n")]
+    con = store.connect(settings.db, read_only=True)
+    try:
+        rows = con.execute("select parse_status, count(*) from messages group by 1 order by 1").fetchall()
+        kinds = con.execute("select kind, count(*) from events group by 1 order by 1").fetchall()
+    finally:
+        con.close()
+    assert rows == [("parsed", 3), ("suspicious", 2), ("unparsed", 1)]
+    assert kinds == [("access_revoked", 1), ("otp_sent", 1), ("suspicious_alert", 2), ("token_refreshed", 1)]

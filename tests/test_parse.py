@@ -154,3 +154,42 @@ def test_genuine_mail_without_auth_results_passes_unless_required(formats):
     assert parse_mail(raw, formats, SENDERS).message["sender_check"] == "genuine"
     strict = parse_mail(raw, formats, SENDERS, require_auth_results=True).message
     assert (strict["sender_check"], strict["parse_status"]) == ("auth_missing", "suspicious")
+
+
+@pytest.mark.parametrize("subject", [
+    f"API access token generated for your GSTIN {make.PUNE}",
+    "OTP for filing GSTR-1 for October 2026",
+    f"Consent withdrawn for your GSTIN {make.PUNE}",
+    "[EXTERNAL] AW: Revocation of API access",
+])
+def test_gst_mail_about_api_access_in_an_unknown_wording_is_unparsed_not_ignored(formats, subject):
+    result = parse(make.other(make.GST, subject, WHEN, "m10", "Something about your API access.\n"), formats)
+    message = result.message
+    assert (message["parse_status"], message["kind"], result.events) == ("unparsed", None, [])
+    assert "matches no format" in message["parse_error"] and "alertproc explain" in message["parse_error"]
+
+
+def test_subject_prefixes_are_a_setting(formats):
+    raw = make.refresh_text(make.PUNE, make.ACME, make.EGSP, WHEN, "m11")
+    raw.replace_header("Subject", "[EXTERNAL] " + raw["Subject"])
+    assert MailReader(formats, SENDERS).parse(raw.as_bytes()).message["parse_status"] == "parsed"
+    bare = MailReader(formats, SENDERS, subject_prefixes=()).parse(raw.as_bytes()).message
+    assert bare["parse_status"] == "unparsed" and bare["kind"] is None  # alert-like, but no format's subject
+
+
+def test_an_offline_dns_is_asked_once_per_key(monkeypatch):
+    import dns.exception
+    import dns.resolver
+
+    from alertproc import senders
+    calls = []
+
+    def timeout(*args, **kwargs):
+        calls.append(args)
+        raise dns.exception.Timeout()
+    monkeypatch.setattr(dns.resolver, "resolve", timeout)
+    monkeypatch.setattr(senders, "_DNS_ANSWERS", {})
+    for _ in range(3):
+        with pytest.raises(senders.DnsUnavailable):
+            senders._system_dns(b"gstn._domainkey.gst.gov.in.")
+    assert len(calls) == 1

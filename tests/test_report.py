@@ -54,7 +54,7 @@ def test_report_shows_the_weeks_findings_activity_and_unparsed(sample_db, settin
     assert {"spoofed_alert", "refresh_without_consent", "consent_expiring"} <= set(rules)
     assert "refresh_burst" not in rules  # that was in week 46
     assert "QuickFile GST Services" in html and "29AAPFU0939F1ZR" in html
-    assert "Unparsed alerts" in html and "match no format" in html
+    assert "Unparsed alerts" in html and "alertproc explain MAIL.eml" in html
     assert not any(tag in ("script", "link", "img", "iframe") for tag, _ in Elements(html).tags)
 
 

@@ -63,7 +63,7 @@ order by received_at;
 
 -- name: suspicious
 select strftime(timezone('Asia/Kolkata', received_at), '%d-%m-%Y %H:%M') as received_ist,
-       from_addr, subject, sender_check, split_part(auth_results, chr(10), 1) as auth_results, archive_path
+       from_addr, subject, sender_check, sender_detail, archive_path
 from messages
 where parse_status = 'suspicious'
   and (received_at is null or (received_at >= $since and received_at < $until))

@@ -63,9 +63,9 @@ class Format:
             return {}, ["text matching its body pattern"]
         values: dict[str, str] = {}
         for name, pattern in self.fields.items():
-            found = pattern.search(data)
-            if found:
-                values[name] = " ".join(found.group(1).decode("utf-8", "replace").split())
+            found = first_group(pattern, data)
+            if found is not None:
+                values[name] = " ".join(found.decode("utf-8", "replace").split())
         return values, [name for name in self.required if name not in values]
 
     def parse_date(self, value: str, reference: datetime | None = None) -> datetime | None:
@@ -75,7 +75,7 @@ class Format:
         ``reference`` (the message's own date, in IST), rolling over midnight.
         """
         value = value.strip().removesuffix("IST").strip()
-        shape = _SHAPE.sub("9", value)
+        shape = value.translate(_SHAPE)
         known = _FORMAT_OF_SHAPE.get((self.date_formats, shape))
         for fmt in ((known,) if known else ()) + self.date_formats:
             try:
@@ -92,6 +92,26 @@ class Format:
                 return None
             return parsed
         return None
+
+
+_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+
+
+def first_group(pattern: Pattern, data: bytes) -> bytes | None:
+    """Group 1 of the first match of ``pattern`` in ``data``, or None.
+
+    Calls RE2's compiled matcher directly when this google-re2 exposes it: its Python wrapper
+    builds a generator and a match object per search, which cost three times the matching
+    itself on an alert (24 µs of 33 per format tried). Falls back to the public ``search``.
+    """
+    matcher = getattr(pattern, "_regexp", None)
+    if _UNANCHORED is None or matcher is None:
+        found = pattern.search(data)
+        return found.group(1) if found else None
+    spans = matcher.Match(_UNANCHORED, data, 0, len(data))
+    if spans[0][0] < 0 or spans[1][0] < 0:
+        return None
+    return data[spans[1][0]:spans[1][1]]
 
 
 def utf8(text: str | bytes) -> bytes:
@@ -134,7 +154,7 @@ class FormatSet:
 _QUANTIFIER = "?*+{"
 # A mailbox writes its dates in a few shapes ("99-99-9999 99:99:99"): the strptime format that
 # read a shape is tried first next time, instead of every format in turn (each miss ~10 µs).
-_SHAPE = re.compile(r"\d")
+_SHAPE = str.maketrans("0123456789", "9999999999")
 _FORMAT_OF_SHAPE: dict[tuple[tuple[str, ...], str], str] = {}
 
 

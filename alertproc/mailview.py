@@ -94,8 +94,9 @@ def _stdlib_view(raw: bytes) -> MailView | None:
         if content_type == "text/html":
             html.append(text)
             continue
-        if str(part.get_param("format") or "").lower() == "flowed":
-            text = unflow(text, str(part.get_param("delsp") or "").lower() == "yes")
+        if "flowed" in str(part.get("Content-Type", "")).lower():  # cheap test first: get_param parses
+            if str(part.get_param("format") or "").lower() == "flowed":
+                text = unflow(text, str(part.get_param("delsp") or "").lower() == "yes")
         plain.append(text)
     raw_subject = str(message.get("Subject") or "")
     try:

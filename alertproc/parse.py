@@ -80,8 +80,8 @@ def _address(value: str | None) -> str | None:
     return addr.strip().lower() or None
 
 
-def _row(view: MailView, from_addr: str | None, subject: str) -> dict:
-    auth = [unfold(v).strip() for v in view.headers("Authentication-Results")]
+def _row(view: MailView, from_addr: str | None, subject: str, auth_headers: list[str]) -> dict:
+    auth = [unfold(v).strip() for v in auth_headers]
     return {
         "message_id": (str(view.message.get("Message-ID") or "").strip() or None),
         "received_at": view.sent_at,
@@ -148,12 +148,22 @@ class MailReader:
         alternatives = "|".join(f"(?:{p})" for p in self.subject_prefixes) or "(?!)"
         return re2.compile(rf"(?i)^(?:\s*(?:{alternatives}))+\s*")
 
+    @cached_property
+    def _cleaned(self) -> dict[str, str]:
+        return {}  # subjects repeat (one per GSTIN and kind): each is cleaned once per process
+
     def clean_subject(self, subject: str) -> str:
         """``subject`` without leading tags and reply/forward prefixes, white space folded."""
-        subject = normalise(subject or "").replace("\n", " ")
-        if self.subject_prefixes:
-            subject = self._prefix_pattern.sub("", subject, count=1)
-        return " ".join(subject.split())
+        subject = subject or ""
+        cleaned = self._cleaned.get(subject)
+        if cleaned is None:
+            text = normalise(subject).replace("\n", " ")
+            if self.subject_prefixes:
+                text = self._prefix_pattern.sub("", text, count=1)
+            if len(self._cleaned) >= 10_000:
+                self._cleaned.clear()
+            cleaned = self._cleaned[subject] = " ".join(text.split())
+        return cleaned
 
     def parse(self, raw: bytes) -> ParsedMail:
         """Read ``raw`` into a ``messages`` row and its events; a parser bug costs one ``unparsed`` row, never the batch."""
@@ -191,8 +201,9 @@ class MailReader:
         """
         view = read_mail(raw)
         from_addr = _address(unfold(str(view.message.get("From") or "")))
-        message = _row(view, from_addr, view.subject)
-        sender = sender_check(from_addr, view.headers("Authentication-Results"), self.senders, raw,
+        auth_headers = view.headers("Authentication-Results")
+        message = _row(view, from_addr, view.subject, auth_headers)
+        sender = sender_check(from_addr, auth_headers, self.senders, raw,
                               self.require_auth_results, self.trusted_authserv_ids, self.dkim_dns)
         message.update(sender_check=sender.verdict, sender_detail=sender.reason)
         subject = self.clean_subject(view.subject)

@@ -54,6 +54,8 @@ class SenderVerdict:
 
 def unfold(value: str) -> str:
     """A header value on one line: RFC 5322 folding (a line break before white space) undone."""
+    if "\n" not in value and "\r" not in value:
+        return value
     return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", " ")
 
 

@@ -36,9 +36,11 @@ def normalise(text: str) -> str:
     Line breaks are kept (a table row is a line), but format patterns match any white space
     where they have a space (``formats.loosen_spaces``), so a phrase wrapped anywhere still matches.
     """
-    if text.isascii() and "\r" not in text and "  " not in text and "\t" not in text and "\n " not in text:
+    text = text.replace("\r\n", "\n")
+    if text.isascii() and "\r" not in text and "  " not in text and "\t" not in text and "\n " not in text \
+            and " \n" not in text and "\n\n" not in text:
         return text.strip()  # the common case, well-formed alerts: nothing to map
-    text = text.replace("\r\n", "\n").translate(_TABLE)
+    text = text.translate(_TABLE)
     return _RUNS.sub(lambda m: "\n" if "\n" in m.group(0) else " ", text).strip()
 
 

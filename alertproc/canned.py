@@ -26,11 +26,14 @@ class CannedQuery:
     path: Path
 
 
-def load_queries(directory: Path) -> dict[str, CannedQuery]:
-    """Every query file in ``directory`` by name; header problems raise with file and line."""
+def load_queries(directories: Path | list[Path]) -> dict[str, CannedQuery]:
+    """Every query file of ``directories`` by name (a later folder's query overrides an earlier
+    one of the same name); header problems raise with file and line."""
+    folders = [directories] if isinstance(directories, Path) else list(directories)
     problems: list[str] = []
     found: dict[str, CannedQuery] = {}
-    for path in sorted(directory.glob("*.sql")) if directory.is_dir() else []:
+    paths = [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.sql"))]
+    for path in paths:
         text = path.read_text(encoding="utf-8")
         meta = read_header(path, text, ("name", "description", "params"), problems)
         if not meta.get("name") or not meta.get("description"):
@@ -40,7 +43,7 @@ def load_queries(directory: Path) -> dict[str, CannedQuery]:
         used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", body(text)))
         if used != set(params):
             problems.append(f"{path}:1: params lists {sorted(params)} but the SQL uses {sorted(used)}")
-        if meta["name"] in found:
+        if meta["name"] in found and found[meta["name"]].path.parent == path.parent:
             problems.append(f"{path}:1: query name '{meta['name']}' also in {found[meta['name']].path}")
         found[meta["name"]] = CannedQuery(meta["name"], meta["description"], params, body(text), path)
     if problems:

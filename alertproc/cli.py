@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -22,7 +23,7 @@ import click
 from . import pipeline, store
 from .config import load_imap, load_optional, load_settings, load_smtp
 from .engines import detect_lake
-from .errors import AlertprocError, ConfigError, LockedError
+from .errors import AlertprocError, ConfigError
 from .fetch import FetchResult
 from .ingest import IngestStats
 from .mailer import send_report
@@ -40,7 +41,7 @@ def settings_options(func: Callable) -> Callable:
         click.option("--db", help="DuckDB database file [default: $ALERTPROC_DB or alertproc.duckdb]"),
         click.option("--archive", help="raw-mail archive folder [default: archive]"),
         click.option("--policy", help="policy file [default: rules/policy.yaml]"),
-        click.option("--rules", help="rules folder with formats/ inside [default: ./rules or the shipped rules]"),
+        click.option("--rules", help="a folder of your own rules (formats/, queries/, tests/ inside) over the shipped ones and ./rules"),
         click.option("--report-dir", help="folder for HTML reports [default: reports/out]"),
     ]
     for option in reversed(options):
@@ -77,7 +78,7 @@ def exit_for_findings(severity: str | None, by_severity: dict[str, int]) -> None
 def print_import(s: IngestStats) -> None:
     """The import part of a summary."""
     click.echo(f"messages: {s.seen} seen, {s.new} new, {s.known} already imported, {s.duplicates} duplicates; "
-               f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, {s.ignored} not alerts; "
+               f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, {s.not_alerts} not alerts; "
                f"{s.events_new} new events")
 
 
@@ -94,6 +95,8 @@ def print_findings(found: pipeline.DetectResult) -> None:
     click.echo(f"findings: {found.total} ({', '.join(f'{k} {v}' for k, v in sorted(found.by_severity.items())) or 'none'})")
     for rule_id, count in found.by_rule.items():
         click.echo(f"  {rule_id}: {count}")
+    if found.skipped:
+        click.echo(f"skipped {', '.join(found.skipped)}: {found.notice}")
     for problem in found.problems:
         click.echo(f"warning: {problem}", err=True)
 
@@ -201,7 +204,7 @@ def import_(settings, kind: str, path: Path, gstin: str | None) -> None:
             click.echo(f"  rejected {problem}", err=True)
     elif kind == "sms":
         click.echo(f"sms: {stats.seen} read, {stats.new} new from GST senders, {stats.known} already imported; "
-                   f"{stats.parsed} parsed, {stats.unparsed} unparsed, {stats.ignored} not alerts; {stats.events_new} new events")
+                   f"{stats.parsed} parsed, {stats.unparsed} unparsed, {stats.not_alerts} not alerts; {stats.events_new} new events")
     else:
         print_import(stats)
 
@@ -295,7 +298,7 @@ def reparse(settings, everything: bool) -> None:
         with progress_bar("reparsing", None) as progress:
             s = pipeline.reparse(con, settings, everything, progress)
         pipeline.record_stats(con, run_id, s)
-    click.echo(f"reparsed {s.seen}: {s.parsed} parsed, {s.unparsed} unparsed, {s.ignored} not alerts; {s.events_new} new events")
+    click.echo(f"reparsed {s.seen}: {s.parsed} parsed, {s.unparsed} unparsed, {s.not_alerts} not alerts; {s.events_new} new events")
 
 
 # The other command modules register themselves on ``cli`` when imported.
@@ -314,9 +317,9 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except AlertprocError as exc:
         if verbose:
-            raise
+            traceback.print_exc()
         click.echo(f"alertproc: error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED if isinstance(exc, LockedError) else EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
+        sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug or an environment problem: say so in one line for cron mail

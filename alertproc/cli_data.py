@@ -13,8 +13,15 @@ from .cli import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
 from .errors import ConfigError
 from .export import export as export_rows
 from .report import choose_period
-from .rules import load_rules
 from .rulestest import run_rule_tests
+from .layers import is_shipped, rules_of, sub_dirs
+
+
+def origin(path: Path, overrides: Path | None) -> str:
+    """Where a rule or format comes from, for ``list``: shipped, or the user's file and what it replaces."""
+    where = "shipped" if is_shipped(path) else str(path)
+    return where + (f", overrides {'shipped ' + overrides.name if is_shipped(overrides) else overrides}"
+                    if overrides else "")
 
 
 def write_relation(relation, fmt: str, out: Path | None) -> None:
@@ -81,7 +88,7 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
       alertproc sql --query asp-activity -p gstin=27AAPFU0939F1ZV -p since=2026-07-01 -p until=2026-09-30
       alertproc sql -f my-question.sql --format markdown
     """
-    canned = load_queries(Path(settings.rules) / "queries")
+    canned = load_queries(sub_dirs(settings, "queries"))
     if list_queries:
         for item in canned.values():
             click.echo(f"{item.name}: {item.description}")
@@ -175,10 +182,10 @@ def rules_list(settings) -> None:
     Example:
       alertproc rules list --rules ./my-rules
     """
-    found, problems = load_rules(Path(settings.rules))
+    found, problems = rules_of(settings)
     width = max((len(r.id) for r in found), default=10)
     for rule in found:
-        click.echo(f"{rule.id:<{width}}  {rule.severity:<6}  {rule.title}  ({rule.path})")
+        click.echo(f"{rule.id:<{width}}  {rule.severity:<6}  {rule.title}  ({origin(rule.path, rule.overrides)})")
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
@@ -199,8 +206,8 @@ def rules_test(settings, tests_dir: Path | None) -> None:
     Example:
       alertproc rules test
     """
-    found, problems = load_rules(Path(settings.rules))
-    results = run_rule_tests(found, tests_dir or Path(settings.rules) / "tests")
+    found, problems = rules_of(settings)
+    results = run_rule_tests(found, [tests_dir] if tests_dir else sub_dirs(settings, "tests"), settings.disabled_rules)
     for result in results:
         click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.rule_id}: {result.name}")
         if not result.ok:

@@ -87,12 +87,29 @@ def explain(settings, mail: Path, as_json: bool) -> None:
 
 @cli.group()
 def formats() -> None:
-    """Check the alert formats of rules/formats/.
+    """List and check the alert formats (shipped, ./rules/formats and your folders).
 
     \b
     Example:
+      alertproc formats list
       alertproc formats check
     """
+
+
+@formats.command("list")
+@settings_options
+def formats_list(settings) -> None:
+    """List every alert format: id, kind, channel, and where it comes from (and what it overrides).
+
+    \b
+    Example:
+      alertproc formats list --rules ./my-rules
+    """
+    from .cli_data import origin
+    loaded = pipeline.reader_of(settings).formats.formats
+    width = max((len(f.id) for f in loaded), default=10)
+    for fmt in loaded:
+        click.echo(f"{fmt.id:<{width}}  {fmt.kind:<18}  {fmt.channel:<5}  ({origin(fmt.path, fmt.overrides)})")
 
 
 @formats.command("check")

@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib import resources
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .errors import ConfigError
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_RULES = PACKAGE_ROOT / "rules"
-SHIPPED_REPORTS = PACKAGE_ROOT / "reports"
+def shipped(name: str) -> Path:
+    """The shipped ``rules`` or ``reports`` folder: inside the installed package (a wheel carries
+    them as alertproc/shipped/<name>), or at the top of a source checkout."""
+    inside = Path(str(resources.files("alertproc.shipped"))) / name
+    return inside if inside.is_dir() else Path(__file__).resolve().parent.parent / name
+
+
+SHIPPED_RULES = shipped("rules")
+SHIPPED_REPORTS = shipped("reports")
 DEFAULT_CONFIG = "alertproc.toml"
+DEFAULT_POLICY = "rules/policy.yaml"
 DEFAULT_SENDERS = ("donotreply@gst.gov.in",)
 # Reply and forward prefixes of mail clients in many languages, and the tags gateways put
 # before a subject. Applied repeatedly, case-insensitively, at the start of the subject only.
@@ -29,10 +37,6 @@ DEFAULT_SUBJECT_PREFIXES = (
 KNOWN_SECTIONS = ("alertproc", "imap", "smtp", "notify")
 
 
-def _default_rules() -> str:
-    return "rules" if Path("rules", "formats").is_dir() else str(SHIPPED_RULES)
-
-
 @dataclass(frozen=True)
 class Settings:
     """Where things live and which mail counts as GST alerts."""
@@ -41,10 +45,20 @@ class Settings:
         "help": "DuckDB database file", "env": "ALERTPROC_DB"})
     archive: str = field(default="archive", metadata={
         "help": "folder of the raw-mail archive (YYYY/MM/<sha256>.eml)"})
-    policy: str = field(default="rules/policy.yaml", metadata={
-        "help": "policy file: GSTINs, approved ASPs, manual revocations, thresholds"})
-    rules: str = field(default_factory=_default_rules, metadata={
-        "help": "folder of rule .sql files, with formats/ inside (default: ./rules, else the shipped rules)"})
+    policy: str = field(default=DEFAULT_POLICY, metadata={
+        "help": "policy file: GSTINs, approved ASPs, manual revocations, thresholds (without one, mail is "
+                "still loaded and filed; the rules that compare with approvals are skipped)"})
+    rules: str = field(default="", metadata={
+        "help": "a folder of your own rules (*.sql, with formats/, queries/, tests/ inside) over the shipped "
+                "ones and ./rules: a file with a shipped id overrides it, others add to them"})
+    rules_dirs: tuple[str, ...] = field(default=(), metadata={
+        "help": "more folders like 'rules', in order (each overrides the ones before by id)"})
+    formats_dirs: tuple[str, ...] = field(default=(), metadata={
+        "help": "more folders of alert format files (*.yaml), over the shipped formats and those of 'rules'"})
+    disabled_rules: tuple[str, ...] = field(default=(), metadata={"help": "rule ids not to run"})
+    disabled_formats: tuple[str, ...] = field(default=(), metadata={"help": "format ids not to use"})
+    templates_dir: str = field(default="", metadata={
+        "help": "a folder of report templates over the shipped ones (report.html.j2, report.css)"})
     report_dir: str = field(default="reports/out", metadata={
         "help": "folder the HTML reports are written to"})
     senders: tuple[str, ...] = field(default=DEFAULT_SENDERS, metadata={

@@ -9,10 +9,9 @@ from pathlib import Path
 from . import store
 from .config import SHIPPED_RULES, ImapSettings, NotifySettings, Settings, SmtpSettings
 from .errors import AlertprocError
-from .formats import load_formats
 from .imap import ImapMailbox
 from .policy import load_policy
-from .rules import load_rules
+from .layers import formats_of, rule_dirs, rules_of
 
 
 @dataclass
@@ -58,10 +57,10 @@ def _archive(settings: Settings) -> str:
 
 
 def _rules(settings: Settings) -> str:
-    rules, problems = load_rules(Path(settings.rules))
+    rules, problems = rules_of(settings)
     if problems:
         raise AlertprocError("; ".join(problems))
-    return f"{len(rules)} rules in {settings.rules}"
+    return f"{len(rules)} rules from {', '.join(map(str, rule_dirs(settings)))}"
 
 
 def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
@@ -95,7 +94,7 @@ def diagnose(settings: Settings, imap: ImapSettings | None, environ: dict[str, s
         _check("archive", lambda: _archive(settings), "pass --archive with a writable folder"),
         _check("policy", lambda: f"{len(load_policy(Path(settings.policy)).gstins)} GSTINs in {settings.policy}",
                "fix the file at the line named, or `alertproc init` for an example"),
-        _check("formats", lambda: f"{len(load_formats(Path(settings.rules) / 'formats').formats)} alert formats",
+        _check("formats", lambda: f"{len(formats_of(settings).formats)} alert formats",
                "fix the format file named"),
         _check("rules", lambda: _rules(settings), "fix the rule file named"),
     ]

@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from pathlib import Path
 
 from . import store
 from .config import Settings
 from .errors import ConfigError
 from .lake import LakeWrite, attach, lake_lock, lake_root, write_findings
 from .pipeline import DetectResult, summarize
-from .policy import apply_policy, load_policy
+from .policy import apply_policy, no_policy
 from .portable import ENGINES
-from .rules import load_rules, run_rules
+from .layers import rules_of
+from .rules import run_rules
 
 def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_master: str | None = None) -> DetectResult:
     """Run every rule over ``lake`` on ``engine``; add new finding versions to the lake."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}' (use one of: {', '.join(ENGINES)})")
-    rules, problems = load_rules(Path(settings.rules))
+    from .pipeline import policy_of  # the pipeline imports this module
+    rules, problems = rules_of(settings)
+    policy = policy_of(settings)
+    skipped = [r.id for r in rules if r.needs_policy] if policy is None else []
+    rules = [r for r in rules if r.id not in skipped]
     con = store.connect(":memory:")
     try:
-        apply_policy(con, load_policy(Path(settings.policy)))
+        apply_policy(con, policy or no_policy())
         if engine == "spark":
             return _on_spark(con, rules, problems, lake, spark_master)
         with lake_lock(lake) as root:
@@ -37,6 +41,7 @@ def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_mas
             write_findings(con, root, written)
         result = summarize(con, total, problems + run_problems)
         result.lake_findings_added = written.rows["findings"]
+        result.skipped = skipped
         return result
     finally:
         con.close()

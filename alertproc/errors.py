@@ -2,11 +2,15 @@
 
 
 class AlertprocError(Exception):
-    """Base class of every error alertproc raises on purpose."""
+    """Base class of every error alertproc raises on purpose; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
 
 
 class ConfigError(AlertprocError):
     """Raised when a config file, policy file, format file or command-line value is invalid."""
+
+    exit_code = 2  # bad usage or configuration: fix it, a retry will not help
 
 
 class SourceError(AlertprocError):
@@ -31,6 +35,8 @@ class RuleError(AlertprocError):
 
 class LockedError(AlertprocError):
     """Raised when another alertproc run holds the database lock."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later (cron's next run will)
 
 
 class DatabaseError(AlertprocError):

@@ -7,7 +7,7 @@ matter of adding a file, never of editing code. See ``rules/formats/README.md``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class Format:
     required: tuple[str, ...]
     date_formats: tuple[str, ...]
     description: str = ""
+    overrides: Path | None = None  # the file of the same id this one replaces (a user's over a shipped one)
 
     def matches_subject(self, subject: str) -> bool:
         """True when ``subject`` says this is an alert of this format's kind."""
@@ -281,22 +282,31 @@ def _load_one(path: Path, problems: list[str]) -> Format | None:
     )
 
 
-def load_formats(directory: Path) -> FormatSet:
-    """Load every ``*.yaml`` in ``directory``; report all problems at once with file and line."""
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: formats directory not found (pass --rules DIR)")
+def load_formats(directories: Path | list[Path], disabled: tuple[str, ...] = ()) -> FormatSet:
+    """Load every ``*.yaml`` of ``directories`` in order; a later file with an id seen before
+    overrides it. Every problem is reported at once, with file and line; ids in ``disabled``
+    are left out."""
+    folders = [directories] if isinstance(directories, Path) else list(directories)
     problems: list[str] = []
-    formats: list[Format] = []
-    seen: dict[str, Path] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        fmt = _load_one(path, problems)
-        if fmt is None:
+    by_id: dict[str, Format] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            problems.append(f"{folder}: formats folder not found")
             continue
-        if fmt.id in seen:
-            problems.append(f"{path}: duplicate format id '{fmt.id}' (also in {seen[fmt.id]})")
-            continue
-        seen[fmt.id] = path
-        formats.append(fmt)
+        here: dict[str, Path] = {}
+        for path in sorted(folder.glob("*.yaml")):
+            fmt = _load_one(path, problems)
+            if fmt is None:
+                continue
+            if fmt.id in here:
+                problems.append(f"{path}: duplicate format id '{fmt.id}' (also in {here[fmt.id]})")
+                continue
+            here[fmt.id] = path
+            earlier = by_id.get(fmt.id)
+            by_id[fmt.id] = replace(fmt, overrides=earlier.path) if earlier else fmt
     if problems:
         raise ConfigError("invalid alert formats:\n  " + "\n  ".join(problems))
-    return FormatSet(formats)
+    unknown = sorted(set(disabled) - set(by_id))
+    if unknown:
+        raise ConfigError(f"disabled_formats names no loaded format: {', '.join(unknown)}")
+    return FormatSet([f for f in by_id.values() if f.id not in disabled])

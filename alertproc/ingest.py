@@ -117,10 +117,12 @@ def parse_all(job: Reading | MailReader, tasks: list) -> list:
 
 @dataclass
 class IngestStats:
-    """What one import did; ``seen == new + known + duplicates`` always holds.
+    """What one import did; ``seen == new + known + duplicates + skipped`` always holds, and
+    ``new == parsed + unparsed + suspicious + ignored``.
 
     ``known``: the same bytes are stored already. ``duplicates``: other bytes, but a
-    Message-ID that is stored already (archived and recorded, no events).
+    Message-ID that is stored already (archived and recorded, no events). ``skipped``: SMS
+    from a sender id that is not GSTN's (personal messages: counted, never stored).
     """
 
     seen: int = 0
@@ -132,6 +134,12 @@ class IngestStats:
     suspicious: int = 0
     ignored: int = 0
     events_new: int = 0
+    skipped: int = 0
+
+    @property
+    def not_alerts(self) -> int:
+        """Mail and SMS that are no alert: stored as ``ignored``, or (SMS of others) skipped."""
+        return self.ignored + self.skipped
 
     def add(self, other: "IngestStats") -> None:
         """Accumulate ``other`` into this."""

@@ -13,14 +13,14 @@ import duckdb
 
 from . import inventory, lock, store
 from .archive import Archive
-from .formats import load_formats
+from .layers import formats_of, rules_of, template_dirs
 from .ingest import IngestStats, ingest
 from .lake import LakeWrite, export_lake
 from .parse import ALERT_LIKE_SEARCH, MailReader
-from .policy import apply_policy, load_policy
+from .policy import Policy, apply_policy, load_policy, no_policy
 from .report import Period, choose_period, last_complete_week, write_report
-from .rules import load_rules, run_rules
-from .config import SHIPPED_REPORTS, ImapSettings, NotifySettings, Settings, SmtpSettings
+from .rules import run_rules
+from .config import DEFAULT_POLICY, ImapSettings, NotifySettings, Settings, SmtpSettings
 from .notify import NotifyResult, notify
 from .fetch import CleanupResult, FetchResult, cleanup, fetch
 from .imap import ImapMailbox
@@ -33,13 +33,15 @@ Progress = Callable[[int], None]
 
 @dataclass
 class DetectResult:
-    """Findings after a detect: total, per rule and severity, and rule problems."""
+    """Findings after a detect: total, per rule and severity, rule problems, rules skipped."""
 
     total: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
     by_severity: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     lake_findings_added: int | None = None  # detect on a lake: finding versions written to it
+    skipped: list[str] = field(default_factory=list)  # rules that need a policy, when there is none
+    notice: str | None = None  # why they were skipped
 
 
 @dataclass
@@ -92,13 +94,13 @@ def record_stats(con: duckdb.DuckDBPyConnection, run_id: int, stats: IngestStats
     con.execute(
         "update runs set messages_seen = ?, messages_new = ?, messages_known = ?, duplicates = ?, parsed = ?, "
         "unparsed = ?, suspicious = ?, ignored = ?, events_new = ? where run_id = ?",
-        [stats.seen, stats.new, stats.known, stats.duplicates, stats.parsed, stats.unparsed, stats.suspicious, stats.ignored,
+        [stats.seen, stats.new, stats.known, stats.duplicates, stats.parsed, stats.unparsed, stats.suspicious, stats.not_alerts,
          stats.events_new, run_id])
 
 
 def reader_of(settings: Settings) -> MailReader:
     """How mail is read under ``settings``: the formats of ``<rules>/formats`` and the senders."""
-    formats = load_formats(Path(settings.rules) / "formats")
+    formats = formats_of(settings)
     return MailReader(formats, settings.sender_set, settings.require_auth_results,
                       frozenset(i.lower() for i in settings.trusted_authserv_ids), settings.subject_prefixes)
 
@@ -130,13 +132,36 @@ def import_access_log_file(con: duckdb.DuckDBPyConnection, settings: Settings, p
     return result
 
 
-def detect(con: duckdb.DuckDBPyConnection, settings: Settings) -> DetectResult:
-    """Load the policy and recompute findings from every rule in ``<rules>/*.sql``."""
-    apply_policy(con, load_policy(Path(settings.policy)))
-    rules, problems = load_rules(Path(settings.rules))
-    total, run_problems = run_rules(con, rules)
+NO_POLICY = ("approvals were not checked: there is no policy file ({path}); `alertproc init` writes an "
+             "example to fill in")
+
+
+def policy_of(settings: Settings) -> Policy | None:
+    """The policy, or None when the default policy file does not exist (a policy named on purpose must)."""
+    path = Path(settings.policy)
+    if settings.policy == DEFAULT_POLICY and not path.exists():
+        return None
+    return load_policy(path)
+
+
+def detect(con: duckdb.DuckDBPyConnection, settings: Settings, policy: Policy | None | bool = True) -> DetectResult:
+    """Load the policy and recompute findings from every rule of every layer.
+
+    Without a policy file the rules that compare with approvals (``-- needs: policy``) are
+    skipped and listed in ``skipped``; the others run with the default thresholds.
+    ``policy`` True means: read it now (callers that validated it up front pass it).
+    """
+    if policy is True:
+        policy = policy_of(settings)
+    apply_policy(con, policy or no_policy())
+    rules, problems = rules_of(settings)
+    skipped = [r.id for r in rules if r.needs_policy] if policy is None else []
+    total, run_problems = run_rules(con, [r for r in rules if r.id not in skipped])
     inventory.refresh(con, last_complete_week().since)
-    return summarize(con, total, problems + run_problems)
+    result = summarize(con, total, problems + run_problems)
+    result.skipped = skipped
+    result.notice = NO_POLICY.format(path=settings.policy) if policy is None else None
+    return result
 
 
 def summarize(con: duckdb.DuckDBPyConnection, total: int, problems: list[str]) -> DetectResult:
@@ -155,10 +180,11 @@ def export_lake_job(settings: Settings, lake: str | Path) -> LakeWrite:
 
 def report(con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, out: Path | None = None) -> Path:
     """Write the HTML report for ``period``."""
-    rules, _ = load_rules(Path(settings.rules))
+    rules, _ = rules_of(settings)
     notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
-    return write_report(con, period, SHIPPED_REPORTS / "templates", Path(settings.archive), out=out,
-                        out_dir=Path(settings.report_dir), rule_notes=notes)
+    notices = [NO_POLICY.format(path=settings.policy).capitalize()] if policy_of(settings) is None else []
+    return write_report(con, period, template_dirs(settings), Path(settings.archive), out=out,
+                        out_dir=Path(settings.report_dir), rule_notes=notes, notices=notices)
 
 
 def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool = False,
@@ -240,7 +266,14 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
         sms: tuple[Path, ...] = (), access_logs: tuple[Path, ...] = (), notify_cfg: NotifySettings | None = None,
         smtp: SmtpSettings | None = None) -> RunSummary:
     """The scheduled job: import local files or fetch from IMAP (plus any SMS exports and
-    access logs), then detect and report."""
+    access logs), then detect and report.
+
+    The formats, rules and policy are read and checked first: a mistake in any of them stops
+    the run before it fetches or changes anything.
+    """
+    reader_of(settings)
+    rules_of(settings)
+    policy = policy_of(settings)
     with writing(settings) as con:
         with tracked(con, "run", str(source) if source else imap.account) as run_id:
             if source is not None:
@@ -253,7 +286,7 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
             for path in access_logs:
                 stats.events_new += import_access_log(con, path).events_new
             record_stats(con, run_id, stats)
-            found = detect(con, settings)
+            found = detect(con, settings, policy)
             con.execute("update runs set findings = ? where run_id = ?", [found.total, run_id])
             told = notify(con, notify_cfg, smtp, dict(os.environ) if environ is None else environ) if notify_cfg else None
             out = report(con, settings, period or choose_period(None, None, None))

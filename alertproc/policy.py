@@ -143,6 +143,11 @@ def _approval(path: Path, item: object, gstins: dict, problems: list[str]) -> Ap
                     tuple(str(g) for g in scope), bounds["from"], bounds["to"])
 
 
+def no_policy() -> Policy:
+    """What detect uses when there is no policy file: no GSTINs, no approvals, default thresholds."""
+    return Policy(thresholds=_thresholds(Path("(defaults)"), Located(), []))
+
+
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file; raise :class:`ConfigError` listing every problem."""
     if not path.is_file():

@@ -167,10 +167,15 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
     }
 
 
-def environment(templates: Path) -> jinja2.Environment:
-    """Jinja2 with autoescaping always on: report content comes from untrusted mail."""
+def environment(templates: Path | list[Path]) -> jinja2.Environment:
+    """Jinja2 with autoescaping always on: report content comes from untrusted mail.
+
+    ``templates`` may be several folders: the first that has a file wins (a user's own
+    report.css or report.html.j2 over the shipped one).
+    """
+    folders = [templates] if isinstance(templates, Path) else templates
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.FileSystemLoader([str(f) for f in folders]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -178,17 +183,18 @@ def environment(templates: Path) -> jinja2.Environment:
     )
 
 
-def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path, archive_root: Path,
+def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path | list[Path], archive_root: Path,
                  out: Path | None = None, out_dir: Path = Path("reports/out"),
-                 rule_notes: dict[str, dict] | None = None) -> Path:
+                 rule_notes: dict[str, dict] | None = None, notices: list[str] | None = None) -> Path:
     """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``).
 
-    ``rule_notes`` maps rule ids to their title and description, shown with each finding.
+    ``rule_notes`` maps rule ids to their title and description, shown with each finding;
+    ``notices`` are shown above the summary (e.g. that approvals were not checked).
     """
     out = out or out_dir / f"alertproc-{period.slug}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     context = gather(con, period, archive_root.resolve(), out.parent.resolve(), rule_notes)
-    html = environment(templates).get_template("report.html.j2").render(**context)
+    html = environment(templates).get_template("report.html.j2").render(**context, notices=notices or [])
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, out)

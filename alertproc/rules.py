@@ -34,10 +34,14 @@ class Rule:
     description: str
     sql: str
     path: Path
+    overrides: Path | None = None  # the file of the same id this one replaces (a user's over a shipped one)
+    needs_policy: bool = False  # "-- needs: policy": it compares with approvals, so it runs only with a policy
 
 
 def _parse_header(path: Path, text: str, problems: list[str]) -> dict[str, str]:
-    meta = read_header(path, text, ("id", "title", "severity", "description"), problems)
+    meta = read_header(path, text, ("id", "title", "severity", "description", "needs"), problems)
+    if meta.get("needs") not in (None, "policy"):
+        problems.append(f"{path}:1: 'needs' can only be 'policy', not '{meta['needs']}'")
     for key in ("id", "title", "severity", "description"):
         if not meta.get(key):
             problems.append(f"{path}:1: header is missing '-- {key}: ...'")
@@ -46,22 +50,30 @@ def _parse_header(path: Path, text: str, problems: list[str]) -> dict[str, str]:
     return meta
 
 
-def load_rules(directory: Path) -> tuple[list[Rule], list[str]]:
-    """Load every ``*.sql`` in ``directory``; return the good rules and a problem per bad one."""
+def load_rules(directories: Path | list[Path], disabled: tuple[str, ...] = ()) -> tuple[list[Rule], list[str]]:
+    """Load every ``*.sql`` of ``directories`` in order (a later file with an id seen before
+    overrides it); return the good rules and a problem per bad one. Ids in ``disabled`` are
+    left out."""
+    folders = [directories] if isinstance(directories, Path) else list(directories)
     problems: list[str] = []
-    rules: list[Rule] = []
-    seen: dict[str, Path] = {}
-    for path in sorted(directory.glob("*.sql")):
-        text = path.read_text(encoding="utf-8")
-        before = len(problems)
-        meta = _parse_header(path, text, problems)
-        if meta.get("id") in seen:
-            problems.append(f"{path}:1: duplicate rule id '{meta['id']}' (also in {seen[meta['id']]})")
-        if len(problems) > before:
-            continue
-        seen[meta["id"]] = path
-        rules.append(Rule(meta["id"], meta["title"], meta["severity"], meta["description"], body(text), path))
-    return rules, problems
+    by_id: dict[str, Rule] = {}
+    for folder in folders:
+        here: dict[str, Path] = {}
+        for path in sorted(folder.glob("*.sql")):
+            text = path.read_text(encoding="utf-8")
+            before = len(problems)
+            meta = _parse_header(path, text, problems)
+            if meta.get("id") in here:
+                problems.append(f"{path}:1: duplicate rule id '{meta['id']}' (also in {here[meta['id']]})")
+            if len(problems) > before:
+                continue
+            here[meta["id"]] = path
+            earlier = by_id.get(meta["id"])
+            by_id[meta["id"]] = Rule(meta["id"], meta["title"], meta["severity"], meta["description"], body(text), path,
+                                     earlier.path if earlier else None, meta.get("needs") == "policy")
+    for unknown in sorted(set(disabled) - set(by_id)):
+        problems.append(f"disabled_rules: '{unknown}' names no loaded rule")
+    return [r for r in by_id.values() if r.id not in disabled], problems
 
 
 def _sql_problem(rule: Rule, exc: duckdb.Error) -> str:

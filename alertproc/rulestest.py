@@ -94,12 +94,20 @@ def run_scenario(rule: Rule, path: Path, scenario: dict, policy_doc: dict) -> Sc
     return ScenarioResult(rule.id, name, at, True)
 
 
-def run_rule_tests(rules: list[Rule], tests_dir: Path) -> list[ScenarioResult]:
-    """Run every scenario file in ``tests_dir`` against the rule it names."""
+def run_rule_tests(rules: list[Rule], tests_dirs: Path | list[Path], disabled: tuple[str, ...] = ()) -> list[ScenarioResult]:
+    """Run every scenario file of ``tests_dirs`` against the rule it names.
+
+    A later folder's file of the same name replaces an earlier one's; files of a rule in
+    ``disabled`` are skipped.
+    """
     by_id = {rule.id: rule for rule in rules}
+    folders = [tests_dirs] if isinstance(tests_dirs, Path) else tests_dirs
+    files = {p.name: p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.yaml"))}
     results = []
-    for path in sorted(tests_dir.glob("*.yaml")):
+    for path in sorted(files.values(), key=lambda p: p.name):
         doc = load_yaml(path)
+        if isinstance(doc, dict) and doc.get("rule") in disabled:
+            continue
         rule = by_id.get(doc.get("rule")) if isinstance(doc, dict) else None
         if rule is None:
             results.append(ScenarioResult(str(doc.get("rule") if isinstance(doc, dict) else "?"), "(file)",

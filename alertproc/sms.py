@@ -125,7 +125,7 @@ def import_sms(con: duckdb.DuckDBPyConnection, records: Iterator[Sms], formats: 
     while batch := list(islice(records, BATCH)):
         stats.seen += len(batch)
         gst = [s for s in batch if pattern.search(s.address)]
-        stats.ignored += len(batch) - len(gst)
+        stats.skipped += len(batch) - len(gst)
         by_sha = {_sha(s): s for s in gst}
         stored = stored_messages(con, list(by_sha))
         stats.known += len(gst) - len(by_sha) + len(stored)

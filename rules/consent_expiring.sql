@@ -1,5 +1,6 @@
 -- id: consent_expiring
 -- title: Consent of an approved ASP ends soon
+-- needs: policy
 -- severity: info
 -- description: The latest consent of an approved (GSTIN, ASP) ends within consent_expiring_days
 --   (default 7) of "now" — the earlier of the clock and the newest event, so an old export is

@@ -1,5 +1,6 @@
 -- id: unexpected_asp
 -- title: ASP not approved for this GSTIN
+-- needs: policy
 -- severity: high
 -- description: An ASP refreshed a token, obtained consent or tried to access data for a GSTIN
 --   although the policy does not approve it for that GSTIN on that date. Either the policy is

@@ -1,5 +1,6 @@
 -- id: unknown_gstin
 -- title: Alert for a GSTIN that is not in the policy
+-- needs: policy
 -- severity: medium
 -- description: A well-formed GSTIN appears in alerts but is not one of the organisation's GSTINs
 --   in the policy. Either the policy is missing a registration, or someone else's alerts reach

@@ -4,7 +4,8 @@
 # nothing when they are already there.
 set -euo pipefail
 missing=()
-[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
+# The IMAP daemon itself (dovecot-imapd), not only the master process (dovecot-core).
+{ [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ]; } || missing+=(dovecot-imapd)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v mbsync >/dev/null 2>&1 || missing+=(isync)  # the benchmark's baseline
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)  # PySpark, for the Spark parity test

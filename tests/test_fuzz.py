@@ -43,17 +43,24 @@ def test_mutated_alerts_parse_to_a_status(base, edits):
 
 
 def _import(kind: str, data: bytes) -> None:
+    """Import ``data``: a clear error, or counts that balance and match what was stored."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / ("x.xml" if kind == "xml" else "x.csv")
         path.write_bytes(data)
         con = store.connect(":memory:")
         try:
             if kind == "log":
-                import_access_log(con, path, gstin="27AAPFU0939F1ZV")
+                result = import_access_log(con, path, gstin="27AAPFU0939F1ZV")
+                assert result.rows == result.events_new + result.rejected + result.known
+                stored = result.events_new
             else:
-                import_sms(con, read_sms(path), FORMATS, DEFAULT_SENDERS)
-        except AlertprocError:
-            pass  # a clear, deliberate error is the right answer to garbage
+                stats = import_sms(con, read_sms(path), FORMATS, DEFAULT_SENDERS)
+                assert stats.seen == stats.new + stats.known + stats.duplicates + stats.skipped
+                assert stats.new == stats.parsed + stats.unparsed + stats.suspicious + stats.ignored
+                stored = stats.events_new
+            assert store.scalar(con, "select count(*) from events") == stored
+        except AlertprocError as exc:
+            assert str(exc).strip()  # a clear, deliberate error is the right answer to garbage
         finally:
             con.close()
 

@@ -17,7 +17,7 @@ def load(con, path, formats):
 def test_sample_xml_export(con, formats):
     stats = load(con, SAMPLE / "sms-backup.xml", formats)
     scenario = make.sms_scenario()
-    assert stats.seen == len(scenario) and stats.ignored == 3 and stats.unparsed == 0
+    assert stats.seen == len(scenario) and stats.not_alerts == 3 and stats.unparsed == 0
     assert stats.parsed == len(scenario) - 3 and stats.events_new == stats.parsed
     kinds = dict(con.execute("select kind, count(*) from events where channel = 'sms' group by 1").fetchall())
     assert kinds["consent_granted"] == 1 and kinds["otp_sent"] == 1 and kinds["token_refreshed"] >= 20
@@ -51,7 +51,7 @@ def test_csv_exports_with_varying_headers_and_dates(con, formats, tmp_path, head
     path = tmp_path / "sms.csv"
     path.write_text(f"{header}\n{date}{sep}VM-GSTIND{sep}\"{body}\"\n{date}{sep}AX-BANK{sep}hello\n")
     stats = load(con, path, formats)
-    assert (stats.seen, stats.parsed, stats.ignored) == (2, 1, 1)
+    assert (stats.seen, stats.parsed, stats.skipped) == (2, 1, 1)
 
 
 def test_csv_without_a_body_column_names_what_is_missing(con, formats, tmp_path):

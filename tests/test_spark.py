@@ -15,6 +15,7 @@ from alertproc.lake import export_lake
 from conftest import ROOT, SAMPLE
 from synthetic import generate, write_policy
 
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 pytest.importorskip("pyspark", reason="the 'spark' extra is not installed (pip install -e '.[spark]'): Spark parity not tested")
 
 FINDING = "finding_id, rule_id, severity, gstin, asp_name, occurred_at, title, detail, event_ids"

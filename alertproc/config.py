@@ -11,6 +11,7 @@ from importlib import resources
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from .domain import SEVERITIES
 from .errors import ConfigError
 
 def shipped(name: str) -> Path:
@@ -165,7 +166,7 @@ class NotifySettings:
     """The ``[notify]`` section: who hears about new findings at once, and how."""
 
     min_severity: str = field(default="high", metadata={
-        "help": "notify for new findings of this severity or worse", "choices": ("high", "medium", "low", "info")})
+        "help": "notify for new findings of this severity or worse", "choices": SEVERITIES})
     email: tuple[str, ...] = field(default=(), metadata={"help": "addresses to mail (through [smtp])"})
     webhook_url: str = field(default="", metadata={
         "help": "URL that gets a JSON POST ({\"text\": ..., \"findings\": [...]}: Slack and Teams incoming webhooks)"})

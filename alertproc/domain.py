@@ -8,6 +8,13 @@ from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
+# Finding severities, worst first: rules, notifications, reports and exit codes all use this order.
+SEVERITIES = ("high", "medium", "low", "info")
+
+
+def backoff(attempt: int, cap: float) -> float:
+    """Seconds to wait before retry ``attempt`` (0, 1, ...): doubling from 1, at most ``cap``."""
+    return min(2 ** attempt, cap)
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 GSTIN_SHAPE = re.compile(r"^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]$")

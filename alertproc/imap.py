@@ -21,6 +21,7 @@ from typing import TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from .domain import backoff
 from .config import ImapSettings
 from .errors import ConfigError, FetchError
 
@@ -173,7 +174,7 @@ class ImapMailbox:
                 if attempt == self.cfg.retries:
                     raise FetchError(f"{what}: connection to {self.cfg.host} lost {attempt + 1} times "
                                      f"({type(exc).__name__}); the next run resumes where this one stopped") from None
-                delay = min(2 ** attempt, 30)
+                delay = backoff(attempt, 30)
                 log.warning("%s: connection lost (%s); reconnecting in %ss", what, type(exc).__name__, delay)
                 self.sleep(delay)
             except IMAPClientError as exc:

@@ -21,10 +21,10 @@ from email.utils import formatdate, make_msgid
 
 import duckdb
 
+from .domain import SEVERITIES, backoff
 from .config import NotifySettings, SmtpSettings
 from .errors import AlertprocError
 from .mailer import deliver
-from .rules import SEVERITIES
 from .store import now
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def notify(con: duckdb.DuckDBPyConnection, cfg: NotifySettings, smtp: SmtpSettin
                 error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 log.warning("notify %s: attempt %d failed: %s", channel, attempt, error)
                 if attempt < cfg.retries:
-                    sleep(min(2 ** attempt, 30))
+                    sleep(backoff(attempt, 30))
         status = "failed" if error else "sent"
         con.executemany("insert into notifications values (?, ?, ?, ?, ?, ?)",
                         [[f["finding_id"], channel, status, attempt, now(), error] for f in findings])

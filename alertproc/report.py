@@ -12,12 +12,11 @@ import duckdb
 import jinja2
 
 from . import inventory
-from .domain import IST
+from .domain import IST, SEVERITIES
 from .errors import ConfigError
 from .queries import package_queries
 from .store import now
 
-SEVERITY_ORDER = ("high", "medium", "low", "info")
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.IGNORECASE)
 
 
@@ -99,7 +98,7 @@ def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period, extra: dict
 
 
 def _counts(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
-    counts = {f"findings_{s}": 0 for s in SEVERITY_ORDER}
+    counts = {f"findings_{s}": 0 for s in SEVERITIES}
     for row in _rows(con, "event_counts", period):
         key = row["kind"] if row["kind"] != "access_attempt" else f"access_{row['status']}"
         counts[key] = counts.get(key, 0) + row["n"]
@@ -160,7 +159,7 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
         "generated_ist": now().astimezone(IST).strftime("%d-%m-%Y %H:%M"),
         "counts": _counts(con, period),
         "previous": _counts(con, period.previous()),
-        "severities": SEVERITY_ORDER,
+        "severities": SEVERITIES,
         "findings": findings,
         "pairs": _rows(con, "pairs", period),
         "unparsed": unparsed,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import duckdb
 
+from .domain import SEVERITIES
 from .errors import RuleError
 from .sqlfiles import body, read_header
 from .queries import package_queries
 from .store import now, scalar, transaction
 
-SEVERITIES = ("high", "medium", "low", "info")
 REQUIRED_COLUMNS = ("gstin", "asp_name", "occurred_at", "title", "detail", "event_ids")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from .domain import SEVERITIES
 from .store import scalar
 
 
@@ -42,7 +43,7 @@ def operator_status(con: duckdb.DuckDBPyConnection, archive: Path) -> dict:
                            "order by started_at desc limit 20"),
         "sync": _rows(con, "select account, folder, uidvalidity, last_uid, updated_at from sync_state order by 1, 2"),
         "findings": dict(con.execute("select severity, count(*) from findings group by 1 order by "
-                                     "list_position(['high', 'medium', 'low', 'info'], severity)").fetchall()),
+                                     "list_position($order, severity)", {"order": list(SEVERITIES)}).fetchall()),
         "not_notified": scalar(con, "select count(*) from findings f where not exists (select 1 from notifications n "
                                     "where n.finding_id = f.finding_id and n.status = 'sent')"),
         "last_seen": _rows(con, "select gstin, mode(asp_name) as asp_name, "

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from . import pipeline
+from .domain import backoff
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .errors import AlertprocError, FetchError, LockedError
 from .imap import ImapMailbox
@@ -110,7 +111,7 @@ class Watcher:
                 self._sleep(30)
             except (FetchError, OSError) as exc:
                 failures += 1
-                delay = min(2 ** failures, 300)
+                delay = backoff(failures, 300)
                 log.warning("%s; retrying in %ss", exc, delay)
                 if self.idler:
                     self.idler.close()

@@ -159,3 +159,11 @@ def test_import_sms_and_access_log_commands(workdir):
     (workdir / "bad.csv").write_text("When,Who\n1,2\n")
     done = alertproc("import", "access-log", "bad.csv", cwd=workdir)
     assert done.returncode == 2 and "required column(s) missing" in done.stderr and "'When', 'Who'" in done.stderr
+
+
+def test_verbose_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
+    quiet = alertproc("detect", "--policy", "missing.yaml", cwd=tmp_path)
+    loud = alertproc("-v", "detect", "--policy", "missing.yaml", cwd=tmp_path)
+    assert quiet.returncode == loud.returncode == 2
+    assert "Traceback" in loud.stderr and "Traceback" not in quiet.stderr
+    assert "missing.yaml: policy file not found" in loud.stderr

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from . import pipeline
-from .cli import EXIT_FAILURE, cli, settings_options
-from .explain import Explanation, check_formats, explain_mail
-from .extract import mask_otp
+from .. import pipeline
+from .common import EXIT_FAILURE, cli, settings_options
+from ..explain import Explanation, check_formats, explain_mail
+from ..extract import mask_otp
 
 
 def _show_event(event: dict) -> None:
@@ -105,7 +105,7 @@ def formats_list(settings) -> None:
     Example:
       alertproc formats list --rules ./my-rules
     """
-    from .cli_data import origin
+    from .data import origin
     loaded = pipeline.reader_of(settings).formats.formats
     width = max((len(f.id) for f in loaded), default=10)
     for fmt in loaded:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
-from . import pipeline, store
-from .cli import EXIT_FAILURE, cli, print_filing, print_import, progress_bar, settings_options
-from .config import load_imap, load_optional
-from .doctor import diagnose, init as init_files
-from .errors import ConfigError
-from .fetch import retention_cutoff
-from .status import operator_status
-from .watch import Watcher
+from .. import pipeline, store
+from .common import EXIT_FAILURE, cli, print_filing, print_import, progress_bar, settings_options
+from ..config import load_imap, load_optional
+from ..doctor import diagnose, init as init_files
+from ..errors import ConfigError
+from ..fetch import retention_cutoff
+from ..status import operator_status
+from ..watch import Watcher
 
 
 @cli.command()

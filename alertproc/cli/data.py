@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from . import pipeline, store
-from .canned import load_queries, run as run_canned
-from .cli import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
-from .errors import ConfigError
-from .export import export as export_rows
-from .report import choose_period
-from .rulestest import run_rule_tests
-from .layers import is_shipped, rules_of, sub_dirs
+from .. import pipeline, store
+from ..canned import load_queries, run as run_canned
+from .common import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
+from ..errors import ConfigError
+from ..export import export as export_rows
+from ..report import choose_period
+from ..rulestest import run_rule_tests
+from ..layers import is_shipped, rules_of, sub_dirs
 
 
 def origin(path: Path, overrides: Path | None) -> str:

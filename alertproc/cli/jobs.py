@@ -1,124 +1,24 @@
-"""The ``alertproc`` command: parse options, call one library function, print the outcome.
-
-This module holds the group, the shared options and the import/detect/report commands;
-``cli_mailbox`` (fetch, cleanup, watch, status, doctor, init) and ``cli_data`` (sql, export,
-rules) add theirs to the same group.
-"""
+"""``alertproc run``, ``import``, ``detect``, ``report`` and ``reparse``: the pipeline's jobs."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
-from functools import wraps
 from pathlib import Path
 
 import click
 
-from . import pipeline, store
-from .config import load_imap, load_optional, load_settings, load_smtp
-from .engines import detect_lake
-from .errors import AlertprocError, ConfigError
-from .fetch import FetchResult
-from .ingest import IngestStats
-from .mailer import send_report
-from .report import choose_period
-from .portable import ENGINES
-from .rules import SEVERITIES
-
-EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
-
-
-def settings_options(func: Callable) -> Callable:
-    """The options every command shares: where the database, archive, policy and rules are."""
-    options = [
-        click.option("--config", "config", type=click.Path(dir_okay=False), help="TOML config file [default: $ALERTPROC_CONFIG or ./alertproc.toml]"),
-        click.option("--db", help="DuckDB database file [default: $ALERTPROC_DB or alertproc.duckdb]"),
-        click.option("--archive", help="raw-mail archive folder [default: archive]"),
-        click.option("--policy", help="policy file [default: rules/policy.yaml]"),
-        click.option("--rules", help="a folder of your own rules (formats/, queries/, tests/ inside) over the shipped ones and ./rules"),
-        click.option("--report-dir", help="folder for HTML reports [default: reports/out]"),
-    ]
-    for option in reversed(options):
-        func = option(func)
-
-    @wraps(func)
-    def wrapper(config, db, archive, policy, rules, report_dir, **kwargs):
-        click.get_current_context().meta["config"] = config
-        settings = load_settings(config, db=db, archive=archive, policy=policy, rules=rules, report_dir=report_dir)
-        return func(settings=settings, **kwargs)
-
-    return wrapper
-
-
-@contextmanager
-def progress_bar(label: str, length: int | None) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on a terminal; nothing when output goes to a file or cron."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True) as bar:
-        yield bar.update
-
-
-def exit_for_findings(severity: str | None, by_severity: dict[str, int]) -> None:
-    """Exit with EXIT_FINDINGS when findings at or above ``severity`` exist."""
-    if not severity:
-        return
-    worse = SEVERITIES[: SEVERITIES.index(severity) + 1]
-    if any(by_severity.get(s) for s in worse):
-        sys.exit(EXIT_FINDINGS)
-
-
-def print_import(s: IngestStats) -> None:
-    """The import part of a summary."""
-    click.echo(f"messages: {s.seen} seen, {s.new} new, {s.known} already imported, {s.duplicates} duplicates; "
-               f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, {s.not_alerts} not alerts; "
-               f"{s.events_new} new events")
-
-
-def print_filing(result: FetchResult) -> None:
-    """The mailbox part of a summary."""
-    verb = "would move" if result.plan else "moved"
-    click.echo(f"imap {result.account} {result.folder}: {result.candidates} candidates"
-               f"{' (rescan after UIDVALIDITY change)' if result.rescan else ''}; {verb} {result.filed} to the "
-               f"filed folder, {result.suspicious} to the suspicious folder; {result.left} left in place")
-
-
-def print_findings(found: pipeline.DetectResult) -> None:
-    """The findings part of a summary."""
-    click.echo(f"findings: {found.total} ({', '.join(f'{k} {v}' for k, v in sorted(found.by_severity.items())) or 'none'})")
-    for rule_id, count in found.by_rule.items():
-        click.echo(f"  {rule_id}: {count}")
-    if found.skipped:
-        click.echo(f"skipped {', '.join(found.skipped)}: {found.notice}")
-    for problem in found.problems:
-        click.echo(f"warning: {problem}", err=True)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks on errors.")
-@click.version_option(package_name="alertproc")
-@click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
-    """Turn GST portal API-access alerts into an audit database and weekly report.
-
-    Alerts ("Authentication token refreshed for your GSTIN ...", consent granted, access
-    revoked) are archived, parsed into DuckDB, checked against your policy of approved ASPs,
-    and summarised in a self-contained HTML report.
-
-    \b
-    Example:
-      alertproc run --source sample_mailbox
-      alertproc sql "select rule_id, count(*) from findings group by 1"
-    """
-    ctx.obj = {"verbose": verbose}
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+from .. import pipeline, store
+from ..config import load_imap, load_optional, load_smtp
+from ..domain import SEVERITIES
+from ..engines import detect_lake
+from ..errors import ConfigError
+from ..mailer import send_report
+from ..portable import ENGINES
+from ..report import choose_period
+from .common import (cli, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
+                     settings_options)
 
 
 @cli.command()
@@ -299,31 +199,3 @@ def reparse(settings, everything: bool) -> None:
             s = pipeline.reparse(con, settings, everything, progress)
         pipeline.record_stats(con, run_id, s)
     click.echo(f"reparsed {s.seen}: {s.parsed} parsed, {s.unparsed} unparsed, {s.not_alerts} not alerts; {s.events_new} new events")
-
-
-# The other command modules register themselves on ``cli`` when imported.
-from . import cli_data, cli_formats, cli_mailbox  # noqa: E402,F401
-
-def main() -> None:
-    """Entry point: run the CLI and turn alertproc errors into one-line messages and exit codes."""
-    verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_FAILURE)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except AlertprocError as exc:
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"alertproc: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug or an environment problem: say so in one line for cron mail
-        if verbose:
-            raise
-        click.echo(f"alertproc: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True)
-        sys.exit(EXIT_FAILURE)

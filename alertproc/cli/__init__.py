@@ -1,0 +1,12 @@
+"""The ``alertproc`` command line: a thin layer over the library (``alertproc.api``, ``pipeline``).
+
+``common`` holds the group, the shared options and ``main``; each other module adds its
+commands to the group when imported: ``jobs`` (run, import, detect, report, reparse),
+``mailbox`` (fetch, cleanup, watch, status, doctor, init), ``data`` (sql, export, rules),
+``authoring`` (explain, formats).
+"""
+
+from . import authoring, data, jobs, mailbox  # noqa: F401 (each registers its commands on cli)
+from .common import EXIT_FAILURE, EXIT_FINDINGS, EXIT_LOCKED, EXIT_USAGE, cli, main, settings_options
+
+__all__ = ["EXIT_FAILURE", "EXIT_FINDINGS", "EXIT_LOCKED", "EXIT_USAGE", "cli", "main", "settings_options"]

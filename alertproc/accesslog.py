@@ -11,7 +11,7 @@ import duckdb
 
 from .domain import asp_key, gstin_is_valid
 from .errors import ConfigError
-from .extract import event_id
+from .extract import new_event
 from .store import insert_events, now
 from .tabular import DATE_FORMATS, csv_delimiter, map_columns, parse_time, read_rows
 
@@ -111,13 +111,10 @@ def _import_rows(con: duckdb.DuckDBPyConnection, path: Path, rows, columns: dict
                 result.problems.append(f"{path.name}:{number}: unreadable {what}")
             continue
         extra = " ".join(f"{k}={cell(row, k)}" for k in ("api_name", "ip") if cell(row, k))
-        batch.append({
-            "event_id": event_id("access_attempt", row_gstin, asp_key(asp), at, "portal_log", status, extra),
-            "kind": "access_attempt", "gstin": row_gstin, "gstin_valid": gstin_is_valid(row_gstin),
-            "asp_name": asp, "asp_key": asp_key(asp), "gsp_name": (str(cell(row, "gsp_name") or "").strip() or None),
-            "occurred_at": at, "channel": "portal_log", "status": status,
-            "source_ref": f"{path.name}:{number}" + (f" ({extra})" if extra else ""), "imported_at": imported_at,
-        })
+        batch.append(new_event(
+            "access_attempt", row_gstin, asp, at, "portal_log", status=status, extra=extra,
+            gsp_name=(str(cell(row, "gsp_name") or "").strip() or None),
+            source_ref=f"{path.name}:{number}" + (f" ({extra})" if extra else ""), imported_at=imported_at))
         if len(batch) >= BATCH:
             flush()
     if batch:

@@ -35,6 +35,21 @@ def event_id(kind: str, gstin: str | None, key: str | None, occurred_at: datetim
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def new_event(kind: str, gstin: str | None, asp_name: str | None, occurred_at: datetime, channel: str, *,
+              status: str | None = None, extra: str = "", key_name: str | None = None, **columns: object) -> dict:
+    """An ``events`` row: the one place its id, ASP key and GSTIN check are derived.
+
+    Mail, SMS, access logs, the policy's revocations and rule scenarios all build events here,
+    so one alert read by any of them gets one id. ``key_name`` is the name the id is made from
+    when it differs from the stored one (a spoof suspect's claimed name); ``columns`` are the
+    rest (gsp_name, valid_until, format_id, source_ref, imported_at ...).
+    """
+    key = asp_key(asp_name if key_name is None else key_name)
+    return {"event_id": event_id(kind, gstin, key, occurred_at, channel, status, extra), "kind": kind,
+            "gstin": gstin, "gstin_valid": gstin_is_valid(gstin), "asp_name": asp_name, "asp_key": key,
+            "occurred_at": occurred_at, "channel": channel, "status": status, **columns}
+
+
 def mask_otp(text: str) -> str:
     """Replace anything that looks like an OTP (4–8 digits standing alone) with ``######``."""
     return _OTP.sub("######", text)
@@ -66,22 +81,8 @@ def _build_event(fmt: Format, values: dict[str, str], reference: datetime | None
         valid_until = occurred + duration
     gstin = values.get("gstin", "").upper() or None
     status = values.get("status", "").lower() or None
-    key = asp_key(values.get("asp_name"))
-    event = {
-        "event_id": event_id(fmt.kind, gstin, key, occurred, fmt.channel, status),
-        "kind": fmt.kind,
-        "gstin": gstin,
-        "gstin_valid": gstin_is_valid(gstin),
-        "asp_name": values.get("asp_name"),
-        "asp_key": key,
-        "gsp_name": values.get("gsp_name"),
-        "occurred_at": occurred,
-        "valid_until": valid_until,
-        "channel": fmt.channel,
-        "status": status,
-        "format_id": fmt.id,
-    }
-    return event, None
+    return new_event(fmt.kind, gstin, values.get("asp_name"), occurred, fmt.channel, status=status,
+                     gsp_name=values.get("gsp_name"), valid_until=valid_until, format_id=fmt.id), None
 
 
 def extract(candidates: list[Format], text: str, reference: datetime | None) -> Extraction:

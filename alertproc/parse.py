@@ -22,8 +22,7 @@ from functools import cached_property, lru_cache
 import re2
 
 from .config import DEFAULT_SUBJECT_PREFIXES
-from .domain import gstin_is_valid
-from .extract import event_id, extract, mask_otp
+from .extract import extract, mask_otp, new_event
 from .formats import FormatSet
 from .forwards import innermost
 from .mailview import MailView, read_mail
@@ -122,14 +121,9 @@ def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetim
     gstin = claimed.get("gstin") or (in_subject.group(0) if in_subject else None)
     occurred = claimed.get("occurred_at") or sent_at or datetime(1970, 1, 1, tzinfo=timezone.utc)
     claimed_kind = candidates[0].kind if candidates else "unknown"
-    return {
-        **claimed,
-        "event_id": event_id("suspicious_alert", gstin, claimed.get("asp_key"), occurred, "email", verdict,
-                             claimed_kind),
-        "kind": "suspicious_alert", "gstin": gstin, "gstin_valid": gstin_is_valid(gstin),
-        "occurred_at": occurred, "channel": "email", "status": verdict,
-        "format_id": claimed.get("format_id"),
-    }
+    return new_event("suspicious_alert", gstin, claimed.get("asp_name"), occurred, "email", status=verdict,
+                     extra=claimed_kind, gsp_name=claimed.get("gsp_name"), valid_until=claimed.get("valid_until"),
+                     format_id=claimed.get("format_id"))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import duckdb
 
 from .domain import asp_key, gstin_is_valid, to_utc
 from .errors import ConfigError
-from .extract import event_id
+from .extract import new_event
 from .store import insert_events, now, transaction
 from .yamlfile import Located, load_yaml, where
 
@@ -193,12 +193,9 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
         (a.asp, asp_key(a.asp), a.gsp, g, a.valid_from, a.valid_to) for a in policy.approvals for g in a.gstins
     ]
     aliases = sorted({(asp_key(name), asp_key(a.asp)) for a in policy.approvals for name in (a.asp, *a.aliases)})
-    manual = [{
-        "event_id": event_id("access_revoked", r.gstin, asp_key(r.asp), r.at, "manual", None),
-        "kind": "access_revoked", "gstin": r.gstin, "gstin_valid": gstin_is_valid(r.gstin),
-        "asp_name": r.asp, "asp_key": asp_key(r.asp), "occurred_at": r.at, "channel": "manual",
-        "source_ref": f"{policy.path}: {r.note or 'revocations'}", "imported_at": now(),
-    } for r in policy.revocations]
+    manual = [new_event("access_revoked", r.gstin, r.asp, r.at, "manual",
+                        source_ref=f"{policy.path}: {r.note or 'revocations'}", imported_at=now())
+              for r in policy.revocations]
     t = policy.thresholds
     with transaction(con):
         for table in ("policy_gstins", "policy_approved_asps", "policy_asp_aliases", "policy_thresholds"):

@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from . import store
-from .domain import asp_key, gstin_is_valid, to_utc
+from .domain import to_utc
 from .errors import ConfigError
-from .extract import event_id
+from .extract import new_event
 from .policy import apply_policy, parse_policy
 from .rules import Rule, run_rules
 from .yamlfile import load_yaml, where
@@ -49,14 +49,10 @@ def _events(path: Path, scenario: dict) -> list[dict]:
             raise ConfigError(f"{where(path, item)}: each event needs 'at' like 2026-11-03 10:15 (IST)") from None
         gstin, asp = item.get("gstin", "27AAPFU0939F1ZV"), item.get("asp")
         channel, status = item.get("channel", "email"), item.get("status")
-        rows.append({
-            "event_id": item.get("id") or event_id(item["kind"], gstin, asp_key(asp), at, channel, status),
-            "kind": item["kind"], "gstin": gstin, "gstin_valid": gstin_is_valid(gstin), "asp_name": asp,
-            "asp_key": asp_key(asp), "gsp_name": item.get("gsp"), "occurred_at": at,
-            "valid_until": _time(item.get("valid_until")), "channel": channel, "status": status,
-            "source_sha256": item.get("source_sha256"), "source_ref": f"{path.name}#{number}",
-            "imported_at": store.now(),
-        })
+        event = new_event(item["kind"], gstin, asp, at, channel, status=status, gsp_name=item.get("gsp"),
+                          valid_until=_time(item.get("valid_until")), source_sha256=item.get("source_sha256"),
+                          source_ref=f"{path.name}#{number}", imported_at=store.now())
+        rows.append({**event, "event_id": item.get("id") or event["event_id"]})
     return rows
 
 

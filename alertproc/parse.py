@@ -22,6 +22,7 @@ from functools import cached_property, lru_cache
 import re2
 
 from .config import DEFAULT_SUBJECT_PREFIXES
+from .errors import ConfigError
 from .extract import extract, mask_otp, new_event
 from .formats import FormatSet
 from .forwards import innermost
@@ -139,8 +140,17 @@ class MailReader:
 
     @cached_property
     def _prefix_pattern(self) -> re2._Regexp:
-        alternatives = "|".join(f"(?:{p})" for p in self.subject_prefixes) or "(?!)"
+        alternatives = "|".join(f"(?:{p})" for p in self.subject_prefixes)
         return re2.compile(rf"(?i)^(?:\s*(?:{alternatives}))+\s*")
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` now for a subject prefix RE2 cannot compile (not at the first mail)."""
+        if self.subject_prefixes:
+            try:
+                self._prefix_pattern
+            except re2.error as exc:
+                reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+                raise ConfigError(f"subject_prefixes: not a regular expression RE2 can run: {reason}") from None
 
     @cached_property
     def _cleaned(self) -> dict[str, str]:
@@ -201,11 +211,10 @@ class MailReader:
                               self.require_auth_results, self.trusted_authserv_ids, self.dkim_dns)
         message.update(sender_check=sender.verdict, sender_detail=sender.reason)
         subject = self.clean_subject(view.subject)
-        plain = view.text(with_html=not view.plain)
         located = Located(view, message, sender, subject, "", view.sent_at)
         if sender.verdict == OTHER:
-            return self._forwarded(located, raw)
-        self._set_text(located, plain, bool(view.plain and view.html))
+            return self._forwarded(located)
+        self._set_text(located, view.text(with_html=not view.plain), bool(view.plain and view.html))
         candidates = self.formats.for_subject(subject)
         if sender.verdict != GENUINE:
             if not candidates and not ALERT_LIKE.search(subject):
@@ -244,7 +253,7 @@ class MailReader:
             located.outcome = ParsedMail(message)
         return located
 
-    def _forwarded(self, located: Located, raw: bytes) -> Located:
+    def _forwarded(self, located: Located) -> Located:
         """Mail from anyone else: the GST alert it forwards, attached or inline, if any."""
         view, message = located.view, located.message
         inner = _inner_alert(view.message, self.senders)

@@ -101,8 +101,10 @@ def record_stats(con: duckdb.DuckDBPyConnection, run_id: int, stats: IngestStats
 def reader_of(settings: Settings) -> MailReader:
     """How mail is read under ``settings``: the formats of ``<rules>/formats`` and the senders."""
     formats = formats_of(settings)
-    return MailReader(formats, settings.sender_set, settings.require_auth_results,
-                      frozenset(i.lower() for i in settings.trusted_authserv_ids), settings.subject_prefixes)
+    reader = MailReader(formats, settings.sender_set, settings.require_auth_results,
+                        frozenset(i.lower() for i in settings.trusted_authserv_ids), settings.subject_prefixes)
+    reader.check()
+    return reader
 
 
 def import_mail(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, kind: str | None, run_id: int,

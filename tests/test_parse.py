@@ -193,3 +193,9 @@ def test_an_offline_dns_is_asked_once_per_key(monkeypatch):
         with pytest.raises(senders.DnsUnavailable):
             senders._system_dns(b"gstn._domainkey.gst.gov.in.")
     assert len(calls) == 1
+
+
+def test_a_subject_prefix_re2_cannot_run_is_a_config_error_at_once(formats):
+    from alertproc.errors import ConfigError
+    with pytest.raises(ConfigError, match="subject_prefixes: not a regular expression RE2 can run"):
+        MailReader(formats, SENDERS, subject_prefixes=("(?<=x)re:",)).check()

@@ -23,7 +23,7 @@ import duckdb
 
 from . import pipeline, store
 from .accesslog import LogImport
-from .config import ImapSettings, Settings, load_imap, load_settings
+from .config import Config, ImapSettings, Settings, load_config
 from .fetch import FetchResult
 from .ingest import IngestStats
 from .report import choose_period
@@ -32,9 +32,9 @@ from .report import choose_period
 class Alertproc:
     """One database (and its archive, rules and policy) opened from Python. Use :func:`open`."""
 
-    def __init__(self, settings: Settings, config: str | None = None) -> None:
-        self.settings = settings
-        self._config = config
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.settings = config.settings
         self._reader: duckdb.DuckDBPyConnection | None = None
 
     # --- writing: each call opens the database for itself, under the run lock ---------------
@@ -61,7 +61,7 @@ class Alertproc:
     def fetch(self, dry_run: bool = False, file_away: bool = True, since: date | None = None,
               until: date | None = None, imap: ImapSettings | None = None) -> FetchResult:
         """Fetch new alerts from the ``[imap]`` account of the config (or ``imap``)."""
-        account = imap or load_imap(self._config)
+        account = imap or self.config.imap_account()
         self._close_reader()
         return pipeline.fetch_job(self.settings, account, dry_run=dry_run, file_away=file_away, since=since,
                                   until=until, environ=dict(os.environ))
@@ -118,7 +118,8 @@ def open(db: str | Path | None = None, config: str | Path | None = None, **setti
     """Open a database: ``db`` (default ``$ALERTPROC_DB`` or alertproc.duckdb), with the settings
     of ``config`` (default ``$ALERTPROC_CONFIG`` or ./alertproc.toml when present) and any
     settings given by name (``archive=``, ``policy=``, ``rules=`` ...). Checked at once."""
-    chosen = load_settings(str(config) if config else None, db=str(db) if db else None, **settings)
-    pipeline.reader_of(chosen)  # formats and rules are checked now, not at the first import
-    pipeline.policy_of(chosen)
-    return Alertproc(chosen, str(config) if config else None)
+    loaded = load_config(config, db=str(db) if db else None, **settings)
+    pipeline.reader_of(loaded.settings)  # formats, rules and the policy are checked now, not at the first import
+    pipeline.rules_of(loaded.settings)
+    pipeline.policy_of(loaded.settings)
+    return Alertproc(loaded)

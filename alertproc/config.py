@@ -188,19 +188,6 @@ def notify_settings(section: dict, where: str) -> NotifySettings:
     return result
 
 
-def load_optional(config: str | None, name: str):
-    """The ``[notify]`` or ``[smtp]`` section if the config file has one, else None."""
-    path = Path(config or os.environ.get("ALERTPROC_CONFIG") or DEFAULT_CONFIG)
-    if not path.is_file():
-        if config:
-            raise ConfigError(f"{path}: config file not found (`alertproc init` writes an example)")
-        return None
-    data = read_config_file(path)
-    if name not in data:
-        return None
-    return {"notify": notify_settings, "smtp": smtp_settings}[name](data[name], str(path))
-
-
 def _section(cls: type, declared: dict, section: dict, where: str):
     values = {}
     for key, value in section.items():
@@ -220,15 +207,6 @@ def smtp_settings(section: dict, where: str) -> SmtpSettings:
     return result
 
 
-def load_smtp(config: str | None) -> SmtpSettings:
-    """The ``[smtp]`` section of the config file."""
-    path = Path(config or os.environ.get("ALERTPROC_CONFIG") or DEFAULT_CONFIG)
-    data = read_config_file(path)
-    if "smtp" not in data:
-        raise ConfigError(f"{path}: no [smtp] section; --mail-to needs one (`alertproc init` shows the keys)")
-    return smtp_settings(data["smtp"], str(path))
-
-
 def imap_settings(section: dict, where: str) -> ImapSettings:
     """Validate an ``[imap]`` table: unknown keys and wrong types are errors naming the key."""
     result = _section(ImapSettings, IMAP_SETTINGS, section, f"{where} [imap]")
@@ -242,31 +220,59 @@ def imap_settings(section: dict, where: str) -> ImapSettings:
     return result
 
 
-def load_imap(config: str | None) -> ImapSettings:
-    """The ``[imap]`` section of the config file (named, ``$ALERTPROC_CONFIG`` or ./alertproc.toml)."""
-    path = Path(config or os.environ.get("ALERTPROC_CONFIG") or DEFAULT_CONFIG)
-    data = read_config_file(path)
-    if "imap" not in data:
-        raise ConfigError(f"{path}: no [imap] section (`alertproc init` writes an example)")
-    return imap_settings(data["imap"], str(path))
+@dataclass(frozen=True)
+class Config:
+    """Everything a config file says, read and checked once: settings and every section."""
+
+    settings: Settings
+    path: Path | None = None  # the file read, if any
+    imap: ImapSettings | None = None
+    smtp: SmtpSettings | None = None
+    notify: NotifySettings | None = None
+
+    def imap_account(self) -> ImapSettings:
+        """The ``[imap]`` account, or a :class:`ConfigError` saying how to add one."""
+        if self.imap is None:
+            raise ConfigError(f"{self.path or DEFAULT_CONFIG}: no [imap] section (`alertproc init` writes an example)")
+        return self.imap
+
+    def smtp_server(self) -> SmtpSettings:
+        """The ``[smtp]`` section, which ``--mail-to`` needs."""
+        if self.smtp is None:
+            raise ConfigError(f"{self.path or DEFAULT_CONFIG}: no [smtp] section; --mail-to needs one "
+                              "(`alertproc init` shows the keys)")
+        return self.smtp
 
 
-def load_settings(config: str | None = None, **overrides: object) -> Settings:
-    """Build settings from an optional TOML file, the environment and explicit overrides.
+def load_config(config: str | Path | None = None, **overrides: object) -> Config:
+    """Read the config file once and check all of it: settings, [imap], [smtp], [notify].
 
-    ``config`` None means ``$ALERTPROC_CONFIG`` or ``./alertproc.toml`` when present. A
-    named file that does not exist, an unknown key or a wrong type raise :class:`ConfigError`.
+    ``config`` None means ``$ALERTPROC_CONFIG`` or ``./alertproc.toml`` when present (no file
+    is fine: the defaults). Precedence for settings: ``overrides`` (command-line options) >
+    environment > file > default. A named file that does not exist, an unknown key or a wrong
+    type anywhere raises :class:`ConfigError` naming it.
     """
-    values: dict[str, object] = {}
-    path = config or os.environ.get("ALERTPROC_CONFIG")
-    if path or Path(DEFAULT_CONFIG).is_file():
-        values.update(read_config_file(Path(path or DEFAULT_CONFIG)).get("alertproc", {}))
+    named = config or os.environ.get("ALERTPROC_CONFIG")
+    path = Path(named) if named else (Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None)
+    data = read_config_file(path) if path else {}
+    values: dict[str, object] = dict(data.get("alertproc", {}))
     for name, spec in SETTINGS.items():
         env = spec.metadata.get("env")
         if env and os.environ.get(env):
             values[name] = os.environ[env]
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return replace(Settings(), **values)
+    where = str(path)
+    return Config(
+        settings=replace(Settings(), **values), path=path,
+        imap=imap_settings(data["imap"], where) if "imap" in data else None,
+        smtp=smtp_settings(data["smtp"], where) if "smtp" in data else None,
+        notify=notify_settings(data["notify"], where) if "notify" in data else None,
+    )
+
+
+def load_settings(config: str | Path | None = None, **overrides: object) -> Settings:
+    """The settings part of :func:`load_config`."""
+    return load_config(config, **overrides).settings
 
 
 def read_config_file(path: Path) -> dict:

@@ -1,6 +1,6 @@
 import pytest
 
-from alertproc.config import load_imap, load_settings
+from alertproc.config import load_config, load_settings
 from alertproc.doctor import example_config, init
 from alertproc.errors import ConfigError
 
@@ -41,18 +41,18 @@ def test_bad_settings_name_the_key(tmp_path, text, message):
 ])
 def test_bad_imap_section_names_the_key(tmp_path, imap, message):
     with pytest.raises(ConfigError, match=message):
-        load_imap(write(tmp_path, f"[imap]\n{imap}\n"))
+        load_config(write(tmp_path, f"[imap]\n{imap}\n")).imap_account()
 
 
 def test_missing_config_file_says_how_to_make_one(tmp_path):
     with pytest.raises(ConfigError, match="alertproc init"):
-        load_imap(str(tmp_path / "nope.toml"))
+        load_config(str(tmp_path / "nope.toml"))
 
 
 def test_init_writes_a_valid_example_and_never_overwrites(tmp_path):
     written = init(tmp_path)
     assert {p.name for p in written} == {"alertproc.toml", "policy.yaml"}
-    imap = load_imap(str(tmp_path / "alertproc.toml"))
+    imap = load_config(str(tmp_path / "alertproc.toml")).imap_account()
     assert imap.folder == "INBOX" and imap.tls == "ssl" and imap.password_env == "ALERTPROC_IMAP_PASSWORD"
     (tmp_path / "alertproc.toml").write_text("# mine\n")
     assert init(tmp_path) == [] and (tmp_path / "alertproc.toml").read_text() == "# mine\n"

@@ -65,3 +65,12 @@ def test_report_templates_can_be_overridden_from_a_user_folder(tmp_path):
     (tmp_path / "reports" / "templates" / "report.css").write_text(css)
     assert alertproc("run", *SAMPLE_ARGS, cwd=tmp_path).returncode == 0
     assert "/* house style */" in (tmp_path / "reports" / "out" / "alertproc-2026-W47.html").read_text()
+
+
+def test_every_config_section_is_checked_before_any_work(tmp_path):
+    """A mistake in [imap] stops even a run that imports local files, before anything is written."""
+    (tmp_path / "alertproc.toml").write_text('[imap]\nhost = "imap.example.com"\nusername = "a"\n'
+                                             'password_env = "P"\nbatch_size = "many"\n')
+    done = alertproc("run", *SAMPLE_ARGS, cwd=tmp_path)
+    assert done.returncode == 2 and "[imap]: 'batch_size' must be a whole number" in done.stderr
+    assert not (tmp_path / "alertproc.duckdb").exists()

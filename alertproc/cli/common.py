@@ -12,7 +12,7 @@ from functools import wraps
 import click
 
 from .. import pipeline
-from ..config import load_settings
+from ..config import Config, load_config
 from ..domain import SEVERITIES
 from ..errors import AlertprocError
 from ..fetch import FetchResult
@@ -36,11 +36,16 @@ def settings_options(func: Callable) -> Callable:
 
     @wraps(func)
     def wrapper(config, db, archive, policy, rules, report_dir, **kwargs):
-        click.get_current_context().meta["config"] = config
-        settings = load_settings(config, db=db, archive=archive, policy=policy, rules=rules, report_dir=report_dir)
-        return func(settings=settings, **kwargs)
+        loaded = load_config(config, db=db, archive=archive, policy=policy, rules=rules, report_dir=report_dir)
+        click.get_current_context().meta["config"] = loaded  # the commands take their sections from it
+        return func(settings=loaded.settings, **kwargs)
 
     return wrapper
+
+
+def loaded_config() -> Config:
+    """The config file as the shared options read it, every section checked."""
+    return click.get_current_context().meta["config"]
 
 
 @contextmanager

@@ -10,14 +10,13 @@ from pathlib import Path
 import click
 
 from .. import pipeline, store
-from ..config import load_imap, load_optional, load_smtp
 from ..domain import SEVERITIES
 from ..engines import detect_lake
 from ..errors import ConfigError
 from ..mailer import send_report
 from ..portable import ENGINES
 from ..report import choose_period
-from .common import (cli, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
+from .common import (cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
                      settings_options)
 
 
@@ -46,10 +45,10 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
       alertproc run --config /etc/alertproc/alertproc.toml --fail-on high
     """
     period = choose_period(week, None, None)
-    config = click.get_current_context().meta["config"]
-    imap = None if source else load_imap(config)
-    notify_cfg = load_optional(config, "notify")
-    smtp = load_optional(config, "smtp") if notify_cfg and notify_cfg.email else None
+    config = loaded_config()
+    imap = None if source else config.imap_account()
+    notify_cfg = config.notify
+    smtp = config.smtp if notify_cfg and notify_cfg.email else None
     with progress_bar("importing" if source else "fetching", None) as progress:
         summary = pipeline.run(settings, source, kind=kind, imap=imap, period=period, progress=progress,
                                sms=sms_files, access_logs=log_files, notify_cfg=notify_cfg, smtp=smtp)
@@ -168,7 +167,7 @@ def report(settings, week: str | None, since: str | None, until: str | None, out
       alertproc report --since 2026-11-01 --until 2026-11-30 --out november.html
       alertproc report --mail-to audit@example.com --config /etc/alertproc/alertproc.toml
     """
-    smtp = load_smtp(click.get_current_context().meta["config"]) if mail_to else None
+    smtp = loaded_config().smtp_server() if mail_to else None
     period = choose_period(week, since, until)
     con = store.connect(settings.db, read_only=True)
     try:

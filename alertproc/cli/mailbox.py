@@ -12,10 +12,8 @@ from pathlib import Path
 import click
 
 from .. import pipeline, store
-from .common import EXIT_FAILURE, cli, print_filing, print_import, progress_bar, settings_options
-from ..config import load_imap, load_optional
+from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import, progress_bar, settings_options
 from ..doctor import diagnose, init as init_files
-from ..errors import ConfigError
 from ..fetch import retention_cutoff
 from ..status import operator_status
 from ..watch import Watcher
@@ -41,7 +39,7 @@ def fetch(settings, dry_run: bool, no_file_away: bool, since, until, as_json: bo
       alertproc fetch --config alertproc.toml --dry-run
       alertproc fetch --since 2026-01-01 --until 2026-03-31
     """
-    imap = load_imap(click.get_current_context().meta["config"])
+    imap = loaded_config().imap_account()
     with progress_bar("fetching", None) as progress:
         result = pipeline.fetch_job(settings, imap, dry_run=dry_run, file_away=not no_file_away,
                                     since=since.date() if since else None, until=until.date() if until else None,
@@ -73,7 +71,7 @@ def cleanup(settings, older_than: str, apply: bool, as_json: bool) -> None:
       alertproc cleanup --older-than 90d            # dry run: what would go
       alertproc cleanup --older-than 90d --apply
     """
-    imap = load_imap(click.get_current_context().meta["config"])
+    imap = loaded_config().imap_account()
     cutoff = retention_cutoff(older_than, date.today())
     with progress_bar("verifying", None) as progress:
         result = pipeline.cleanup_job(settings, imap, cutoff, apply, progress)
@@ -98,13 +96,7 @@ def doctor(settings) -> None:
     Example:
       alertproc doctor --config /etc/alertproc/alertproc.toml
     """
-    config = click.get_current_context().meta["config"]
-    try:
-        imap = load_imap(config)
-    except ConfigError as exc:
-        imap = None
-        if config or "no [imap] section" not in str(exc) and "not found" not in str(exc):
-            click.echo(f"FAIL imap config: {exc}")
+    imap = loaded_config().imap
     checks = diagnose(settings, imap, dict(os.environ))
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
@@ -144,10 +136,9 @@ def watch(settings) -> None:
     Example:
       alertproc watch --config /etc/alertproc/alertproc.toml
     """
-    config = click.get_current_context().meta["config"]
-    imap = load_imap(config)
-    notify_cfg = load_optional(config, "notify")
-    smtp = load_optional(config, "smtp")
+    config = loaded_config()
+    imap = config.imap_account()
+    notify_cfg, smtp = config.notify, config.smtp
     logging.getLogger("alertproc").setLevel(logging.INFO)
     if not logging.getLogger().handlers or not click.get_current_context().find_root().params.get("verbose"):
         handler = logging.StreamHandler(sys.stderr)

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import duckdb
-import pyarrow as pa
 
 from .archive import Archive, sha256_hex
 from .config import ImapSettings
@@ -91,13 +90,6 @@ def _sync_state(con: duckdb.DuckDBPyConnection | None, account: str, folder: str
 def _save_sync_state(con: duckdb.DuckDBPyConnection, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
     con.execute("insert or replace into sync_state values (?, ?, ?, ?, ?)",
                 [account, folder, uidvalidity, last_uid, now()])
-
-
-def _stored_rows(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, dict]:
-    wanted = pa.table({"sha256": pa.array(shas, pa.string())})  # noqa: F841 (read by name in the SQL)
-    rows = con.execute("select m.sha256, m.kind, m.parse_status, m.sender_check from messages m "
-                       "join wanted w using (sha256)").fetchall()
-    return {row[0]: {"kind": row[1], "parse_status": row[2], "sender_check": row[3]} for row in rows}
 
 
 def _raw_mails(fetched: dict[int, dict], state: FolderState, account: str) -> list[RawMail]:
@@ -204,10 +196,10 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
             pending: dict[str, list[int]] = {"filed": [], "suspicious": []}
             covered: list[list[int]] = []
             recorded = ingest_batches(con, archive, fetched(threads), reader, run_id)
-            for index, (batch, (mails, stats)) in enumerate(zip(batches, recorded)):
+            for index, (batch, (mails, stats, outcomes)) in enumerate(zip(batches, recorded)):
                 result.imported.add(stats)
                 crash_point("after_db_commit")
-                for action, uids in _plan_moves(con, mails, targets, result).items():
+                for action, uids in _plan_moves(mails, outcomes, targets, result).items():
                     pending[action].extend(uids)
                 covered.append(batch)
                 if index + 1 < len(batches) and sum(map(len, pending.values())) < group:
@@ -224,8 +216,8 @@ def _pipeline(con, mailbox: ImapMailbox, archive: Archive, reader: MailReader, s
             fetcher.close()
 
 
-def _plan_moves(con, mails: list[RawMail], targets: dict[str, str], result: FetchResult) -> dict[str, list[int]]:
-    rows = _stored_rows(con, [m.sha256 for m in mails])
+def _plan_moves(mails: list[RawMail], rows: dict[str, dict], targets: dict[str, str],
+                result: FetchResult) -> dict[str, list[int]]:
     moves: dict[str, list[int]] = {"filed": [], "suspicious": []}
     for mail in mails:
         action = filing_action(rows[mail.sha256])

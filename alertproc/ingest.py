@@ -21,6 +21,7 @@ from .sources import RawMail
 from .store import insert_batch, message_id_owners, now, stored_messages
 
 DEFAULT_BATCH = 1000
+FILING_FIELDS = ("kind", "parse_status", "sender_check")  # what deciding where a mail goes needs
 PARALLEL_FROM = 1000  # a full default batch: smaller jobs finish before worker processes would start
 _pool: ProcessPoolExecutor | None = None
 _pool_failed = False
@@ -162,6 +163,7 @@ class _PendingBatch:
     mails: list[RawMail]
     new: dict[str, RawMail]
     results: Callable[[], list]
+    stored: dict[str, dict]  # mail of the batch stored before: what filing needs of each
 
 
 def _read(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail], reader: MailReader,
@@ -176,11 +178,17 @@ def _read(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail]
     stored = stored_messages(con, list(unique))
     new = {sha: mail for sha, mail in unique.items() if sha not in stored and sha not in in_flight}
     tasks = [(mail.raw, sha, mail.internal_date) for sha, mail in new.items()]
-    return _PendingBatch(batch, new, parse_later(Reading(reader, archive), tasks))
+    return _PendingBatch(batch, new, parse_later(Reading(reader, archive), tasks), stored)
 
 
-def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingBatch, run_id: int | None) -> IngestStats:
-    """Wait for a batch's reading, sync its archive files, and commit its rows and events."""
+def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingBatch, run_id: int | None,
+            earlier: dict[str, dict]) -> tuple[IngestStats, dict[str, dict]]:
+    """Wait for a batch's reading, sync its archive files, and commit its rows and events.
+
+    Returns the stats and each mail's outcome by sha256 (kind, parse_status, sender_check:
+    what filing decides on) — of the new rows, of the stored ones, and from ``earlier`` (the
+    previous batch's) for mail that batch held too.
+    """
     stats = IngestStats(seen=len(reading.mails))
     parsed = {sha: (mail, result, path) for (sha, mail), (result, path) in zip(reading.new.items(), reading.results())}
     by_message_id = message_id_owners(con, [p.message["message_id"] for _, p, _ in parsed.values()
@@ -222,12 +230,18 @@ def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingB
         else:
             stats.new += 1
             setattr(stats, status, getattr(stats, status) + 1)
-    return stats
+    outcomes = {**reading.stored, **{sha: {k: row[k] for k in FILING_FIELDS} for sha, row in rows.items()}}
+    for mail in reading.mails:
+        if mail.sha256 not in outcomes and mail.sha256 in earlier:
+            outcomes[mail.sha256] = earlier[mail.sha256]
+    return stats, outcomes
 
 
 def ingest_batches(con: duckdb.DuckDBPyConnection, archive: Archive, batches: Iterable[list[RawMail]],
-                   reader: MailReader, run_id: int | None) -> Iterator[tuple[list[RawMail], IngestStats]]:
-    """Archive, parse and record each batch, in order, yielding it with its stats once committed.
+                   reader: MailReader, run_id: int | None
+                   ) -> Iterator[tuple[list[RawMail], IngestStats, dict[str, dict]]]:
+    """Archive, parse and record each batch, in order, yielding it with its stats and each mail's
+    outcome by sha256 (see :func:`_record`) once committed: filing needs no query of its own.
 
     Messages already in the database (same bytes) are skipped; a message whose Message-ID is
     already stored with other bytes is archived and recorded as ``duplicate`` without events.
@@ -236,13 +250,16 @@ def ingest_batches(con: duckdb.DuckDBPyConnection, archive: Archive, batches: It
     next batch is taken from ``batches`` before this one is yielded).
     """
     recording: _PendingBatch | None = None
+    outcomes: dict[str, dict] = {}
     for batch in batches:
         reading = _read(con, archive, batch, reader, set(recording.new) if recording else set())
         if recording is not None:
-            yield recording.mails, _record(con, archive, recording, run_id)
+            stats, outcomes = _record(con, archive, recording, run_id, outcomes)
+            yield recording.mails, stats, outcomes
         recording = reading
     if recording is not None:
-        yield recording.mails, _record(con, archive, recording, run_id)
+        stats, outcomes = _record(con, archive, recording, run_id, outcomes)
+        yield recording.mails, stats, outcomes
 
 
 def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[RawMail], reader: MailReader,
@@ -250,7 +267,7 @@ def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[Raw
            progress: Callable[[int], None] | None = None) -> IngestStats:
     """Ingest ``mails`` batch by batch; each batch is committed on its own."""
     total = IngestStats()
-    for batch, stats in ingest_batches(con, archive, batched(mails, batch_size), reader, run_id):
+    for batch, stats, _ in ingest_batches(con, archive, batched(mails, batch_size), reader, run_id):
         total.add(stats)
         if progress:
             progress(len(batch))

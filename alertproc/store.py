@@ -137,12 +137,14 @@ def arrow_table(rows: list[dict], columns: tuple[str, ...]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
-def stored_messages(con: duckdb.DuckDBPyConnection, shas: list[str]) -> set[str]:
-    """Which of ``shas`` are stored."""
+def stored_messages(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, dict]:
+    """Which of ``shas`` are stored, each with what filing needs of it (kind, parse_status, sender_check)."""
     # DuckDB reads local Arrow tables named in SQL ("replacement scans"); con.register() would
     # fail whenever a caller left a result unfetched on the connection.
     lookup = pa.table({"sha256": pa.array(shas, pa.string())})  # noqa: F841
-    return {r[0] for r in con.execute("select m.sha256 from messages m join lookup l using (sha256)").fetchall()}
+    rows = con.execute("select m.sha256, m.kind, m.parse_status, m.sender_check from messages m "
+                       "join lookup l using (sha256)").fetchall()
+    return {sha: {"kind": kind, "parse_status": status, "sender_check": check} for sha, kind, status, check in rows}
 
 
 def message_id_owners(con: duckdb.DuckDBPyConnection, message_ids: list[str]) -> dict[str, str]:

@@ -120,7 +120,7 @@ def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monk
 
     archive = Archive(tmp_path / "archive")
     recorded = ingest_module.ingest_batches(con, archive, killing_after_the_first(), MailReader(formats, SENDERS), None)
-    stats = [stats for _, stats in recorded]
+    stats = [stats for _, stats, _ in recorded]
     assert [(s.seen, s.new, s.parsed) for s in stats] == [(1000, 1000, 1000)] * 3
     assert ingest_module._pool_failed and ingest_module._pool is None
     assert all(archive.verify(path, sha)

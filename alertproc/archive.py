@@ -23,7 +23,9 @@ class Archive:
     """Content-addressed store of raw messages under ``root``."""
 
     def __init__(self, root: Path):
-        self.root = Path(root)
+        # Absolute from the start: parser workers write the files, and a worker keeps the
+        # working folder it started in, which the caller may since have left (os.chdir).
+        self.root = Path(root).absolute()
         self._folders: set[str] = set()  # month folders known to exist: one mkdir each, not one per file
 
     def relative_path(self, sha256: str, when: datetime | None) -> str:

@@ -144,3 +144,18 @@ def test_maildir_and_mbox_sources_give_the_same_messages(tmp_path, kind):
     got = list(LocalSource(path, kind))
     assert len(got) == 20
     assert {m.raw.replace(b"\r\n", b"\n").strip() for m in got} == {m.raw.replace(b"\r\n", b"\n").strip() for m in mails}
+
+
+def test_a_relative_archive_is_written_where_the_caller_is_now(con, tmp_path, formats, monkeypatch):
+    """The worker pool outlives a change of working folder (a notebook's os.chdir, a test):
+    a relative archive root must still mean the caller's folder, or the files land elsewhere
+    while the database records them."""
+    from alertproc import ingest as ingest_module
+    if not ingest_module.start_workers():
+        pytest.skip("the worker pool needs 2+ cores")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    ingest(con, Archive(Path("archive")), sample_mails(), MailReader(formats, SENDERS))
+    rows = con.execute("select sha256, archive_path from messages").fetchall()
+    assert rows and all(Archive(here / "archive").verify(path, sha) for sha, path in rows)

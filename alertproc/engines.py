@@ -15,7 +15,7 @@ from .config import Settings
 from .errors import ConfigError
 from .lake import LakeWrite, attach, lake_lock, lake_root, write_findings
 from .pipeline import DetectResult, summarize
-from .policy import apply_policy, no_policy
+from .policy import apply_policy, no_policy, policy_of
 from .portable import ENGINES
 from .layers import rules_of
 from .rules import run_rules
@@ -24,7 +24,6 @@ def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_mas
     """Run every rule over ``lake`` on ``engine``; add new finding versions to the lake."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}' (use one of: {', '.join(ENGINES)})")
-    from .pipeline import policy_of  # the pipeline imports this module
     rules, problems = rules_of(settings)
     policy = policy_of(settings)
     skipped = [r.id for r in rules if r.needs_policy] if policy is None else []

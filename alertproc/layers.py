@@ -27,15 +27,24 @@ def _unique(paths: list[Path]) -> list[Path]:
     return result
 
 
+def _named(folders: list[str], setting: str) -> list[Path]:
+    """Folders the user named: each must exist (a typo would silently load nothing of theirs)."""
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"{setting}: folder {folder} not found")
+    return [Path(f) for f in folders]
+
+
 def rule_dirs(settings: Settings) -> list[Path]:
     """Folders of rule files, shipped first, each later one overriding the earlier by id."""
-    users = [Path("rules")] + [Path(d) for d in settings.rules_dirs] + ([Path(settings.rules)] if settings.rules else [])
+    users = [Path("rules")] + _named(list(settings.rules_dirs), "rules_dirs") + \
+        _named([settings.rules] if settings.rules else [], "--rules / rules")
     return _unique([SHIPPED_RULES] + users)
 
 
 def format_dirs(settings: Settings) -> list[Path]:
     """Folders of format files: ``formats/`` of each rules folder, then ``formats_dirs``."""
-    return _unique([d / "formats" for d in rule_dirs(settings)] + [Path(d) for d in settings.formats_dirs])
+    return _unique([d / "formats" for d in rule_dirs(settings)] + _named(list(settings.formats_dirs), "formats_dirs"))
 
 
 def sub_dirs(settings: Settings, name: str) -> list[Path]:

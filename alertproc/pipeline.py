@@ -17,10 +17,10 @@ from .layers import formats_of, rules_of, template_dirs
 from .ingest import IngestStats, ingest
 from .lake import LakeWrite, export_lake
 from .parse import ALERT_LIKE_SEARCH, MailReader
-from .policy import Policy, apply_policy, load_policy, no_policy
+from .policy import NO_POLICY, Policy, apply_policy, no_policy, policy_of, without_policy
 from .report import Period, choose_period, last_complete_week, write_report
 from .rules import run_rules
-from .config import DEFAULT_POLICY, ImapSettings, NotifySettings, Settings, SmtpSettings
+from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .notify import NotifyResult, notify
 from .fetch import CleanupResult, FetchResult, cleanup, fetch
 from .imap import ImapMailbox
@@ -134,18 +134,6 @@ def import_access_log_file(con: duckdb.DuckDBPyConnection, settings: Settings, p
     return result
 
 
-NO_POLICY = ("approvals were not checked: there is no policy file ({path}); `alertproc init` writes an "
-             "example to fill in")
-
-
-def policy_of(settings: Settings) -> Policy | None:
-    """The policy, or None when the default policy file does not exist (a policy named on purpose must)."""
-    path = Path(settings.policy)
-    if settings.policy == DEFAULT_POLICY and not path.exists():
-        return None
-    return load_policy(path)
-
-
 def detect(con: duckdb.DuckDBPyConnection, settings: Settings, policy: Policy | None | bool = True) -> DetectResult:
     """Load the policy and recompute findings from every rule of every layer.
 
@@ -184,7 +172,7 @@ def report(con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, o
     """Write the HTML report for ``period``."""
     rules, _ = rules_of(settings)
     notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
-    notices = [NO_POLICY.format(path=settings.policy).capitalize()] if policy_of(settings) is None else []
+    notices = [NO_POLICY.format(path=settings.policy).capitalize()] if without_policy(settings) else []
     return write_report(con, period, template_dirs(settings), Path(settings.archive), out=out,
                         out_dir=Path(settings.report_dir), rule_notes=notes, notices=notices)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from .config import DEFAULT_POLICY, Settings
 from .domain import asp_key, gstin_is_valid, to_utc
 from .errors import ConfigError
 from .extract import new_event
@@ -146,6 +147,20 @@ def _approval(path: Path, item: object, gstins: dict, problems: list[str]) -> Ap
 def no_policy() -> Policy:
     """What detect uses when there is no policy file: no GSTINs, no approvals, default thresholds."""
     return Policy(thresholds=_thresholds(Path("(defaults)"), Located(), []))
+
+
+NO_POLICY = ("approvals were not checked: there is no policy file ({path}); `alertproc init` writes an "
+             "example to fill in")
+
+
+def without_policy(settings: Settings) -> bool:
+    """True when there is no policy: the default policy file does not exist (a policy named on purpose must)."""
+    return settings.policy == DEFAULT_POLICY and not Path(settings.policy).exists()
+
+
+def policy_of(settings: Settings) -> Policy | None:
+    """The policy, or None :func:`without_policy`."""
+    return None if without_policy(settings) else load_policy(Path(settings.policy))
 
 
 def load_policy(path: Path) -> Policy:

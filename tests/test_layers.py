@@ -74,3 +74,11 @@ def test_every_config_section_is_checked_before_any_work(tmp_path):
     done = alertproc("run", *SAMPLE_ARGS, cwd=tmp_path)
     assert done.returncode == 2 and "[imap]: 'batch_size' must be a whole number" in done.stderr
     assert not (tmp_path / "alertproc.duckdb").exists()
+
+
+def test_a_rules_folder_that_does_not_exist_is_an_error_not_nothing(tmp_path):
+    done = alertproc("rules", "list", "--rules", "no-such-folder", cwd=tmp_path)
+    assert done.returncode == 2 and "--rules / rules: folder no-such-folder not found" in done.stderr
+    (tmp_path / "alertproc.toml").write_text('formats_dirs = ["typo"]\n')
+    done = alertproc("formats", "list", cwd=tmp_path)
+    assert done.returncode == 2 and "formats_dirs: folder typo not found" in done.stderr

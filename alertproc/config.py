@@ -86,8 +86,10 @@ SETTINGS = {f.name: f for f in fields(Settings)}
 
 @dataclass(frozen=True)
 class ImapSettings:
-    """The ``[imap]`` section: one account and folder to fetch alerts from."""
+    """An ``[imap]`` section, or one ``[[imap]]`` table: one account and folder to fetch alerts from."""
 
+    name: str = field(default="", metadata={
+        "help": "a short name for this mailbox, for --account and the report [default: username@host]"})
     host: str = field(default="", metadata={"help": "IMAP server name"})
     port: int = field(default=0, metadata={"help": "port [default: 993 for ssl, 143 otherwise]"})
     tls: str = field(default="ssl", metadata={
@@ -99,6 +101,24 @@ class ImapSettings:
     password_command: str = field(default="", metadata={"help": "command printing the password (e.g. pass show mail)"})
     oauth2_token_command: str = field(default="", metadata={
         "help": "command printing an OAuth2 access token, for XOAUTH2 (Gmail, Microsoft 365)"})
+    oauth2_mechanism: str = field(default="xoauth2", metadata={
+        "help": "SASL mechanism for OAuth2 logins: xoauth2 (Microsoft 365, Gmail) or oauthbearer (RFC 7628)",
+        "choices": ("xoauth2", "oauthbearer")})
+    oauth2_provider: str = field(default="", metadata={
+        "help": "get tokens without a helper: microsoft (extra m365) or google (extra google); see docs/mailboxes.md",
+        "choices": ("", "microsoft", "google")})
+    oauth2_client_id: str = field(default="", metadata={"help": "the app registration's client id"})
+    oauth2_tenant: str = field(default="organizations", metadata={
+        "help": "microsoft: the directory (tenant) id or domain [default: organizations]"})
+    oauth2_client_secret_env: str = field(default="", metadata={
+        "help": "environment variable holding the client secret (microsoft unattended; google installed app)"})
+    oauth2_client_secret_command: str = field(default="", metadata={"help": "command printing the client secret"})
+    oauth2_certificate: str = field(default="", metadata={
+        "help": "microsoft unattended: PEM file with the app's private key and certificate"})
+    oauth2_service_account_file: str = field(default="", metadata={
+        "help": "google unattended: the service account's JSON key (domain-wide delegation to username)"})
+    oauth2_token_cache: str = field(default="", metadata={
+        "help": "token cache file, created 0600 [default: ~/.cache/alertproc/<name>.tokens.json]"})
     folder: str = field(default="INBOX", metadata={"help": "folder the alerts arrive in"})
     filed_folder: str = field(default="GST/Token alerts", metadata={
         "help": "folder processed alerts are moved to ('/' separates levels; created if missing)"})
@@ -118,6 +138,11 @@ class ImapSettings:
     def account(self) -> str:
         """``user@host``: the key of this account in ``sync_state`` and ``messages``."""
         return f"{self.username}@{self.host}"
+
+    @property
+    def label(self) -> str:
+        """The name people know this mailbox by: ``name``, else ``user@host``."""
+        return self.name or self.account
 
 
 IMAP_SETTINGS = {f.name: f for f in fields(ImapSettings)}
@@ -214,10 +239,31 @@ def imap_settings(section: dict, where: str) -> ImapSettings:
         raise ConfigError(f"{where} [imap]: 'host' and 'username' are required")
     if not (1 <= result.batch_size <= 5000):
         raise ConfigError(f"{where} [imap]: 'batch_size' must be between 1 and 5000")
-    secrets = [k for k in ("password_env", "password_command", "oauth2_token_command") if getattr(result, k)]
+    secrets = [k for k in ("password_env", "password_command", "oauth2_token_command", "oauth2_provider")
+               if getattr(result, k)]
     if len(secrets) != 1:
-        raise ConfigError(f"{where} [imap]: set exactly one of password_env, password_command, oauth2_token_command")
+        raise ConfigError(f"{where} [imap]: set exactly one of password_env, password_command, "
+                          "oauth2_token_command, oauth2_provider")
+    if result.oauth2_provider and not (result.oauth2_client_id or result.oauth2_service_account_file):
+        raise ConfigError(f"{where} [imap]: oauth2_provider = \"{result.oauth2_provider}\" needs oauth2_client_id"
+                          + (" (or oauth2_service_account_file)" if result.oauth2_provider == "google" else ""))
     return result
+
+
+def imap_accounts(value: object, where: str) -> tuple[ImapSettings, ...]:
+    """Validate ``[imap]`` (one table) or ``[[imap]]`` (several): names and folders unique."""
+    tables = value if isinstance(value, list) else [value]
+    accounts = tuple(imap_settings(table, f"{where} [[imap]] #{n + 1}" if isinstance(value, list) else where)
+                     for n, table in enumerate(tables) if isinstance(table, dict))
+    if len(accounts) != len(tables) or not accounts:
+        raise ConfigError(f"{where}: [imap] must be a table, or [[imap]] tables")
+    seen: dict[str, str] = {}
+    for cfg in accounts:
+        for key in (f"name {cfg.label}", f"folder {cfg.folder} of {cfg.account}"):
+            if key in seen:
+                raise ConfigError(f"{where} [[imap]]: two accounts with the same {key}: give each a distinct 'name'")
+            seen[key] = cfg.label
+    return accounts
 
 
 @dataclass(frozen=True)
@@ -226,15 +272,33 @@ class Config:
 
     settings: Settings
     path: Path | None = None  # the file read, if any
-    imap: ImapSettings | None = None
+    accounts: tuple[ImapSettings, ...] = ()  # [imap], or every [[imap]]
     smtp: SmtpSettings | None = None
     notify: NotifySettings | None = None
 
-    def imap_account(self) -> ImapSettings:
-        """The ``[imap]`` account, or a :class:`ConfigError` saying how to add one."""
-        if self.imap is None:
+    @property
+    def imap(self) -> ImapSettings | None:
+        """The first account, or None."""
+        return self.accounts[0] if self.accounts else None
+
+    def imap_accounts(self, name: str | None = None) -> tuple[ImapSettings, ...]:
+        """Every account, or the one called ``name``; a :class:`ConfigError` saying how to add one."""
+        if not self.accounts:
             raise ConfigError(f"{self.path or DEFAULT_CONFIG}: no [imap] section (`alertproc init` writes an example)")
-        return self.imap
+        if name is None:
+            return self.accounts
+        chosen = tuple(a for a in self.accounts if name in (a.name, a.account))
+        if not chosen:
+            raise ConfigError(f"no mailbox called '{name}' (configured: {', '.join(a.label for a in self.accounts)})")
+        return chosen[:1]
+
+    def imap_account(self, name: str | None = None) -> ImapSettings:
+        """One account: ``name``'s, or the only one (several need ``name``)."""
+        accounts = self.imap_accounts(name)
+        if len(accounts) > 1:
+            raise ConfigError(f"{self.path}: {len(accounts)} [[imap]] accounts; choose one with --account "
+                              f"({', '.join(a.label for a in accounts)})")
+        return accounts[0]
 
     def smtp_server(self) -> SmtpSettings:
         """The ``[smtp]`` section, which ``--mail-to`` needs."""
@@ -264,7 +328,7 @@ def load_config(config: str | Path | None = None, **overrides: object) -> Config
     where = str(path)
     return Config(
         settings=replace(Settings(), **values), path=path,
-        imap=imap_settings(data["imap"], where) if "imap" in data else None,
+        accounts=imap_accounts(data["imap"], where) if "imap" in data else (),
         smtp=smtp_settings(data["smtp"], where) if "smtp" in data else None,
         notify=notify_settings(data["notify"], where) if "notify" in data else None,
     )
@@ -284,8 +348,10 @@ def read_config_file(path: Path) -> dict:
         raise ConfigError(f"{path}: config file not found (`alertproc init` writes an example)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    sections = {k: v for k, v in data.items() if isinstance(v, dict)}
+    def is_section(key: str, value: object) -> bool:
+        return isinstance(value, dict) or (key == "imap" and isinstance(value, list))  # [[imap]]
+    top = {k: v for k, v in data.items() if not is_section(k, v)}
+    sections = {k: v for k, v in data.items() if is_section(k, v)}
     top.update(sections.pop("alertproc", {}))
     for name in sections:
         if name not in KNOWN_SECTIONS:

@@ -14,8 +14,11 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
 
 from imapclient import IMAPClient
@@ -24,6 +27,8 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from .domain import backoff
 from .config import ImapSettings
 from .errors import ConfigError, FetchError
+from .mailbox import RawMail, Selection, SyncState, Wanted
+from .masking import mask, remember
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,18 +48,30 @@ class FolderState:
 
 
 def _run_secret_command(command: str, what: str) -> str:
+    """The first line a password or token command prints; its stderr is passed on (masked)
+    as warnings, since it often says what to do ("refresh token expired: log in again")."""
     try:
         done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=False)
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         raise ConfigError(f"{what} could not be run: {type(exc).__name__}") from None
-    if done.returncode != 0 or not done.stdout.strip():
+    output = done.stdout.strip()
+    secret = remember(output.splitlines()[0]) if output else ""
+    for line in mask(done.stderr).strip().splitlines()[-5:]:
+        log.warning("%s: %s", what, line)
+    if done.returncode != 0 or not secret:
         # Never echo its output: it may hold the secret or part of it.
-        raise ConfigError(f"{what} failed (exit {done.returncode}, {len(done.stdout.strip())} characters of output)")
-    return done.stdout.strip().splitlines()[0]
+        said = mask(done.stderr).strip().splitlines()
+        raise ConfigError(f"{what} failed (exit {done.returncode}, {len(output)} characters of output)"
+                          + (f": {said[-1][:200]}" if said else ""))
+    return secret
 
 
 def credential(cfg: ImapSettings, environ: dict[str, str]) -> tuple[str, str]:
-    """``("password", secret)`` or ``("oauth2", token)``, fetched anew at each call."""
+    """``("password", secret)`` or ``("oauth2", token)``, fetched anew at each call (a token
+    command or provider is asked again on every connect: tokens expire after about an hour)."""
+    if cfg.oauth2_provider:
+        from .oauth import access_token  # the provider libraries are optional extras
+        return "oauth2", remember(access_token(cfg, environ))
     if cfg.oauth2_token_command:
         return "oauth2", _run_secret_command(cfg.oauth2_token_command, "oauth2_token_command")
     if cfg.password_command:
@@ -62,7 +79,7 @@ def credential(cfg: ImapSettings, environ: dict[str, str]) -> tuple[str, str]:
     secret = environ.get(cfg.password_env, "")
     if not secret:
         raise ConfigError(f"environment variable {cfg.password_env} (password_env) is not set")
-    return "password", secret
+    return "password", remember(secret)
 
 
 def is_loopback(host: str) -> bool:
@@ -87,7 +104,9 @@ def tls_context(cfg: ImapSettings) -> ssl.SSLContext:
 
 
 class ImapMailbox:
-    """One IMAP account, one selected folder at a time, with reconnects."""
+    """One IMAP account, one selected folder at a time, with reconnects: a
+    :class:`~alertproc.mailbox.Mailbox` whose new messages are those of ``cfg.folder`` above
+    the recorded UID."""
 
     def __init__(self, cfg: ImapSettings, environ: dict[str, str], sleep: Callable[[float], None] = time.sleep):
         if cfg.tls == "none" and not is_loopback(cfg.host):
@@ -100,6 +119,16 @@ class ImapMailbox:
         self.commands = 0
         self.reconnects = 0
         self._capabilities: frozenset[str] = frozenset()
+
+    @property
+    def account(self) -> str:
+        """``user@host``: the key of its sync state and of its messages."""
+        return self.cfg.account
+
+    @property
+    def folder(self) -> str:
+        """The folder alerts arrive in."""
+        return self.cfg.folder
 
     # --- connection -------------------------------------------------------------------
 
@@ -116,7 +145,9 @@ class ImapMailbox:
             if cfg.tls == "starttls":
                 client.starttls(tls_context(cfg))
             kind, secret = credential(cfg, self.environ)
-            if kind == "oauth2":
+            if kind == "oauth2" and cfg.oauth2_mechanism == "oauthbearer":
+                client.oauthbearer_login(cfg.username, secret)
+            elif kind == "oauth2":
                 client.oauth2_login(cfg.username, secret)
             else:
                 client.login(cfg.username, secret)
@@ -132,15 +163,21 @@ class ImapMailbox:
         self.client = client
 
     def _count_commands(self, client: IMAPClient) -> None:
-        """Count every command sent (benchmarks check that a no-op sync costs a constant few)."""
+        """Count every command sent (benchmarks check that a no-op sync costs a constant few).
+
+        The counter must stay a bound method: imaplib tells a callback (AUTHENTICATE's, which
+        XOAUTH2 and OAUTHBEARER use) from a literal string by ``type(literal) is
+        type(self._command)``, and a plain function there made every OAuth2 login fail.
+        """
         imap = client._imap
         send = imap._command
+        mailbox = self
 
-        def counted(*args, **kwargs):
-            self.commands += 1
+        def counted(_imap, *args, **kwargs):
+            mailbox.commands += 1
             return send(*args, **kwargs)
 
-        imap._command = counted
+        imap._command = types.MethodType(counted, imap)
 
     def close(self) -> None:
         """Log out, ignoring a connection that is already gone."""
@@ -223,6 +260,72 @@ class ImapMailbox:
         self.call(create, f"create folder {name}")
         return name
 
+    # --- the Mailbox seam -------------------------------------------------------------
+
+    def new_messages(self, since: SyncState | None, wanted: Wanted) -> Selection:
+        """UIDs of possible alerts in :attr:`folder` above ``since`` (all of them after a
+        UIDVALIDITY change): LOGIN and SELECT only when UIDNEXT shows nothing new."""
+        state = self.select(self.folder)
+        last_uid = since.last_uid if since and since.uidvalidity == state.uidvalidity else 0
+        selection = Selection(state.name, uidvalidity=state.uidvalidity, uidnext=state.uidnext,
+                              rescan=since is not None and since.uidvalidity != state.uidvalidity,
+                              stateful=not wanted.windowed)
+        if not wanted.windowed and state.uidnext and state.uidnext - 1 <= last_uid:
+            return selection
+        if wanted.expecting and state.uidnext:
+            wanted.expecting(state.uidnext - 1 - last_uid)
+        criteria = search_criteria(self.cfg, list(wanted.senders), list(wanted.subjects), last_uid + 1,
+                                   wanted.since, wanted.until)
+        selection.refs = [uid for uid in self.search(criteria) if uid > last_uid]  # "n:*" always returns the highest UID
+        if not wanted.windowed and state.uidnext:
+            # Mail that is not an alert also moves UIDNEXT on; remember it so the next no-op stays cheap.
+            selection.final = SyncState(state.uidvalidity, max(last_uid, *selection.refs, state.uidnext - 1))
+        return selection
+
+    def fetch_batch(self, refs: list) -> list[RawMail]:
+        """The raw mail of UIDs ``refs`` of the selected folder (at most 5000)."""
+        fetched = self.fetch(refs, FETCH_PARTS)
+        state = self.selected
+        mails = []
+        for uid in sorted(fetched):
+            data = fetched[uid]
+            raw = data.get(b"BODY[]")
+            if raw is None:  # expunged by someone else between SEARCH and FETCH: nothing to keep
+                continue
+            internal = data.get(b"INTERNALDATE")
+            if isinstance(internal, datetime):  # in UTC: imapclient's own tzinfo cannot be pickled to a worker
+                internal = (internal.replace(tzinfo=timezone.utc) if internal.tzinfo is None
+                            else internal.astimezone(timezone.utc))
+            mails.append(RawMail(raw, "imap", f"{state.name}/{uid}", folder=state.name, uid=uid,
+                                 uidvalidity=state.uidvalidity, account=self.account, internal_date=internal))
+        return mails
+
+    def headers(self, refs: list) -> dict:
+        """Header bytes of UIDs ``refs``, by UID, leaving them unread."""
+        return {uid: data.get(b"BODY[HEADER]") or b""
+                for uid, data in self.fetch(refs, ["BODY.PEEK[HEADER]"]).items()}
+
+    def filing_refused(self) -> str | None:
+        """Why mail cannot be moved without touching other messages, or None."""
+        if self.client is not None and not (self.has("MOVE") or self.has("UIDPLUS")):
+            return (f"{self.cfg.host} has neither MOVE nor UIDPLUS, so messages cannot be moved out of "
+                    f"{self.folder} without expunging others")
+        return None
+
+    @contextmanager
+    def parallel_reader(self) -> Iterator["ImapMailbox"]:
+        """A second connection on the same folder, refusing a UIDVALIDITY that changed."""
+        other = ImapMailbox(self.cfg, self.environ, self.sleep)
+        other.connect()
+        try:
+            expected = self.selected.uidvalidity if self.selected else None
+            if other.select(self.folder).uidvalidity != expected:
+                raise FetchError(f"UIDVALIDITY of {self.folder} changed during the run; nothing was lost, run again")
+            yield other
+        finally:
+            self.commands += other.commands
+            other.close()
+
     # --- messages ---------------------------------------------------------------------
 
     def search(self, criteria: list) -> list[int]:
@@ -254,9 +357,8 @@ class ImapMailbox:
     def _copy_and_expunge(self, uids: list[int], folder: str, mark_seen: bool) -> None:
         if mark_seen:
             self.call(lambda c: c.add_flags(uids, [b"\\Seen"], silent=True), "mark seen")
-        if not self.has("UIDPLUS"):
-            raise FetchError(f"{self.cfg.host} has neither MOVE nor UIDPLUS, so messages cannot be removed "
-                             "without touching others; run with --no-file-away")
+        if refused := self.filing_refused():
+            raise FetchError(f"{refused}; run with --no-file-away")
         source = self.selected
         ids = self.call(lambda c: c.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]), "fetch message ids")
         wanted = {uid: _message_id(data) for uid, data in ids.items()}
@@ -283,6 +385,21 @@ class ImapMailbox:
             return
         self.call(lambda c: c.add_flags(uids, [b"\\Deleted"], silent=True), "flag deleted")
         self.call(lambda c: c.uid_expunge(uids), "expunge")
+
+
+def search_criteria(cfg: ImapSettings, senders: list[str], subjects: list[str], first_uid: int,
+                    since: date | None = None, until: date | None = None) -> list:
+    """Server-side selection: a GST (or look-alike) sender, an alert subject, and UIDs from
+    ``first_uid`` — left out on a first sync, since some servers (GNU imap4d) read ``UID 1:*``
+    as message numbers and find nothing."""
+    froms = sorted(senders) + ([cfg.lookalike_search] if cfg.lookalike_search else [])
+    criteria: list = ["UID", f"{first_uid}:*"] if first_uid > 1 else []
+    criteria += [any_of("FROM", froms), any_of("SUBJECT", subjects)]
+    if since:
+        criteria += ["SINCE", since]
+    if until:
+        criteria += ["BEFORE", until + timedelta(days=1)]
+    return criteria
 
 
 def uid_sets(uids: list[int], limit: int = 60_000) -> list[str]:
@@ -320,7 +437,7 @@ def _message_id(data: dict) -> str | None:
 
 
 def _server_text(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    text = mask(str(exc).strip()) or type(exc).__name__
     return text[:200]
 
 

@@ -17,7 +17,7 @@ import duckdb
 from .archive import Archive
 from .faults import crash_point
 from .parse import MailReader, ParsedMail
-from .sources import RawMail
+from .mailbox import RawMail
 from .store import insert_batch, message_id_owners, now, stored_messages
 
 DEFAULT_BATCH = 1000

@@ -14,7 +14,7 @@ import duckdb
 from . import inventory, lock, store
 from .archive import Archive
 from .layers import formats_of, rules_of, template_dirs
-from .ingest import IngestStats, ingest
+from .ingest import IngestStats
 from .lake import LakeWrite, export_lake
 from .parse import ALERT_LIKE_SEARCH, MailReader
 from .policy import NO_POLICY, Policy, apply_policy, no_policy, policy_of, without_policy
@@ -22,7 +22,9 @@ from .report import Period, choose_period, last_complete_week, write_report
 from .rules import run_rules
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .notify import NotifyResult, notify
-from .fetch import CleanupResult, FetchResult, cleanup, fetch
+from .errors import SourceError
+from .fetch import CleanupResult, FetchResult, Filing, cleanup, sync
+from .mailbox import Wanted
 from .imap import ImapMailbox
 from .accesslog import LogImport, import_access_log
 from .sms import import_sms, read_sms
@@ -110,11 +112,30 @@ def reader_of(settings: Settings) -> MailReader:
 def import_mail(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, kind: str | None, run_id: int,
                 progress: Progress | None = None) -> IngestStats:
     """Import a local ``.eml`` folder, Maildir or mbox into the archive and database."""
-    source = LocalSource(path, kind or detect_kind(path))
-    stats = ingest(con, Archive(Path(settings.archive)), source, reader_of(settings), run_id=run_id,
-                   progress=progress)
-    record_stats(con, run_id, stats)
-    return stats
+    return sync_local(con, settings, path, kind, run_id, progress=progress).imported
+
+
+def sync_local(con: duckdb.DuckDBPyConnection | None, settings: Settings, path: Path, kind: str | None,
+               run_id: int | None, *, filing: Filing | None = None, dry_run: bool = False,
+               progress: Progress | None = None) -> FetchResult:
+    """Import local mail through the same path as a fetch; with ``filing``, move a Maildir's
+    alerts into its folders as a fetch does on IMAP (``dry_run``: only say what would move)."""
+    reader = reader_of(settings)
+    into = (filing.filed, filing.suspicious) if filing else ()
+    source = LocalSource(path, kind or detect_kind(path), filed_into=tuple(f for f in into if f))
+    if filing is not None and (refused := source.filing_refused()):
+        raise SourceError(f"{path}: cannot file mail away: {refused}; only a Maildir can be filed")
+    result = sync(con, source, Archive(Path(settings.archive)), reader, wanted(reader), filing=filing,
+                  run_id=run_id, dry_run=dry_run, progress=progress)
+    if con is not None and run_id is not None:
+        record_stats(con, run_id, result.imported)
+    return result
+
+
+def wanted(reader: MailReader, since: date | None = None, until: date | None = None) -> Wanted:
+    """What a sync searches for: the senders and subjects of every loaded format."""
+    return Wanted(tuple(sorted(reader.senders)), tuple(reader.formats.subject_searches(ALERT_LIKE_SEARCH)),
+                  since, until)
 
 
 def import_sms_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, run_id: int,
@@ -221,10 +242,10 @@ def fetch_imap(con: duckdb.DuckDBPyConnection | None, settings: Settings, imap: 
                progress: Progress | None = None, environ: dict[str, str] | None = None) -> FetchResult:
     """Fetch, archive, load and file away new alerts from the configured IMAP folder."""
     reader = reader_of(settings)
+    filing = Filing(imap.filed_folder, imap.suspicious_folder, imap.mark_seen) if file_away else None
     with ImapMailbox(imap, dict(os.environ) if environ is None else environ) as mailbox:
-        result = fetch(con, mailbox, Archive(Path(settings.archive)), reader, reader.formats.subject_searches(ALERT_LIKE_SEARCH),
-                       run_id=run_id, dry_run=dry_run, file_away=file_away, since=since, until=until,
-                       progress=progress)
+        result = sync(con, mailbox, Archive(Path(settings.archive)), reader, wanted(reader, since, until),
+                      filing=filing, batch_size=imap.batch_size, run_id=run_id, dry_run=dry_run, progress=progress)
     if con is not None and run_id is not None:
         record_stats(con, run_id, result.imported)
     return result
@@ -241,6 +262,20 @@ def fetch_job(settings: Settings, imap: ImapSettings, *, dry_run: bool = False, 
                 con.close()
     with writing(settings) as con, tracked(con, "fetch", imap.account) as run_id:
         return fetch_imap(con, settings, imap, run_id, **options)
+
+
+def file_maildir_job(settings: Settings, path: Path, *, dry_run: bool = False,
+                     progress: Progress | None = None) -> FetchResult:
+    """``alertproc import maildir --file-away``: import and move alerts to the Maildir's folders."""
+    if dry_run:
+        con = store.connect(settings.db, read_only=True) if Path(settings.db).exists() else None
+        try:
+            return sync_local(con, settings, path, "maildir", None, filing=Filing(), dry_run=True)
+        finally:
+            if con is not None:
+                con.close()
+    with writing(settings) as con, tracked(con, "import maildir --file-away", str(path)) as run_id:
+        return sync_local(con, settings, path, "maildir", run_id, filing=Filing(), progress=progress)
 
 
 def cleanup_job(settings: Settings, imap: ImapSettings, older_than: date, apply: bool = False,

@@ -27,7 +27,7 @@ from synthetic import generate, write_policy  # noqa: E402
 
 from alertproc import store  # noqa: E402
 from alertproc.config import Settings  # noqa: E402
-from alertproc.engines import detect_lake  # noqa: E402
+from alertproc.lake.engines import detect_lake  # noqa: E402
 from alertproc.lake import export_lake  # noqa: E402
 from alertproc.policy import apply_policy, load_policy  # noqa: E402
 from alertproc.rules import load_rules, run_rules  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> int:
         (work / "lake" / "findings").rename(work / "exported-findings")
         engines = ["duckdb"] + (["spark"] if has_spark else [])
         if has_spark:  # started once here, so that the rules' time is the rules' (detect reuses it)
-            from alertproc import spark
+            from alertproc.lake import spark
             seconds, _ = timed(spark.session)
             say("spark_start", f"{seconds:.1f} s (local mode, {os.cpu_count()} cores)")
         found_by = {}

@@ -9,7 +9,8 @@ import pytest
 from alertproc.archive import Archive, sha256_hex
 from alertproc.ingest import ingest
 from alertproc.parse import MailReader
-from alertproc.sources import LocalSource, RawMail, detect_kind
+from alertproc.mailbox import RawMail
+from alertproc.sources import LocalSource, detect_kind
 from conftest import SAMPLE, SENDERS, make
 
 

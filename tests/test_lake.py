@@ -12,10 +12,10 @@ import duckdb
 import pytest
 
 from alertproc import pipeline, store
-from alertproc.engines import detect_lake
+from alertproc.lake.engines import detect_lake
 from alertproc.errors import ConfigError
 from alertproc.lake import export_lake
-from alertproc.portable import transpile
+from alertproc.lake.portable import transpile
 from alertproc.rules import load_rules
 from conftest import ROOT, SAMPLE
 from synthetic import generate

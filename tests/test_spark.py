@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from alertproc import pipeline
-from alertproc.engines import detect_lake
+from alertproc.lake.engines import detect_lake
 from alertproc.lake import export_lake
 from conftest import ROOT, SAMPLE
 from synthetic import generate, write_policy
@@ -23,7 +23,7 @@ FINDING = "finding_id, rule_id, severity, gstin, asp_name, occurred_at, title, d
 
 @pytest.fixture(scope="module")
 def spark():
-    from alertproc import spark as engine
+    from alertproc.lake import spark as engine
     session = engine.session("local[2]")
     yield session
     session.stop()

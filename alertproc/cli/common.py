@@ -77,7 +77,10 @@ def print_import(s: IngestStats) -> None:
 def print_filing(result: FetchResult) -> None:
     """The mailbox part of a summary."""
     verb = "would move" if result.plan else "moved"
-    click.echo(f"imap {result.account} {result.folder}: {result.candidates} candidates"
+    where = f"imap {result.account} {result.folder}" if result.account else f"maildir {result.folder}"
+    if result.filing_skipped:
+        click.echo(f"{where}: filing skipped: {result.filing_skipped}", err=True)
+    click.echo(f"{where}: {result.candidates} candidates"
                f"{' (rescan after UIDVALIDITY change)' if result.rescan else ''}; {verb} {result.filed} to the "
                f"filed folder, {result.suspicious} to the suspicious folder; {result.left} left in place")
 

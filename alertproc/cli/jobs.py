@@ -11,10 +11,10 @@ import click
 
 from .. import pipeline, store
 from ..domain import SEVERITIES
-from ..engines import detect_lake
+from ..lake.engines import detect_lake
 from ..errors import ConfigError
 from ..mailer import send_report
-from ..portable import ENGINES
+from ..lake import ENGINES
 from ..report import choose_period
 from .common import (cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
                      settings_options)
@@ -70,8 +70,11 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
 @click.argument("kind", type=click.Choice(["eml", "maildir", "mbox", "sms", "access-log"]))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--gstin", help="access-log: the GSTIN the log belongs to, when it has no GSTIN column.")
+@click.option("--file-away", is_flag=True, help="maildir: move alerts into its folders .GST.Token alerts and "
+                                                 ".GST.Suspicious, as a fetch does on IMAP.")
+@click.option("--dry-run", is_flag=True, help="With --file-away: show what would be moved; change nothing.")
 @settings_options
-def import_(settings, kind: str, path: Path, gstin: str | None) -> None:
+def import_(settings, kind: str, path: Path, gstin: str | None, file_away: bool, dry_run: bool) -> None:
     """Import local files: mail, an SMS export, or a portal access log.
 
     \b
@@ -81,14 +84,27 @@ def import_(settings, kind: str, path: Path, gstin: str | None) -> None:
       mbox        an mbox file
       sms         SMS Backup & Restore XML, or CSV/XLSX with date, sender and body columns
       access-log  CSV or XLSX saved from Manage API Access > View Logs
-    Importing the same file again adds nothing.
+    Importing the same file again adds nothing. Only --file-away changes the source.
 
     \b
     Example:
       alertproc import maildir ~/Maildir/.GST
+      alertproc import maildir ~/Maildir --file-away --dry-run
       alertproc import sms sms-20261122.xml
       alertproc import access-log view-logs.xlsx --gstin 27AAPFU0939F1ZV
     """
+    if (file_away or dry_run) and kind != "maildir":
+        raise click.UsageError("--file-away and --dry-run are for `import maildir` only")
+    if dry_run and not file_away:
+        raise click.UsageError("--dry-run shows what --file-away would move: give both")
+    if file_away:
+        result = pipeline.file_maildir_job(settings, path, dry_run=dry_run)
+        print_filing(result)
+        for row in result.plan:
+            click.echo(f"  {row['action']:<10} {row['uid']}  {row['subject']}")
+        if not dry_run:
+            print_import(result.imported)
+        return
     with pipeline.writing(settings) as con, pipeline.tracked(con, f"import {kind}", str(path)) as run_id:
         with progress_bar("importing", None) as progress:
             if kind == "access-log":

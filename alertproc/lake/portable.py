@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import RuleError
+from ..errors import RuleError
 
 ENGINES = ("duckdb", "spark")
 

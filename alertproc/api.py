@@ -59,12 +59,13 @@ class Alertproc:
             return pipeline.import_access_log_file(con, self.settings, Path(path), gstin, run_id)
 
     def fetch(self, dry_run: bool = False, file_away: bool = True, since: date | None = None,
-              until: date | None = None, imap: ImapSettings | None = None) -> FetchResult:
-        """Fetch new alerts from the ``[imap]`` account of the config (or ``imap``)."""
-        account = imap or self.config.imap_account()
+              until: date | None = None, account: str | None = None) -> list[FetchResult]:
+        """Fetch new alerts from every ``[imap]`` / ``[[imap]]`` account of the config (or the
+        one named ``account``), one result each; the first account that fails raises."""
         self._close_reader()
-        return pipeline.fetch_job(self.settings, account, dry_run=dry_run, file_away=file_away, since=since,
-                                  until=until, environ=dict(os.environ))
+        return [pipeline.fetch_job(self.settings, cfg, dry_run=dry_run, file_away=file_away, since=since,
+                                   until=until, environ=dict(os.environ))
+                for cfg in self.config.imap_accounts(account)]
 
     def detect(self, policy: str | Path | None = None) -> pipeline.DetectResult:
         """Recompute the findings (with ``policy`` instead of the configured policy file)."""

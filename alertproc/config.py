@@ -117,6 +117,9 @@ class ImapSettings:
         "help": "microsoft unattended: PEM file with the app's private key and certificate"})
     oauth2_service_account_file: str = field(default="", metadata={
         "help": "google unattended: the service account's JSON key (domain-wide delegation to username)"})
+    oauth2_authority: str = field(default="", metadata={
+        "help": "microsoft: another cloud's login host (https://login.microsoftonline.us); google: only for "
+                "tests, the base of a local auth/token endpoint"})
     oauth2_token_cache: str = field(default="", metadata={
         "help": "token cache file, created 0600 [default: ~/.cache/alertproc/<name>.tokens.json]"})
     folder: str = field(default="INBOX", metadata={"help": "folder the alerts arrive in"})
@@ -247,6 +250,8 @@ def imap_settings(section: dict, where: str) -> ImapSettings:
     if result.oauth2_provider and not (result.oauth2_client_id or result.oauth2_service_account_file):
         raise ConfigError(f"{where} [imap]: oauth2_provider = \"{result.oauth2_provider}\" needs oauth2_client_id"
                           + (" (or oauth2_service_account_file)" if result.oauth2_provider == "google" else ""))
+    if result.oauth2_authority and not result.oauth2_authority.startswith("https://"):
+        raise ConfigError(f"{where} [imap]: oauth2_authority must be an https:// address")
     return result
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from . import store
 from .config import SHIPPED_RULES, ImapSettings, NotifySettings, Settings, SmtpSettings
 from .errors import AlertprocError
 from .imap import ImapMailbox
+from .oauth import token_status
 from .policy import load_policy
 from .layers import formats_of, rule_dirs, rules_of
 
@@ -65,9 +66,14 @@ def _rules(settings: Settings) -> str:
 
 def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
     mailbox = ImapMailbox(imap, environ)
-    checks = [_check("imap login", lambda: (mailbox.connect(), f"logged in to {imap.host} as {imap.username}")[1],
+    checks = []
+    token = token_status(imap, environ)
+    if token is not None:
+        checks.append(Check("oauth2 token", token.valid, f"{token.provider}, {token.flow}: {token.detail}",
+                            f"alertproc auth login --account {imap.label}" if not token.valid else ""))
+    checks += [_check("imap login", lambda: (mailbox.connect(), f"logged in to {imap.host} as {imap.username}")[1],
                      "check host, port, tls, ca_file and the password or token source")]
-    if not checks[0].ok:
+    if not checks[-1].ok:
         return checks
     try:
         checks.append(_check("imap folder", lambda: f"{imap.folder}: {mailbox.select(imap.folder).exists} messages",
@@ -76,18 +82,37 @@ def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
         checks.append(Check("imap capabilities", moves is not None,
                             f"filing with {moves or 'nothing: neither MOVE nor UIDPLUS'}; IDLE {'yes' if mailbox.has('IDLE') else 'no'}",
                             "" if moves else "run fetch with --no-file-away"))
+        prefix, delimiter = mailbox.personal_namespace()
+        checks.append(Check("imap namespace", True, f"personal prefix '{prefix}', delimiter '{delimiter}'"))
         for key in ("filed_folder", "suspicious_folder"):
             path = getattr(imap, key)
             if path:
                 name = mailbox.server_name(path)
                 exists = mailbox.call(lambda c: c.folder_exists(name), "list")
                 checks.append(Check(key, True, f"{name} {'exists' if exists else 'will be created on the first fetch'}"))
+        checks.append(_check("imap search", lambda: _cross_check_search(mailbox, imap),
+                             "this server's SEARCH cannot be trusted: tell us which server it is"))
     finally:
         mailbox.close()
     return checks
 
 
-def diagnose(settings: Settings, imap: ImapSettings | None, environ: dict[str, str]) -> list[Check]:
+def _cross_check_search(mailbox: ImapMailbox, imap: ImapSettings) -> str:
+    """SEARCH ALL, a UID range and a FROM search must agree with what FETCH sees: a server
+    that reads ``UID 1:*`` as message numbers (GNU imap4d) would make every sync find nothing."""
+    mailbox.select(imap.folder)
+    every = mailbox.search(["ALL"])
+    if not every:
+        return "folder empty: nothing to cross-check"
+    by_uid = mailbox.search(["UID", f"{every[0]}:{every[-1]}"])
+    fetched = sorted(mailbox.fetch(every[-50:], ["UID"]))
+    if by_uid != every or fetched != every[-50:]:
+        raise AlertprocError(f"SEARCH ALL found {len(every)}, SEARCH UID {every[0]}:{every[-1]} found {len(by_uid)}, "
+                             f"FETCH saw {len(fetched)} of the last {len(every[-50:])}")
+    return f"SEARCH ALL, SEARCH UID and FETCH agree on {len(every)} messages"
+
+
+def diagnose(settings: Settings, accounts: tuple[ImapSettings, ...], environ: dict[str, str]) -> list[Check]:
     """Check everything a run needs, each with advice when it fails."""
     checks = [
         _check("database", lambda: _database(settings), "pass --db, or wait for the running alertproc to finish"),
@@ -98,8 +123,11 @@ def diagnose(settings: Settings, imap: ImapSettings | None, environ: dict[str, s
                "fix the format file named"),
         _check("rules", lambda: _rules(settings), "fix the rule file named"),
     ]
-    if imap is not None:
-        checks += _imap_checks(imap, environ)
+    for imap in accounts:
+        found = _imap_checks(imap, environ)
+        if len(accounts) > 1:  # say whose: "pune-office imap login"
+            found = [replace(check, name=f"{imap.label} {check.name}") for check in found]
+        checks += found
     return checks
 
 

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DROPPED = (IMAPClientAbortError, OSError, EOFError, ssl.SSLError, socket.timeout)
 FETCH_PARTS = ["BODY.PEEK[]", "INTERNALDATE"]
+MESSAGE_ID_CHUNK = 100  # Message-IDs per SEARCH when looking for copies: about 7 KB of command
 FALLBACK_BATCH = 1000  # UIDs per COPY + EXPUNGE round on servers without MOVE: plain lists, well under 64 KB
 
 
@@ -119,6 +120,7 @@ class ImapMailbox:
         self.commands = 0
         self.reconnects = 0
         self._capabilities: frozenset[str] = frozenset()
+        self._namespace: tuple[str, str] | None = None
 
     @property
     def account(self) -> str:
@@ -170,14 +172,19 @@ class ImapMailbox:
         type(self._command)``, and a plain function there made every OAuth2 login fail.
         """
         imap = client._imap
-        send = imap._command
+        send, send_raw = imap._command, client._raw_command  # SEARCH and FETCH go by the second
         mailbox = self
 
         def counted(_imap, *args, **kwargs):
             mailbox.commands += 1
             return send(*args, **kwargs)
 
+        def counted_raw(_client, *args, **kwargs):
+            mailbox.commands += 1
+            return send_raw(*args, **kwargs)
+
         imap._command = types.MethodType(counted, imap)
+        client._raw_command = types.MethodType(counted_raw, client)
 
     def close(self) -> None:
         """Log out, ignoring a connection that is already gone."""
@@ -241,13 +248,31 @@ class ImapMailbox:
         self.selected = None
         return self.call(lambda c: self._select(name), f"select {name}")
 
+    def personal_namespace(self) -> tuple[str, str]:
+        """``(prefix, delimiter)`` of the personal namespace (RFC 2342): ``("INBOX.", ".")`` on
+        Courier and Cyrus defaults, ``("", "/")`` or ``("", ".")`` on most others."""
+        if self._namespace is None:
+            def ask(client: IMAPClient) -> tuple[str, str]:
+                if self.has("NAMESPACE"):
+                    personal = client.namespace().personal
+                    if personal:
+                        prefix, delimiter = personal[0]
+                        return prefix or "", delimiter or "/"
+                found = client.list_folders("", "")
+                value = found[0][1] if found else b"/"
+                return "", value.decode() if isinstance(value, bytes) else (value or "/")
+            self._namespace = self.call(ask, "namespace")
+        return self._namespace
+
     def server_name(self, path: str) -> str:
-        """A folder path written with '/' in the server's own hierarchy delimiter."""
-        def delimiter(client: IMAPClient) -> str:
-            found = client.list_folders("", "")
-            value = found[0][1] if found else b"/"
-            return value.decode() if isinstance(value, bytes) else (value or "/")
-        return path.replace("/", self.call(delimiter, "list"))
+        """A folder path written with '/' as the server names it: under the personal
+        namespace's prefix, levels joined by its delimiter (``GST/Suspicious`` is
+        ``INBOX.GST.Suspicious`` where the prefix is ``INBOX.``)."""
+        prefix, delimiter = self.personal_namespace()
+        name = delimiter.join(part for part in path.split("/") if part)
+        if name.upper() == "INBOX" or name.upper().startswith(prefix.upper()):
+            return name
+        return prefix + name
 
     def ensure_folder(self, path: str) -> str:
         """Create (and subscribe) the folder unless it exists; return its server name."""
@@ -370,13 +395,21 @@ class ImapMailbox:
         self.delete(uids)
 
     def _message_ids_in(self, folder: str, message_ids: set[str]) -> set[str]:
+        """Which of ``message_ids`` ``folder`` holds already: one SEARCH of OR'd Message-IDs
+        per chunk and one FETCH of the hits' Message-ID headers (SEARCH HEADER matches
+        substrings, so the exact value is compared here) — not one SEARCH per message."""
         if not message_ids:
             return set()
         self.select(folder)
         found: set[str] = set()
-        for message_id in sorted(message_ids):
-            if self.search(["HEADER", "Message-ID", message_id]):
-                found.add(message_id)
+        ordered = sorted(message_ids)
+        for start in range(0, len(ordered), MESSAGE_ID_CHUNK):
+            chunk = ordered[start:start + MESSAGE_ID_CHUNK]
+            hits = self.search([either([["HEADER", "Message-ID", m] for m in chunk])])
+            if hits:
+                headers = self.call(lambda c: c.fetch(hits, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]),
+                                    "fetch message ids")
+                found |= {_message_id(data) for data in headers.values()} & set(chunk)
         return found
 
     def delete(self, uids: list[int]) -> None:
@@ -443,6 +476,13 @@ def _server_text(exc: Exception) -> str:
 
 def any_of(key: str, values: list[str]) -> list:
     """IMAP search keys matching any of ``values`` for ``key``: nested ``OR`` lists."""
-    if len(values) == 1:
-        return [key, values[0]]
-    return ["OR", key, values[0], any_of(key, values[1:])]
+    return either([[key, value] for value in values])
+
+
+def either(terms: list[list]) -> list:
+    """IMAP search keys matching any of ``terms``: ``OR`` nested as a balanced tree, so a
+    hundred terms nest seven deep, not a hundred (servers limit the depth they parse)."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return ["OR", either(terms[:middle]), either(terms[middle:])]

@@ -22,7 +22,8 @@ from .report import Period, choose_period, last_complete_week, write_report
 from .rules import run_rules
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .notify import NotifyResult, notify
-from .errors import SourceError
+from .errors import ConfigError, FetchError, SourceError
+from .masking import mask
 from .fetch import CleanupResult, FetchResult, Filing, cleanup, sync
 from .mailbox import Wanted
 from .imap import ImapMailbox
@@ -54,14 +55,15 @@ class RunSummary:
     imported: IngestStats
     detect: DetectResult
     report: Path | None
-    fetched: FetchResult | None = None
+    fetched: list[FetchResult] = field(default_factory=list)  # one per mailbox that was synced
+    failed: dict[str, str] = field(default_factory=dict)  # mailbox label -> why it could not be synced
     notified: NotifyResult | None = None
 
     def as_dict(self) -> dict:
         """A JSON-ready summary for scripts."""
         return {"run_id": self.run_id, "imported": asdict(self.imported), "findings": asdict(self.detect),
                 "report": str(self.report) if self.report else None,
-                "imap": self.fetched.as_dict() if self.fetched else None,
+                "imap": [result.as_dict() for result in self.fetched], "failed_mailboxes": self.failed,
                 "notified": asdict(self.notified) if self.notified else None}
 
 
@@ -86,7 +88,7 @@ def tracked(con: duckdb.DuckDBPyConnection, command: str, source: str | None) ->
         yield run_id
     except BaseException as exc:
         con.execute("update runs set status = 'failed', finished_at = ?, error = ? where run_id = ?",
-                    [store.now(), f"{type(exc).__name__}: {exc}"[:500], run_id])
+                    [store.now(), mask(f"{type(exc).__name__}: {exc}")[:500], run_id])
         raise
     con.execute("update runs set status = 'ok', finished_at = ? where run_id = ?", [store.now(), run_id])
 
@@ -286,26 +288,40 @@ def cleanup_job(settings: Settings, imap: ImapSettings, older_than: date, apply:
             return cleanup(con, mailbox, Archive(Path(settings.archive)), older_than, apply, progress)
 
 
-def run(settings: Settings, source: Path | None = None, kind: str | None = None, imap: ImapSettings | None = None,
-        period: Period | None = None, progress: Progress | None = None, environ: dict[str, str] | None = None,
-        sms: tuple[Path, ...] = (), access_logs: tuple[Path, ...] = (), notify_cfg: NotifySettings | None = None,
-        smtp: SmtpSettings | None = None) -> RunSummary:
-    """The scheduled job: import local files or fetch from IMAP (plus any SMS exports and
-    access logs), then detect and report.
+def run(settings: Settings, source: Path | None = None, kind: str | None = None,
+        accounts: tuple[ImapSettings, ...] = (), period: Period | None = None, progress: Progress | None = None,
+        environ: dict[str, str] | None = None, sms: tuple[Path, ...] = (), access_logs: tuple[Path, ...] = (),
+        notify_cfg: NotifySettings | None = None, smtp: SmtpSettings | None = None,
+        file_away: bool = True) -> RunSummary:
+    """The scheduled job: import local files or sync every IMAP account (plus any SMS exports
+    and access logs), then detect and report.
 
     The formats, rules and policy are read and checked first: a mistake in any of them stops
-    the run before it fetches or changes anything.
+    the run before it fetches or changes anything. An account that cannot be synced (server
+    down, login refused) is recorded in ``failed`` and the others go on; the run's row then
+    has status ``partial``.
     """
     reader_of(settings)
     rules_of(settings)
     policy = policy_of(settings)
+    failed: dict[str, str] = {}
+    fetched: list[FetchResult] = []
     with writing(settings) as con:
-        with tracked(con, "run", str(source) if source else imap.account) as run_id:
+        label = str(source) if source else ", ".join(a.label for a in accounts)
+        with tracked(con, "run", label) as run_id:
             if source is not None:
-                stats, fetched = import_mail(con, settings, source, kind, run_id, progress), None
+                stats = import_mail(con, settings, source, kind, run_id, progress)
             else:
-                fetched = fetch_imap(con, settings, imap, run_id, progress=progress, environ=environ)
-                stats = fetched.imported
+                stats = IngestStats()
+                for account in accounts:
+                    try:
+                        result = fetch_imap(con, settings, account, run_id, progress=progress, environ=environ,
+                                            file_away=file_away)
+                    except (FetchError, ConfigError) as exc:
+                        failed[account.label] = mask(str(exc))
+                        continue
+                    fetched.append(result)
+                    stats.add(result.imported)
             for path in sms:
                 stats.add(import_sms(con, read_sms(path), reader_of(settings).formats, settings.sms_senders, run_id))
             for path in access_logs:
@@ -315,4 +331,7 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
             con.execute("update runs set findings = ? where run_id = ?", [found.total, run_id])
             told = notify(con, notify_cfg, smtp, dict(os.environ) if environ is None else environ) if notify_cfg else None
             out = report(con, settings, period or choose_period(None, None, None))
-    return RunSummary(run_id, stats, found, out, fetched, told)
+        if failed:
+            con.execute("update runs set status = 'partial', error = ? where run_id = ?",
+                        ["; ".join(f"{name}: {why}" for name, why in failed.items())[:500], run_id])
+    return RunSummary(run_id, stats, found, out, fetched, failed, told)

@@ -1,10 +1,12 @@
 """``alertproc watch``: stay connected, process alerts as they arrive, notify at once.
 
-IMAP IDLE (RFC 2177) on a connection of its own, re-issued every ``idle_seconds`` (under the
-29 minutes servers allow); polling every ``poll_seconds`` when the server has no IDLE. Each
-wake-up runs the ordinary pipeline (fetch, archive, load, file away, detect, notify) under
-the run lock, so `alertproc sql` and reports work between batches. SIGTERM or SIGINT stops
-after the batch in hand is committed.
+One listening connection per account: IMAP IDLE (RFC 2177), re-issued every
+``idle_seconds`` (under the 29 minutes servers allow), or polling every ``poll_seconds``
+when the server has no IDLE. A listener that sees new mail marks its account due; the main
+loop then runs the ordinary pipeline (fetch, archive, load, file away, detect, notify) for the
+due accounts under the run lock, so `alertproc sql` and reports work between batches. An
+account whose server is down is retried with backoff while the others go on. SIGTERM or
+SIGINT stops after the batch in hand is committed.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import pipeline
-from .domain import backoff
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
-from .errors import AlertprocError, FetchError, LockedError
+from .domain import backoff
+from .errors import ConfigError, FetchError, LockedError
 from .imap import ImapMailbox
+from .masking import mask
 from .notify import notify
 
 log = logging.getLogger("alertproc.watch")
@@ -30,96 +33,172 @@ class StopRequested(Exception):
 
 
 @dataclass
+class Listener:
+    """One account's listening connection, on a thread of its own."""
+
+    imap: ImapSettings
+    watcher: "Watcher"
+    uidnext: int = 0  # UIDNEXT as the last fetch of this account saw it
+    processed: threading.Event = field(default_factory=threading.Event)
+    failures: int = 0
+    idler: ImapMailbox | None = None
+
+    def run(self) -> None:
+        """Mark the account due whenever its folder changes, until the watcher stops."""
+        stop = self.watcher.stop
+        while not stop.is_set():
+            try:
+                if self.wait_for_mail():
+                    self.processed.clear()
+                    self.watcher.mark_due(self)
+                    self.processed.wait()  # the main loop fetched it: UIDNEXT is known again
+                self.failures = 0
+            except (FetchError, ConfigError, OSError) as exc:
+                self.failures += 1
+                delay = backoff(self.failures, 300)
+                log.warning("%s: %s; listening again in %ss", self.imap.label, mask(str(exc)), delay)
+                self.close()
+                stop.wait(delay)
+        self.close()
+
+    def close(self) -> None:
+        """Drop the listening connection."""
+        if self.idler:
+            self.idler.close()
+        self.idler = None
+
+    def wait_for_mail(self) -> bool:
+        """True when the folder has new mail; False when the IDLE period ended or a stop was asked."""
+        if self.idler is None:
+            self.idler = ImapMailbox(self.imap, self.watcher.environ, sleep=self.watcher.stop.wait)
+            self.idler.connect()
+            self.idler.select(self.imap.folder)
+        folder = self.imap.folder
+        status = self.idler.call(lambda c: c.folder_status(folder, [b"UIDNEXT"]), "status")
+        if int(status[b"UIDNEXT"]) > self.uidnext:
+            return True  # mail arrived while the last cycle ran: no IDLE, fetch it now
+        if not self.idler.has("IDLE"):
+            self.watcher.stop.wait(self.imap.poll_seconds)
+            return not self.watcher.stop.is_set()
+        client = self.idler.client
+        client.idle()
+        try:
+            deadline = time.monotonic() + self.imap.idle_seconds
+            while not self.watcher.stop.is_set() and time.monotonic() < deadline:
+                responses = client.idle_check(timeout=1)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    return True
+        finally:
+            client.idle_done()
+        return False
+
+
+@dataclass
 class Watcher:
-    """One account and folder, watched until :attr:`stop` is set."""
+    """Every account, watched until :attr:`stop` is set."""
 
     settings: Settings
-    imap: ImapSettings
+    accounts: tuple[ImapSettings, ...]
     notify_cfg: NotifySettings | None
     smtp: SmtpSettings | None
     environ: dict[str, str]
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
-        self.idler: ImapMailbox | None = None
+        self.wake = threading.Event()
+        self.listeners = [Listener(imap, self) for imap in self.accounts]
+        self.due: list[Listener] = list(self.listeners)  # the first cycle fetches every account
+        self.retry_at: dict[str, float] = {}  # accounts whose fetch failed: when to try again
+        self.failures: dict[str, int] = {}
         self.cycles = 0
-        self.uidnext = 0  # UIDNEXT as the last cycle's fetch saw it
+        self._lock = threading.Lock()
+
+    def mark_due(self, listener: Listener) -> None:
+        """Called by a listener: its account has new mail."""
+        with self._lock:
+            if listener not in self.due and listener.imap.label not in self.retry_at:  # failing: backoff decides
+                self.due.append(listener)
+        self.wake.set()
 
     def _between_batches(self, count: int) -> None:
         log.info("batch of %d processed", count)
         if self.stop.is_set():
             raise StopRequested
 
-    def cycle(self) -> None:
-        """Fetch what is new; if anything was, detect and notify. One log line per cycle."""
-        with pipeline.writing(self.settings) as con, pipeline.tracked(con, "watch", self.imap.account) as run_id:
-            fetched = pipeline.fetch_imap(con, self.settings, self.imap, run_id, progress=self._between_batches,
-                                          environ=self.environ)
-            self.uidnext = fetched.uidnext
-            found, told = None, None
-            if fetched.imported.new or self.cycles == 0:
+    def cycle(self, due: list[Listener]) -> None:
+        """Fetch what is new in the due accounts; if anything was, detect and notify. One log
+        line per account and cycle."""
+        with pipeline.writing(self.settings) as con:
+            new = 0
+            for listener in due:
+                imap = listener.imap
+                try:
+                    with pipeline.tracked(con, "watch", imap.account) as run_id:
+                        fetched = pipeline.fetch_imap(con, self.settings, imap, run_id, environ=self.environ,
+                                                      progress=self._between_batches)
+                except (FetchError, ConfigError, OSError) as exc:
+                    failures = self.failures[imap.label] = self.failures.get(imap.label, 0) + 1
+                    delay = backoff(failures, 300)
+                    self.retry_at[imap.label] = time.monotonic() + delay
+                    log.warning("%s: %s; retrying in %ss", imap.label, mask(str(exc)), delay)
+                    listener.processed.set()
+                    continue
+                self.failures.pop(imap.label, None)
+                listener.uidnext = fetched.uidnext
+                listener.processed.set()
+                new += fetched.imported.new
+                log.info("cycle: %d new, %d filed, %d suspicious in %s", fetched.imported.new,
+                         fetched.filed, fetched.suspicious, imap.label)
+            if new or self.cycles == 0:
                 found = pipeline.detect(con, self.settings)
-                if self.notify_cfg:
-                    told = notify(con, self.notify_cfg, self.smtp, self.environ)
+                told = notify(con, self.notify_cfg, self.smtp, self.environ) if self.notify_cfg else None
+                log.info("cycle: %d new; %d findings%s", new, found.total,
+                         f"; notified {told.sent or 'nobody'}{', failed ' + str(told.failed) if told.failed else ''}"
+                         if told else "")
         self.cycles += 1
-        log.info("cycle: %d new, %d filed, %d suspicious%s%s", fetched.imported.new, fetched.filed, fetched.suspicious,
-                 f"; {found.total} findings" if found else "",
-                 f"; notified {told.sent or 'nobody'}{', failed ' + str(told.failed) if told.failed else ''}" if told else "")
 
-    def _sleep(self, seconds: float) -> None:
-        self.stop.wait(seconds)
-
-    def wait_for_mail(self) -> None:
-        """Return when the folder changed, the IDLE period ended, or a stop was asked."""
-        if self.idler is None:
-            self.idler = ImapMailbox(self.imap, self.environ, sleep=self._sleep)
-            self.idler.connect()
-            self.idler.select(self.imap.folder)
-        folder = self.imap.folder
-        status = self.idler.call(lambda c: c.folder_status(folder, [b"UIDNEXT"]), "status")
-        if int(status[b"UIDNEXT"]) > self.uidnext:
-            return  # mail arrived while the last cycle ran: no IDLE, fetch it now
-        if not self.idler.has("IDLE"):
-            self._sleep(self.imap.poll_seconds)
-            return
-        client = self.idler.client
-        client.idle()
-        try:
-            deadline = time.monotonic() + self.imap.idle_seconds
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                responses = client.idle_check(timeout=1)
-                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-                    return
-        finally:
-            client.idle_done()
+    def _take_due(self) -> list[Listener]:
+        now = time.monotonic()
+        with self._lock:
+            retry = [l for l in self.listeners if self.retry_at.get(l.imap.label, now + 1) <= now and l not in self.due]
+            for listener in retry:
+                self.retry_at.pop(listener.imap.label)
+            due, self.due = self.due + retry, []
+            self.wake.clear()
+        return due
 
     def run(self) -> int:
-        """Watch until stopped; reconnect with backoff on errors. Returns an exit code."""
+        """Watch until stopped. Returns an exit code."""
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stop.set())
-        failures = 0
-        log.info("watching %s %s", self.imap.account, self.imap.folder)
-        while not self.stop.is_set():
-            try:
-                self.cycle()
-                self.wait_for_mail()
-                failures = 0
-            except StopRequested:
-                break
-            except LockedError as exc:
-                log.info("%s", exc)
-                self._sleep(30)
-            except (FetchError, OSError) as exc:
-                failures += 1
-                delay = backoff(failures, 300)
-                log.warning("%s; retrying in %ss", exc, delay)
-                if self.idler:
-                    self.idler.close()
-                self.idler = None
-                self._sleep(delay)
-            except AlertprocError:
-                raise
-        if self.idler:
-            self.idler.close()
+            signal.signal(signum, lambda *_: (self.stop.set(), self.wake.set()))
+        for imap in self.accounts:
+            log.info("watching %s %s", imap.account, imap.folder)
+        threads = []
+        try:
+            while not self.stop.is_set():
+                due = self._take_due()
+                if due:
+                    try:
+                        self.cycle(due)
+                    except StopRequested:
+                        break
+                    except LockedError as exc:
+                        log.info("%s", exc)
+                        for listener in due:
+                            self.mark_due(listener)
+                        self.stop.wait(30)
+                        continue
+                if not threads:  # after the first cycle, so each listener starts from a known UIDNEXT
+                    threads = [threading.Thread(target=l.run, name=f"listen {l.imap.label}", daemon=True)
+                               for l in self.listeners]
+                    for thread in threads:
+                        thread.start()
+                self.wake.wait(1)
+        finally:
+            self.stop.set()
+            for listener in self.listeners:
+                listener.processed.set()
+            for thread in threads:
+                thread.join(timeout=5)
         log.info("stopped")
         return 0

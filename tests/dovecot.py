@@ -20,6 +20,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 
 USER, PASSWORD = "alice", "s3cr3t-PASSW0RD"
+OTHER_USER = "bob"  # a second mailbox: the test sets it up by password, alertproc may log in by OAuth2
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 # Dovecot's own list minus MOVE, to test the COPY + EXPUNGE fallback (and without IDLE, polling)
 # against the real server.
@@ -55,8 +56,15 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
 class Dovecot:
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
-    def __init__(self, *, move: bool = True, tls: bool = False, idle: bool = True, parent: Path | None = None):
-        """``parent``: create the server's files there and leave them for its owner to delete."""
+    def __init__(self, *, move: bool = True, tls: bool = False, idle: bool = True, parent: Path | None = None,
+                 oauth2_url: str | None = None, namespace_prefix: str = "", uidplus: bool = True):
+        """``parent``: create the server's files there and leave them for its owner to delete.
+        ``oauth2_url``: also accept XOAUTH2/OAUTHBEARER tokens, checked at this RFC 7662
+        introspection endpoint. ``namespace_prefix``: the personal namespace's prefix, with
+        '.' as delimiter (``INBOX.``, as Courier and Cyrus have it)."""
+        self.oauth2_url = oauth2_url
+        self.namespace_prefix = namespace_prefix
+        self.uidplus = uidplus
         self.root = Path(tempfile.mkdtemp(prefix="alertproc-dovecot-", dir=parent))
         self.keep_files = parent is not None
         os.chmod(self.root, 0o755)
@@ -82,9 +90,10 @@ class Dovecot:
             "protocols = imap", "listen = 127.0.0.1", f"base_dir = {self.root}/run", f"state_dir = {self.root}/state",
             f"log_path = {self.root}/dovecot.log", f"ssl = {ssl}", "mailbox_idle_check_interval = 1 secs",
             "disable_plaintext_auth = no" if not self.tls else "disable_plaintext_auth = yes",
-            "auth_mechanisms = plain login",
+            "auth_mechanisms = plain login" + (" xoauth2 oauthbearer" if self.oauth2_url else ""),
             f"mail_location = maildir:{self.root}/home/%u/Maildir", "first_valid_uid = 0",
-            "passdb {", "  driver = passwd-file", f"  args = scheme=PLAIN username_format=%u {self.root}/passwd", "}",
+            "passdb {", "  driver = passwd-file", f"  args = scheme=PLAIN username_format=%u {self.root}/passwd",
+            "  mechanisms = plain login", "}",
             "userdb {", "  driver = static", f"  args = uid={mail_user} gid={mail_group} home={self.root}/home/%u", "}",
             "service imap-login {",
             "  inet_listener imap {", f"    port = {0 if self.tls else self.port}", "  }",
@@ -92,16 +101,25 @@ class Dovecot:
             "}",
             "service pop3-login {", "  inet_listener pop3 {", "    port = 0", "  }", "}",
         ]
+        if self.oauth2_url:
+            (self.root / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.oauth2_url}\nusername_attribute = username\n"
+                "active_attribute = active\nactive_value = true\nforce_introspection = yes\n")
+            lines += ["passdb {", "  driver = oauth2", "  mechanisms = xoauth2 oauthbearer",
+                      f"  args = {self.root}/oauth2.conf.ext", "}"]
+        if self.namespace_prefix:
+            lines += ["namespace inbox {", "  inbox = yes", f"  prefix = {self.namespace_prefix}", "  separator = .", "}"]
         if service_user:
             lines += [f"default_internal_user = {service_user}", f"default_login_user = {service_user}"]
-        if not self.move or not self.idle:
+        if not self.move or not self.idle or not self.uidplus:
             capabilities = NO_MOVE + (" MOVE" if self.move else "")
-            lines.append(f"imap_capability = {capabilities if self.idle else capabilities.replace(' IDLE', '')}")
+            capabilities = capabilities if self.idle else capabilities.replace(" IDLE", "")
+            lines.append(f"imap_capability = {capabilities if self.uidplus else capabilities.replace(' UIDPLUS', '')}")
         return "\n".join(lines) + "\n"
 
     def start(self) -> "Dovecot":
         (self.root / "home").mkdir()
-        (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n{OTHER_USER}:{{PLAIN}}{PASSWORD}\n")
         self.conf.write_text(self._config())
         # The daemon keeps inherited pipes open: give it none, its log is in the root folder.
         started = subprocess.run([DOVECOT, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
@@ -142,20 +160,21 @@ class Dovecot:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def kick(self) -> None:
-        """Disconnect every session of the test user, as a server restart or network drop would."""
-        subprocess.run(["doveadm", "-c", str(self.conf), "kick", USER], stdin=subprocess.DEVNULL,
+    def kick(self, user: str = USER) -> None:
+        """Disconnect every session of ``user``, as a server restart or network drop would."""
+        subprocess.run(["doveadm", "-c", str(self.conf), "kick", user], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
-    def client(self) -> IMAPClient:
-        """A logged-in client, for setting up and inspecting the mailbox."""
+    def client(self, user: str = USER) -> IMAPClient:
+        """A logged-in client, for setting up and inspecting the mailbox (``user``'s: any user
+        :data:`OTHER_USER` too)."""
         if self.tls:
             import ssl
             context = ssl.create_default_context(cafile=str(self.ca_file))
             client = IMAPClient("127.0.0.1", port=self.port, ssl=True, ssl_context=context)
         else:
             client = IMAPClient("127.0.0.1", port=self.port, ssl=False)
-        client.login(USER, PASSWORD)
+        client.login(user, PASSWORD)
         return client
 
     def imap_table(self, **extra: object) -> str:

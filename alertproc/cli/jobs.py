@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ..errors import ConfigError
 from ..mailer import send_report
 from ..lake import ENGINES
 from ..report import choose_period
-from .common import (cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
+from .common import (EXIT_FAILURE, cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
                      settings_options)
 
 
@@ -29,14 +30,16 @@ from .common import (cli, loaded_config, exit_for_findings, print_filing, print_
               help="Also import this portal access log, with a GSTIN column (repeatable).")
 @click.option("--week", help="Report on this ISO week, e.g. 2026-W47 [default: last complete week].")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 3 when findings of this severity or worse exist.")
+@click.option("--no-file-away", is_flag=True, help="Fetch, archive and load, but move nothing on the server.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @settings_options
 def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, ...], log_files: tuple[Path, ...],
-        week: str | None, fail_on: str | None, as_json: bool) -> None:
+        week: str | None, fail_on: str | None, no_file_away: bool, as_json: bool) -> None:
     """Run the whole job: import or fetch mail, detect findings, write the report.
 
-    With --source, local files are imported; without it, the [imap] account of the
-    config file is fetched (and alerts filed away), as `alertproc fetch` does.
+    With --source, local files are imported; without it, every [imap] / [[imap]] account
+    of the config file is fetched (and alerts filed away), as `alertproc fetch` does. An
+    account that fails is named and the others go on; the exit code is then 1.
 
     \b
     Example:
@@ -46,23 +49,28 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
     """
     period = choose_period(week, None, None)
     config = loaded_config()
-    imap = None if source else config.imap_account()
+    accounts = () if source else config.imap_accounts()
     notify_cfg = config.notify
     smtp = config.smtp if notify_cfg and notify_cfg.email else None
     with progress_bar("importing" if source else "fetching", None) as progress:
-        summary = pipeline.run(settings, source, kind=kind, imap=imap, period=period, progress=progress,
-                               sms=sms_files, access_logs=log_files, notify_cfg=notify_cfg, smtp=smtp)
+        summary = pipeline.run(settings, source, kind=kind, accounts=accounts, period=period, progress=progress,
+                               sms=sms_files, access_logs=log_files, notify_cfg=notify_cfg, smtp=smtp,
+                               file_away=not no_file_away)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
     else:
         print_import(summary.imported)
-        if summary.fetched:
-            print_filing(summary.fetched)
+        for fetched in summary.fetched:
+            print_filing(fetched)
         print_findings(summary.detect)
         if summary.notified:
             click.echo(f"notified: {summary.notified.sent or 'nothing new'}"
                        + (f"; failed: {summary.notified.failed}" if summary.notified.failed else ""))
         click.echo(f"report: {summary.report}")
+    for name, why in summary.failed.items():
+        click.echo(f"alertproc: error: mailbox {name} was not synced: {why}", err=True)
+    if summary.failed:
+        sys.exit(EXIT_FAILURE)  # before findings: a mailbox not read means the findings are incomplete
     exit_for_findings(fail_on, summary.detect.by_severity)
 
 

@@ -14,9 +14,31 @@ import click
 from .. import pipeline, store
 from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import, progress_bar, settings_options
 from ..doctor import diagnose, init as init_files
+from ..errors import ConfigError, FetchError
 from ..fetch import retention_cutoff
 from ..status import operator_status
 from ..watch import Watcher
+
+
+ACCOUNT = click.option("--account", "account", metavar="NAME",
+                       help="Only the [[imap]] account with this name (or user@host) [default: every account].")
+
+
+def each_account(accounts, work) -> None:
+    """Run ``work(account)`` for every account; one that fails is reported and the others go
+    on; exit 1 at the end if any failed."""
+    failed = []
+    for account in accounts:
+        try:
+            work(account)
+        except (FetchError, ConfigError) as exc:
+            if len(accounts) == 1:
+                raise
+            click.echo(f"alertproc: error: mailbox {account.label}: {exc}", err=True)
+            failed.append(account.label)
+    if failed:
+        click.echo(f"alertproc: {len(failed)} of {len(accounts)} mailboxes failed: {', '.join(failed)}", err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 @cli.command()
@@ -24,43 +46,48 @@ from ..watch import Watcher
 @click.option("--no-file-away", is_flag=True, help="Fetch, archive and load, but move nothing on the server.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only mail from this day on (a first backfill).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only mail up to this day (inclusive).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@ACCOUNT
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (one object per mailbox, one per line).")
 @settings_options
-def fetch(settings, dry_run: bool, no_file_away: bool, since, until, as_json: bool) -> None:
+def fetch(settings, dry_run: bool, no_file_away: bool, since, until, account: str | None, as_json: bool) -> None:
     """Fetch new alerts over IMAP, archive and load them, and file them away.
 
-    Only mail from a configured sender with an alert subject is moved (to filed_folder);
-    mail failing the sender check goes to suspicious_folder; everything else, including
-    GSTN's reminders and notices, stays where it is, unflagged. The password comes from
-    password_env or password_command in the config, never from the command line.
+    Every [imap] / [[imap]] account of the config is fetched in turn (or only --account);
+    one that fails is named and the others go on. Only mail from a configured sender with
+    an alert subject is moved (to filed_folder); mail failing the sender check goes to
+    suspicious_folder; everything else, including GSTN's reminders and notices, stays where
+    it is, unflagged. Passwords and tokens come from the config's password_env,
+    password_command, oauth2_token_command or oauth2_provider, never from the command line.
 
     \b
     Example:
       alertproc fetch --config alertproc.toml --dry-run
-      alertproc fetch --since 2026-01-01 --until 2026-03-31
+      alertproc fetch --account pune-office --since 2026-01-01 --until 2026-03-31
     """
-    imap = loaded_config().imap_account()
-    with progress_bar("fetching", None) as progress:
-        result = pipeline.fetch_job(settings, imap, dry_run=dry_run, file_away=not no_file_away,
-                                    since=since.date() if since else None, until=until.date() if until else None,
-                                    progress=progress)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
-        return
-    if dry_run:
-        for item in result.plan:
-            click.echo(f"  uid {item['uid']}: {item['action']:<10} {item['from'] or '?'} | {item['subject']}")
-    else:
-        print_import(result.imported)
-    print_filing(result)
+    def work(imap) -> None:
+        with progress_bar(f"fetching {imap.label}", None) as progress:
+            result = pipeline.fetch_job(settings, imap, dry_run=dry_run, file_away=not no_file_away,
+                                        since=since.date() if since else None, until=until.date() if until else None,
+                                        progress=progress)
+        if as_json:
+            click.echo(json.dumps({"mailbox": imap.label, **result.as_dict()}, default=str))
+            return
+        if dry_run:
+            for item in result.plan:
+                click.echo(f"  uid {item['uid']}: {item['action']:<10} {item['from'] or '?'} | {item['subject']}")
+        else:
+            print_import(result.imported)
+        print_filing(result)
+    each_account(loaded_config().imap_accounts(account), work)
 
 
 @cli.command()
 @click.option("--older-than", required=True, help="Retention: 90d, 12w, or a date; older filed alerts are removed.")
 @click.option("--apply", is_flag=True, help="Really delete; without it, only show what would be deleted.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@ACCOUNT
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (one object per mailbox, one per line).")
 @settings_options
-def cleanup(settings, older_than: str, apply: bool, as_json: bool) -> None:
+def cleanup(settings, older_than: str, apply: bool, account: str | None, as_json: bool) -> None:
     """Remove old filed alerts from the server — only those whose archived copy verifies.
 
     Each message is downloaded and hashed; it is deleted only if the archive holds a file
@@ -71,24 +98,27 @@ def cleanup(settings, older_than: str, apply: bool, as_json: bool) -> None:
       alertproc cleanup --older-than 90d            # dry run: what would go
       alertproc cleanup --older-than 90d --apply
     """
-    imap = loaded_config().imap_account()
     cutoff = retention_cutoff(older_than, date.today())
-    with progress_bar("verifying", None) as progress:
-        result = pipeline.cleanup_job(settings, imap, cutoff, apply, progress)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
-        return
-    verb = "deleted" if apply else "would delete"
-    click.echo(f"{result.folder}: {result.candidates} filed before {cutoff}; {result.verified} verified, "
-               f"{verb} {result.deleted if apply else result.verified}; {len(result.kept_unverified)} kept unverified")
-    for item in result.kept_unverified:
-        click.echo(f"  kept uid {item['uid']}: {item['reason']}", err=True)
+
+    def work(imap) -> None:
+        with progress_bar(f"verifying {imap.label}", None) as progress:
+            result = pipeline.cleanup_job(settings, imap, cutoff, apply, progress)
+        if as_json:
+            click.echo(json.dumps({"mailbox": imap.label, **result.as_dict()}))
+            return
+        verb = "deleted" if apply else "would delete"
+        click.echo(f"{imap.label} {result.folder}: {result.candidates} filed before {cutoff}; {result.verified} "
+                   f"verified, {verb} {result.deleted if apply else result.verified}; "
+                   f"{len(result.kept_unverified)} kept unverified")
+        for item in result.kept_unverified:
+            click.echo(f"  kept uid {item['uid']}: {item['reason']}", err=True)
+    each_account(loaded_config().imap_accounts(account), work)
 
 
 @cli.command()
 @settings_options
 def doctor(settings) -> None:
-    """Check the set-up: config, policy, formats, rules, database, archive, IMAP.
+    """Check the set-up: config, policy, formats, rules, database, archive, every IMAP account.
 
     Exit 1 when something needs fixing; each failing line says what to do.
 
@@ -96,8 +126,7 @@ def doctor(settings) -> None:
     Example:
       alertproc doctor --config /etc/alertproc/alertproc.toml
     """
-    imap = loaded_config().imap
-    checks = diagnose(settings, imap, dict(os.environ))
+    checks = diagnose(settings, loaded_config().accounts, dict(os.environ))
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
         if not check.ok and check.advice:
@@ -123,9 +152,11 @@ def init(directory: Path) -> None:
 
 
 @cli.command()
+@ACCOUNT
 @settings_options
-def watch(settings) -> None:
-    """Stay connected and process alerts as they arrive (IMAP IDLE, or polling).
+def watch(settings, account: str | None) -> None:
+    """Stay connected and process alerts as they arrive (IMAP IDLE, or polling), with one
+    listening connection per [imap] / [[imap]] account.
 
     Runs the same pipeline as `alertproc run` on every new mail, then notifies ([notify]
     in the config) about new findings at once. Logs one line per batch and per cycle.
@@ -137,7 +168,7 @@ def watch(settings) -> None:
       alertproc watch --config /etc/alertproc/alertproc.toml
     """
     config = loaded_config()
-    imap = config.imap_account()
+    accounts = config.imap_accounts(account)
     notify_cfg, smtp = config.notify, config.smtp
     logging.getLogger("alertproc").setLevel(logging.INFO)
     if not logging.getLogger().handlers or not click.get_current_context().find_root().params.get("verbose"):
@@ -145,7 +176,7 @@ def watch(settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logging.getLogger("alertproc.watch").addHandler(handler)
         logging.getLogger("alertproc.watch").propagate = False
-    sys.exit(Watcher(settings, imap, notify_cfg, smtp, dict(os.environ)).run())
+    sys.exit(Watcher(settings, accounts, notify_cfg, smtp, dict(os.environ)).run())
 
 
 @cli.command()

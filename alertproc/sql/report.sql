@@ -22,7 +22,10 @@ group by all;
 select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label, f.asp_name,
        strftime(timezone('Asia/Kolkata', f.occurred_at), '%d-%m-%Y %H:%M') as occurred_ist,
        f.title, f.detail, len(f.event_ids) as evidence_count,
-       list(distinct m.archive_path order by m.archive_path) filter (where m.archive_path is not null) as archive_paths
+       list(distinct m.archive_path order by m.archive_path) filter (where m.archive_path is not null) as archive_paths,
+       -- which mailbox the alerts came from: the IMAP account, or the kind of local source
+       list(distinct coalesce(m.account, m.source) order by coalesce(m.account, m.source))
+           filter (where m.sha256 is not null) as mailboxes
 from findings f
 left join policy_gstins g on g.gstin = f.gstin
 left join events e on list_contains(f.event_ids, e.event_id)

@@ -139,8 +139,11 @@ class ImapSettings:
 
     @property
     def account(self) -> str:
-        """``user@host``: the key of this account in ``sync_state`` and ``messages``."""
-        return f"{self.username}@{self.host}"
+        """``user@host`` (``user@host:port`` on a port that is not IMAP's own): the key of this
+        account in ``sync_state`` and ``messages``; two servers behind one host (a tunnel,
+        DavMail) must not share one sync state."""
+        port = f":{self.port}" if self.port not in (0, 143, 993) else ""
+        return f"{self.username}@{self.host}{port}"
 
     @property
     def label(self) -> str:
@@ -266,7 +269,9 @@ def imap_accounts(value: object, where: str) -> tuple[ImapSettings, ...]:
     for cfg in accounts:
         for key in (f"name {cfg.label}", f"folder {cfg.folder} of {cfg.account}"):
             if key in seen:
-                raise ConfigError(f"{where} [[imap]]: two accounts with the same {key}: give each a distinct 'name'")
+                raise ConfigError(f"{where} [[imap]]: two accounts with the same {key}"
+                                  + (": give each a distinct 'name'" if key.startswith("name") else
+                                     ": they would share one sync state; remove one"))
             seen[key] = cfg.label
     return accounts
 

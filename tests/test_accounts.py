@@ -83,8 +83,8 @@ def test_two_accounts_password_and_xoauth2_under_the_inbox_namespace(oauth_serve
 
     done = cli(tmp_path, "run", "--policy", POLICY, "--week", "2026-W44")
     assert done.returncode == 0, done.stderr
-    assert f"imap {USER}@127.0.0.1 INBOX: 21 candidates" in done.stdout
-    assert f"imap {OTHER_USER}@127.0.0.1 INBOX: 21 candidates" in done.stdout
+    assert f"imap {USER}@127.0.0.1:{server.port} INBOX: 21 candidates" in done.stdout
+    assert f"imap {OTHER_USER}@127.0.0.1:{server.port} INBOX: 21 candidates" in done.stdout
     for user, alerts in ((USER, ALERTS[:20]), (OTHER_USER, ALERTS[20:])):
         assert sorted(raw for raw, _ in contents(server, FILED, user)) == sorted(raw for _, raw in alerts)
         assert sorted(raw for raw, _ in contents(server, "INBOX", user)) == sorted(raw for _, raw in NOT_ALERTS)
@@ -98,7 +98,7 @@ def test_two_accounts_password_and_xoauth2_under_the_inbox_namespace(oauth_serve
 
     report = cli(tmp_path, "report", "--since", "2026-10-01", "--until", "2026-11-30")
     html = (tmp_path / report.stdout.split()[-1]).read_text() if report.returncode == 0 else report.stderr
-    assert f"from {USER}@127.0.0.1" in html and f"from {OTHER_USER}@127.0.0.1" in html
+    assert f"from {USER}@127.0.0.1:{server.port}" in html and f"from {OTHER_USER}@127.0.0.1:{server.port}" in html
 
     again = cli(tmp_path, "run", "--policy", POLICY, "--week", "2026-W44")
     assert "0 new" in again.stdout and again.returncode == 0

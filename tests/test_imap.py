@@ -429,3 +429,13 @@ def test_mail_as_transport_leaves_it_is_filed_right(dovecot, settings):
         con.close()
     assert rows == [("parsed", 3), ("suspicious", 2), ("unparsed", 1)]
     assert kinds == [("access_revoked", 1), ("otp_sent", 1), ("suspicious_alert", 2), ("token_refreshed", 1)]
+
+
+def test_a_first_sync_searches_without_a_uid_range_and_a_later_one_with_it():
+    """GNU imap4d reads 'UID 1:*' as message numbers and finds nothing: a first sync must not send it."""
+    from alertproc.imap import search_criteria
+    cfg = imap_settings({"host": "h", "username": "u", "password_env": "X"}, "test")
+    first = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], 1)
+    later = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], 42)
+    assert "UID" not in first and later[:2] == ["UID", "42:*"]
+    assert first == later[2:]

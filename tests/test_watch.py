@@ -53,6 +53,31 @@ def test_mail_appended_while_watching_is_processed_within_seconds_and_sigterm_st
             watcher.send_signal(signal.SIGTERM)
             out, err = watcher.communicate(timeout=30)
         assert watcher.returncode == 0, err
-        assert "watching alice@127.0.0.1 INBOX" in err and "cycle: 3 new, 3 filed" in err and err.rstrip().endswith("stopped")
+        assert f"watching alice@127.0.0.1:{server.port} INBOX" in err and "cycle: 3 new, 3 filed" in err and err.rstrip().endswith("stopped")
         assert "batch of 3 processed" in err
         assert contents(server, "INBOX") == []
+
+
+def test_one_watch_listens_on_every_account_and_a_dead_one_does_not_stop_it(tmp_path):
+    from dovecot import OTHER_USER
+    with Dovecot() as server:
+        append(server, ALERTS[:2])
+        table = server.imap_table(poll_seconds=1, idle_seconds=60).replace("[imap]", "[[imap]]\nname = \"alice\"")
+        table += table.replace('name = "alice"', 'name = "bob"').replace('username = "alice"', f'username = "{OTHER_USER}"')
+        table += ('[[imap]]\nname = "gone"\nhost = "127.0.0.1"\nport = 1\ntls = "none"\nusername = "x"\n'
+                  'password_env = "TEST_IMAP_PASSWORD"\n')
+        (tmp_path / "alertproc.toml").write_text(table)
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
+        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_until(lambda: len(contents(server, FILED)) == 2), "first cycle did not file alice's backlog"
+            append(server, ALERTS[2:5], user=OTHER_USER)
+            assert wait_until(lambda: len(contents(server, FILED, OTHER_USER)) == 3, seconds=20)
+            append(server, ALERTS[5:6])
+            assert wait_until(lambda: len(contents(server, FILED)) == 3, seconds=20)
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            out, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 0, err
+        assert "gone: cannot reach 127.0.0.1:1" in err and err.rstrip().endswith("stopped")

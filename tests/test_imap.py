@@ -118,19 +118,7 @@ def test_new_mail_between_runs_is_fetched_once(dovecot, settings):
     assert len(contents(dovecot, FILED)) == len(ALERTS)
 
 
-def test_uidvalidity_change_rescans_without_duplicates(dovecot, settings):
-    cfg = imap_cfg(dovecot, folder="Alerts")
-    append(dovecot, ALERTS[:20], folder="Alerts")
-    fetch(settings, dovecot, cfg=cfg, file_away=False)
-    client = dovecot.client()
-    client.delete_folder("Alerts")  # a server rebuild: same name, new UIDVALIDITY
-    client.logout()
-    append(dovecot, ALERTS, folder="Alerts")
-    result = fetch(settings, dovecot, cfg=cfg)
-    assert result.rescan and result.candidates == len(ALERTS)
-    assert (result.imported.known, result.imported.new) == (20, len(ALERTS) - 20)
-    assert counts(settings)[0] == len(ALERTS)
-    assert contents(dovecot, "Alerts") == [] and len(contents(dovecot, FILED)) == len(ALERTS)
+# The UIDVALIDITY change, first sync, rerun and new mail: tests/test_servers.py, on Dovecot and pymap.
 
 
 def test_without_move_capability_copy_and_uid_expunge_touch_nothing_else(settings):

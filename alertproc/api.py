@@ -16,12 +16,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
-from . import pipeline, store
+from . import evidence as evidence_packs, pipeline, store, triage
+from .archive import Archive
+from .outputs import protected_paths
 from .accesslog import LogImport
 from .config import Config, ImapSettings, Settings, load_config
 from .fetch import FetchResult
@@ -58,6 +60,12 @@ class Alertproc:
         with self._writing("import access-log", str(path)) as (con, run_id):
             return pipeline.import_access_log_file(con, self.settings, Path(path), gstin, run_id)
 
+    def import_tokens(self, path: str | Path, gstin: str | None = None, taken_at: datetime | None = None):
+        """Import an Active Tokens list (Manage API Access) as a snapshot taken at ``taken_at``
+        (naive = IST; default: the file's modification time)."""
+        with self._writing("import tokens", str(path)) as (con, run_id):
+            return pipeline.import_tokens_file(con, Path(path), gstin, taken_at, run_id)
+
     def fetch(self, dry_run: bool = False, file_away: bool = True, since: date | None = None,
               until: date | None = None, account: str | None = None) -> list[FetchResult]:
         """Fetch new alerts from every ``[imap]`` / ``[[imap]]`` account of the config (or the
@@ -79,6 +87,34 @@ class Alertproc:
         period = choose_period(week, since, until)
         with self._writing("report", period.slug) as (con, _):
             return pipeline.report(con, self.settings, period, Path(out) if out else None)
+
+    def triage(self, finding_id: str, action: str, note: str | None = None, by: str | None = None,
+               until: date | None = None) -> dict:
+        """Acknowledge (``"acknowledged"``), suppress (``"suppressed"``, optionally ``until`` a
+        day) or reopen (``"reopened"``) a finding; returns the history entry."""
+        self._close_reader()
+        with pipeline.writing(self.settings) as con:
+            return triage.record(con, finding_id, action, note, by, until)
+
+    def findings(self, status: str = "open", rule: str | None = None) -> list[dict]:
+        """Findings in a triage state (``open``, ``acknowledged``, ``suppressed``, ``all``)."""
+        if self._reader is None:
+            self._reader = store.connect(self.settings.db, read_only=True)
+        return triage.listed(self._reader, status, rule)
+
+    def evidence(self, out: str | Path, week: str | None = None, since: str | None = None,
+                 until: str | None = None, finding: str | None = None) -> evidence_packs.Pack:
+        """Write an evidence pack (see ``alertproc evidence``) of a period or one finding."""
+        period = None if finding and not (week or since or until) else choose_period(week, since, until)
+        self._close_reader()
+        con = store.connect(self.settings.db, read_only=True)
+        try:
+            return evidence_packs.build(con, Archive(Path(self.settings.archive)), Path(out),
+                                        lambda p, path: pipeline.report(con, self.settings, p, path),
+                                        period=period, finding_id=finding,
+                                        protected=protected_paths(self.settings.db, self.settings.archive))
+        finally:
+            con.close()
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -67,12 +67,17 @@ class Archive:
         folder = os.path.dirname(target)
         try:
             if folder not in self._folders:
-                os.makedirs(folder, exist_ok=True)
+                # Owner only, the folders it creates and the files: they hold what the taxpayer
+                # receives. (makedirs would give the levels above the last the default mode.)
+                os.makedirs(os.path.dirname(str(self.root)) or ".", exist_ok=True)
+                for level in (str(self.root), os.path.dirname(folder), folder):
+                    if not os.path.isdir(level):
+                        os.makedirs(level, mode=0o700, exist_ok=True)
                 self._folders.add(folder)
             # One name per message, not per process: a rerun after a crash mid-write replaces
             # the leftover instead of leaving it behind (runs never overlap: the lock).
             tmp = os.path.join(folder, f".{sha256}.tmp")
-            handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 remaining = memoryview(raw)
                 while remaining:  # os.write may write less than asked

@@ -201,6 +201,9 @@ class NotifySettings:
     email: tuple[str, ...] = field(default=(), metadata={"help": "addresses to mail (through [smtp])"})
     webhook_url: str = field(default="", metadata={
         "help": "URL that gets a JSON POST ({\"text\": ..., \"findings\": [...]}: Slack and Teams incoming webhooks)"})
+    webhook_format: str = field(default="auto", metadata={
+        "help": "markup of the webhook's text, escaped so a finding cannot ping or mislink: slack, teams, or auto "
+                "(teams for *.office.com and Power Automate hosts)", "choices": ("auto", "slack", "teams")})
     command: str = field(default="", metadata={"help": "command that gets the findings as JSON on standard input"})
     retries: int = field(default=3, metadata={"help": "attempts per channel before giving up until the next run"})
     timeout: int = field(default=30, metadata={"help": "seconds per attempt"})

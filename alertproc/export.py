@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import ConfigError
+from .outputs import FORMULA_SQL, replacing, xlsx_cell
 from .report import Period
 from .store import scalar
 
@@ -31,25 +32,45 @@ def _selection(what: str, period: Period | None) -> tuple[str, list]:
     return f"{_QUERIES[what]} where occurred_at >= ? and occurred_at < ? order by occurred_at", [period.since, period.until]
 
 
-def export(con: duckdb.DuckDBPyConnection, what: str, fmt: str, out: Path, period: Period | None = None) -> int:
+def export(con: duckdb.DuckDBPyConnection, what: str, fmt: str, out: Path, period: Period | None = None, *,
+           protected: list[Path] = (), keep_formulas: bool = False) -> int:
     """Write ``what`` (events or findings) to ``out``; return the number of rows.
 
     CSV, JSON (one object per line) and Parquet are written by DuckDB itself, straight from
-    the database; XLSX is streamed row by row, so memory stays flat for a million rows.
+    the database; XLSX is streamed row by row, so memory stays flat for a million rows. The
+    file is written beside ``out`` and renamed over it when complete (never over one of
+    ``protected``: see :mod:`alertproc.outputs`). In CSV and XLSX, text that a spreadsheet
+    would run as a formula is neutralised unless ``keep_formulas``.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format '{fmt}' (use one of: {', '.join(FORMATS)})")
     sql, params = _selection(what, period)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "xlsx":
-        return _xlsx(con, sql, params, out)
-    options = {"csv": "format csv, header true", "json": "format json", "parquet": "format parquet"}[fmt]
-    target = str(out).replace("'", "''")  # a path the user typed; COPY takes no parameter for it
-    con.execute(f"copy ({sql}) to '{target}' ({options})", params)
-    return scalar(con, f"select count(*) from ({sql})", params)
+    with replacing(out, list(protected)) as temporary:
+        if fmt == "xlsx":
+            return _xlsx(con, sql, params, temporary, keep_formulas)
+        if fmt == "csv" and not keep_formulas:
+            sql = _neutralising(con, sql, params)
+        options = {"csv": "format csv, header true", "json": "format json", "parquet": "format parquet"}[fmt]
+        target = str(temporary).replace("'", "''")  # our own temporary path; COPY takes no parameter for it
+        con.execute(f"copy ({sql}) to '{target}' ({options})", params)
+        return scalar(con, f"select count(*) from ({sql})", params)
 
 
-def _xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, out: Path) -> int:
+def _neutralising(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> str:
+    """``sql`` with each text column's formula-like values given a leading quote (OWASP)."""
+    columns = con.execute(f"select * from ({sql}) limit 0", params).description
+    parts = []
+    for name, kind, *_ in columns:
+        quoted = '"' + name.replace('"', '""') + '"'
+        if str(kind) == "VARCHAR":
+            parts.append(f"case when regexp_matches({quoted}, '{FORMULA_SQL}') then chr(39) || {quoted} "
+                         f"else {quoted} end as {quoted}")
+        else:
+            parts.append(quoted)
+    return f"select {', '.join(parts)} from ({sql})"
+
+
+def _xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, out: Path, keep_formulas: bool) -> int:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
     count = scalar(con, f"select count(*) from ({sql})", params)
@@ -65,10 +86,12 @@ def _xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, out: Path) -> 
     while rows := cursor.fetchmany(1000):
         for row in rows:
             # Excel has no time zones: UTC columns are written as naive UTC, *_ist as naive IST.
-            sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row])
+            sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else xlsx_cell(v, keep_formulas)
+                          for v in row])
         if not widths_done:
             for index, name in enumerate(names):
                 sheet.column_dimensions[get_column_letter(index + 1)].width = max(12, len(name) + 2)
             widths_done = True
-    book.save(out)
+    with open(out, "wb") as handle:  # a file object: openpyxl would judge a path by its .tmp ending
+        book.save(handle)
     return count

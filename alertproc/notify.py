@@ -8,11 +8,13 @@ later run from sending it again. A channel that fails is retried with backoff, r
 from __future__ import annotations
 
 import json
+import re
 import logging
 import shlex
 import smtplib
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,8 +46,8 @@ def pending(con: duckdb.DuckDBPyConnection, channel: str, min_severity: str) -> 
     cursor = con.execute("""
         select finding_id, rule_id, severity, gstin, asp_name,
                strftime(timezone('Asia/Kolkata', occurred_at), '%d-%m-%Y %H:%M') as occurred_ist, title, detail
-        from findings f
-        where list_contains(?, severity)
+        from findings_triaged f
+        where list_contains(?, severity) and triage_status <> 'suppressed'  -- a suppressed one is never announced
           and not exists (select 1 from notifications n where n.finding_id = f.finding_id
                           and n.channel = ? and n.status = 'sent')
         order by occurred_at, finding_id""", [wanted, channel])
@@ -70,8 +72,29 @@ def _email(smtp: SmtpSettings, recipients: tuple[str, ...], findings: list[dict]
     deliver(smtp, message, environ)
 
 
-def _webhook(url: str, findings: list[dict], timeout: int) -> None:
-    body = json.dumps({"text": summary_text(findings), "findings": findings}).encode()
+TEAMS_HOSTS = ("office.com", "office365.com", "logic.azure.com", "powerplatform.com")
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\]()#~|])")  # what makes emphasis, links, code, tables
+
+
+def webhook_format(url: str, configured: str = "auto") -> str:
+    """``slack`` or ``teams``: how the webhook's ``text`` is marked up (``auto``: by its host)."""
+    if configured != "auto":
+        return configured
+    host = (urllib.parse.urlparse(url).hostname or "").lower()
+    return "teams" if any(host == h or host.endswith("." + h) for h in TEAMS_HOSTS) else "slack"
+
+
+def marked_up(text: str, kind: str) -> str:
+    """``text`` escaped for the target's markup, so a finding's words stay words: an ASP name
+    like ``<!channel>`` or ``<https://evil|Revoke>`` would otherwise ping everyone or show a
+    link that says one thing and goes elsewhere. Slack: ``& < >`` as entities (its only
+    escapes). Teams: the same, and Markdown's characters backslash-escaped."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _TEAMS_MARKDOWN.sub(r"\\\1", text) if kind == "teams" else text
+
+
+def _webhook(url: str, findings: list[dict], timeout: int, kind: str = "slack") -> None:
+    body = json.dumps({"text": marked_up(summary_text(findings), kind), "findings": findings}).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # TLS verified by default
         if response.status >= 300:
@@ -94,7 +117,8 @@ def notify(con: duckdb.DuckDBPyConnection, cfg: NotifySettings, smtp: SmtpSettin
             raise AlertprocError("[notify] email needs an [smtp] section in the config")
         channels["email"] = lambda found: _email(smtp, cfg.email, found, environ)
     if cfg.webhook_url:
-        channels["webhook"] = lambda found: _webhook(cfg.webhook_url, found, cfg.timeout)
+        kind = webhook_format(cfg.webhook_url, cfg.webhook_format)
+        channels["webhook"] = lambda found: _webhook(cfg.webhook_url, found, cfg.timeout, kind)
     if cfg.command:
         channels["command"] = lambda found: _command(cfg.command, found, cfg.timeout)
     result = NotifyResult()

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -24,11 +24,13 @@ from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .notify import NotifyResult, notify
 from .errors import ConfigError, FetchError, SourceError
 from .masking import mask
+from .outputs import protected_paths
 from .fetch import CleanupResult, FetchResult, Filing, cleanup, sync
 from .mailbox import Wanted
 from .imap import ImapMailbox
 from .accesslog import LogImport, import_access_log
 from .sms import import_sms, read_sms
+from .tokens import TokenImport, import_tokens
 from .sources import LocalSource, detect_kind
 
 Progress = Callable[[int], None]
@@ -69,8 +71,9 @@ class RunSummary:
 
 @contextmanager
 def writing(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The database opened for writing, under the run lock."""
-    with lock.exclusive(settings.db):
+    """The database opened for writing, under the run lock; what it creates meanwhile (the
+    WAL, archive files) is readable by the owner only."""
+    with store.private_files(), lock.exclusive(settings.db):
         con = store.connect(settings.db)
         try:
             yield con
@@ -157,6 +160,15 @@ def import_access_log_file(con: duckdb.DuckDBPyConnection, settings: Settings, p
     return result
 
 
+def import_tokens_file(con: duckdb.DuckDBPyConnection, path: Path, gstin: str | None, taken_at: datetime | None,
+                       run_id: int) -> TokenImport:
+    """Import an Active Tokens list (CSV or XLSX) as ``active_token`` events; ``taken_at`` in IST."""
+    result = import_tokens(con, path, gstin, taken_at)
+    con.execute("update runs set messages_seen = ?, events_new = ? where run_id = ?",
+                [result.rows, result.events_new, run_id])
+    return result
+
+
 def detect(con: duckdb.DuckDBPyConnection, settings: Settings, policy: Policy | None | bool = True) -> DetectResult:
     """Load the policy and recompute findings from every rule of every layer.
 
@@ -197,7 +209,8 @@ def report(con: duckdb.DuckDBPyConnection, settings: Settings, period: Period, o
     notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
     notices = [NO_POLICY.format(path=settings.policy).capitalize()] if without_policy(settings) else []
     return write_report(con, period, template_dirs(settings), Path(settings.archive), out=out,
-                        out_dir=Path(settings.report_dir), rule_notes=notes, notices=notices)
+                        out_dir=Path(settings.report_dir), rule_notes=notes, notices=notices,
+                        protected=protected_paths(settings.db, settings.archive))
 
 
 def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool = False,
@@ -292,9 +305,9 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
         accounts: tuple[ImapSettings, ...] = (), period: Period | None = None, progress: Progress | None = None,
         environ: dict[str, str] | None = None, sms: tuple[Path, ...] = (), access_logs: tuple[Path, ...] = (),
         notify_cfg: NotifySettings | None = None, smtp: SmtpSettings | None = None,
-        file_away: bool = True) -> RunSummary:
-    """The scheduled job: import local files or sync every IMAP account (plus any SMS exports
-    and access logs), then detect and report.
+        file_away: bool = True, tokens: tuple[Path, ...] = ()) -> RunSummary:
+    """The scheduled job: import local files or sync every IMAP account (plus any SMS exports,
+    access logs and active-token lists), then detect and report.
 
     The formats, rules and policy are read and checked first: a mistake in any of them stops
     the run before it fetches or changes anything. An account that cannot be synced (server
@@ -326,6 +339,8 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
                 stats.add(import_sms(con, read_sms(path), reader_of(settings).formats, settings.sms_senders, run_id))
             for path in access_logs:
                 stats.events_new += import_access_log(con, path).events_new
+            for path in tokens:
+                stats.events_new += import_tokens(con, path).events_new
             record_stats(con, run_id, stats)
             found = detect(con, settings, policy)
             con.execute("update runs set findings = ? where run_id = ?", [found.total, run_id])

@@ -25,6 +25,7 @@ DEFAULT_THRESHOLDS = {
     "failed_access_spike": {"window": "1h", "count": 5},
     "consent_expiring_days": 7,
     "max_consent_days": 30,
+    "token_lifetime": "6h",  # how long a portal token lives (token_without_alerts)
 }
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -113,6 +114,10 @@ def _thresholds(path: Path, doc: Located, problems: list[str]) -> dict[str, int]
             problems.append(f"{where(path, raw, name)}: thresholds.{name} must be a whole number of days")
             value = 0
         out[name] = value
+    lifetime = _seconds(raw.get("token_lifetime", DEFAULT_THRESHOLDS["token_lifetime"]))
+    if not lifetime:
+        problems.append(f"{where(path, raw, 'token_lifetime')}: thresholds.token_lifetime must look like 6h or 90m")
+    out["token_lifetime_s"] = lifetime or 0
     return out
 
 
@@ -222,9 +227,11 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
         if aliases:
             con.executemany("insert into policy_asp_aliases values (?, ?)", aliases)
         con.execute(
-            "insert into policy_thresholds values (?, ?, ?, ?, ?, ?)",
+            "insert into policy_thresholds (refresh_burst_window_s, refresh_burst_count, failed_access_spike_window_s, "
+            "failed_access_spike_count, consent_expiring_days, max_consent_days, token_lifetime_s) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
             [t["refresh_burst_window_s"], t["refresh_burst_count"], t["failed_access_spike_window_s"],
-             t["failed_access_spike_count"], t["consent_expiring_days"], t["max_consent_days"]],
+             t["failed_access_spike_count"], t["consent_expiring_days"], t["max_consent_days"], t["token_lifetime_s"]],
         )
         stored = set(con.execute("select event_id, asp_name, source_ref from events where channel = 'manual'").fetchall())
         if stored != {(m["event_id"], m["asp_name"], m["source_ref"]) for m in manual}:

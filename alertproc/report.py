@@ -13,6 +13,7 @@ import jinja2
 
 from . import inventory
 from .domain import IST, SEVERITIES
+from .outputs import check_target, replacing
 from .errors import ConfigError
 from .queries import package_queries
 from .store import now
@@ -70,6 +71,8 @@ def range_period(since: str, until: str) -> Period:
         raise ConfigError(f"--since/--until must be dates like 2026-11-01 (got '{since}', '{until}')") from None
     if last < first:
         raise ConfigError("--until is before --since")
+    if first.year < 1970 or last.year > 2999:  # what the archive dates; also keeps IST offsets in range
+        raise ConfigError(f"--since/--until must lie between 1970-01-01 and 2999-12-31 (got {first} to {last})")
     return Period(f"{first} to {last}", f"{first}_{last}", _ist_midnight(first), _ist_midnight(last + timedelta(days=1)))
 
 
@@ -163,6 +166,8 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
         "findings": findings,
         "pairs": _rows(con, "pairs", period),
         "unparsed": unparsed,
+        "reconciliation": _rows(con, "reconciliation", period),
+        "reconciliation_gaps": _rows(con, "reconciliation_gaps", period),
     }
 
 
@@ -184,17 +189,20 @@ def environment(templates: Path | list[Path]) -> jinja2.Environment:
 
 def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path | list[Path], archive_root: Path,
                  out: Path | None = None, out_dir: Path = Path("reports/out"),
-                 rule_notes: dict[str, dict] | None = None, notices: list[str] | None = None) -> Path:
+                 rule_notes: dict[str, dict] | None = None, notices: list[str] | None = None,
+                 protected: list[Path] = ()) -> Path:
     """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``).
 
     ``rule_notes`` maps rule ids to their title and description, shown with each finding;
-    ``notices`` are shown above the summary (e.g. that approvals were not checked).
+    ``notices`` are shown above the summary (e.g. that approvals were not checked). The file
+    is written beside ``out`` and renamed over it, never over one of ``protected`` or
+    anything but a regular file (:mod:`alertproc.outputs`).
     """
     out = out or out_dir / f"alertproc-{period.slug}.html"
+    check_target(out, list(protected))
     out.parent.mkdir(parents=True, exist_ok=True)
     context = gather(con, period, archive_root.resolve(), out.parent.resolve(), rule_notes)
     html = environment(templates).get_template("report.html.j2").render(**context, notices=notices or [])
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, out)
+    with replacing(out, list(protected)) as temporary:
+        temporary.write_text(html, encoding="utf-8")
     return out

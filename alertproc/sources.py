@@ -9,8 +9,11 @@ mbox are only ever read.
 
 from __future__ import annotations
 
+import errno
+import logging
 import mailbox
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from .errors import SourceError
 from .mailbox import RawMail, Selection, SyncState, Wanted
 
 LOCAL_KINDS = ("eml", "maildir", "mbox")
+log = logging.getLogger(__name__)
 READ_BATCH = 1000
 
 
@@ -54,8 +58,11 @@ class LocalSource:
         if self.kind not in LOCAL_KINDS:
             raise SourceError(f"unknown source kind '{self.kind}' (use one of {', '.join(LOCAL_KINDS)})")
         if not self.path.exists():
-            raise SourceError(f"{self.path}: no such file or folder")
-        self.folder = self.folder or str(self.path)
+            raise SourceError(f"{shown(self.path)}: no such file or folder")
+        if self.kind == "maildir" and not ((self.path / "cur").is_dir() and (self.path / "new").is_dir()):
+            raise SourceError(f"{shown(self.path)} is not a Maildir (it has no cur/ and new/ folders); "
+                              f"for a folder of .eml files use `alertproc import eml {shown(self.path)}`")
+        self.folder = self.folder or shown(self.path)
 
     def count(self) -> int | None:
         """How many messages there are, when that is cheap to know (for a progress bar)."""
@@ -76,7 +83,7 @@ class LocalSource:
             return Selection(self.folder, refs=list(self._open_mbox().keys()))
         if self.kind == "eml":
             root = self.path if self.path.is_dir() else self.path.parent
-            self._files = {str(file.relative_to(root)): file for file in self._eml_files()}
+            self._files = {shown(file.relative_to(root)): file for file in self._eml_files()}
         else:
             self._files = dict(self._maildir_files())
         return Selection(self.folder, refs=list(self._files))
@@ -85,16 +92,22 @@ class LocalSource:
         """The messages named by ``refs``, read from disk."""
         if self.kind == "mbox":
             box = self._open_mbox()
-            return [RawMail(box.get_bytes(key), "mbox", f"{self.path.name}#{key}") for key in refs]
+            return [RawMail(box.get_bytes(key), "mbox", f"{shown(self.path.name)}#{key}") for key in refs]
         mails = []
         for ref in refs:
             file = self._files[ref]
+            linked = file.is_symlink()
+            if linked and not _usable(file, self.path.resolve()):  # pointed elsewhere since it was listed
+                continue
             try:
-                raw = file.read_bytes()
+                raw = _read_regular(file, allow_link=linked)
             except FileNotFoundError:
                 continue  # moved or deleted by a mail client since it was listed: not ours to keep
             except OSError as exc:
-                raise SourceError(f"{file}: cannot read: {exc.strerror}") from exc
+                raise SourceError(f"{shown(file)}: cannot read: {exc.strerror}") from exc
+            if raw is None:
+                log.warning("%s: skipped: no longer a regular file", shown(file))
+                continue
             folder = ref.split("/", 1)[0] if self.kind == "maildir" else None
             mails.append(RawMail(raw, self.kind, ref, folder=folder))
         return mails
@@ -156,11 +169,15 @@ class LocalSource:
         if self.path.is_file():
             yield self.path
             return
-        yield from sorted(p for p in self.path.rglob("*") if p.is_file() and p.suffix.lower() == ".eml")
+        root = self.path.resolve()
+        for path in sorted(self.path.rglob("*")):
+            if path.suffix.lower() == ".eml" and _usable(path, root):
+                yield path
 
     def _maildir_files(self) -> Iterator[tuple[str, Path]]:
         root = mailbox.Maildir(self.path, factory=None, create=False)
         skip = {maildir_folder_name(path) for path in self.filed_into}
+        root_path = self.path.resolve()
         names = [name for name in sorted(root.list_folders()) if "." + name not in skip]
         for name, folder in [("", self.path)] + [(name, self.path / ("." + name)) for name in names]:
             files = {}
@@ -170,17 +187,70 @@ class LocalSource:
                 except FileNotFoundError:
                     continue
                 for entry in entries:
-                    if not entry.startswith("."):
+                    if not entry.startswith(".") and _usable(folder / sub / entry, root_path):
                         # The key is the file name before its info part: the flags change, the key does not.
                         files[entry.split(":2,", 1)[0]] = folder / sub / entry
             for key in sorted(files):
-                yield f"{name or 'INBOX'}/{key}", files[key]
+                yield shown(f"{name or 'INBOX'}/{key}"), files[key]
 
     def _open_mbox(self) -> mailbox.mbox:
         if self._mbox is None:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                raise SourceError(f"{shown(self.path)} is not a regular file (a FIFO or device?): nothing read")
             try:
                 self._mbox = mailbox.mbox(self.path, factory=None, create=False)
-                self._mbox.keys()
+                keys = self._mbox.keys()
             except (OSError, mailbox.Error) as exc:
-                raise SourceError(f"{self.path}: cannot read as mbox: {exc}") from exc
+                raise SourceError(f"{shown(self.path)}: cannot read as mbox: {exc}") from exc
+            if not keys and self.path.stat().st_size > 0:
+                raise SourceError(f"{shown(self.path)}: no messages found, though the file is not empty: an mbox "
+                                  "starts each message with a 'From ' line; for a single message use "
+                                  f"`alertproc import eml {shown(self.path)}`")
         return self._mbox
+
+
+def shown(path: object) -> str:
+    """A path as text that can always be printed and stored: bytes that are not UTF-8 (a
+    file name from another system) become ``\\xNN`` escapes instead of failing the import."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def _usable(path: Path, root: Path) -> bool:
+    """Whether a listed file may be read: a regular file, or a link to one inside ``root``.
+    FIFOs, sockets and devices would hang or stream forever; a link out of the folder
+    (``ln -s /etc/shadow x.eml``) would copy what it points at into the archive."""
+    try:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            target = path.resolve()
+            if target != root and root not in target.parents:
+                log.warning("%s: skipped: a link to %s, outside the source folder", shown(path), shown(target))
+                return False
+            info = os.stat(path)
+    except OSError:
+        return False
+    if stat.S_ISDIR(info.st_mode):
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        log.warning("%s: skipped: not a regular file (a FIFO, socket or device)", shown(path))
+        return False
+    return True
+
+
+def _read_regular(path: Path, allow_link: bool) -> bytes | None:
+    """The bytes of ``path`` if it is (still) a regular file, else None. Opened without
+    blocking and without following a link unless allowed, then checked on the open file, so
+    a file swapped for a FIFO or a link after listing cannot hang or leak."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not allow_link:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        handle = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link planted after listing
+            return None
+        raise
+    with os.fdopen(handle, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return None
+        return file.read()

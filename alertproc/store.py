@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -54,16 +56,38 @@ def _explain(exc: duckdb.Error, path: str) -> Exception:
     return DatabaseError(f"{path}: {text.splitlines()[0]}")
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the database (creating and migrating it unless ``read_only``)."""
+# What `alertproc sql` runs under: a query sees the database and nothing else. Without it,
+# `COPY (...) TO '/any/path'` writes files (over rules/*.sql, which detect then runs),
+# read_text('/etc/shadow') reads them and INSTALL downloads code.
+SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
+           "autoload_known_extensions": False, "allow_community_extensions": False}
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files created in the block (the database, its WAL and lock) readable by their owner only:
+    they hold what the taxpayer receives. DuckDB has no mode of its own, so the umask it is."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def connect(path: str | Path, read_only: bool = False, sandboxed: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the database (creating and migrating it unless ``read_only``); ``sandboxed``: no
+    file, network or extension access beyond the database itself (see :data:`SANDBOX`)."""
     path = str(path)
     if read_only and path != ":memory:" and not Path(path).exists():
         raise DatabaseError(f"{path}: no database here yet; run `alertproc run` or `alertproc import` first")
     try:
-        con = duckdb.connect(path, read_only=read_only)
+        with private_files():
+            con = duckdb.connect(path, read_only=read_only, config=dict(SANDBOX) if sandboxed else {})
     except duckdb.Error as exc:
         raise _explain(exc, path) from exc
     con.execute("set TimeZone = 'UTC'")
+    if sandboxed:
+        con.execute("set lock_configuration = true")  # after our own settings: the query may not undo them
     if not read_only:
         migrate(con)
     elif path != ":memory:":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import zipfile
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .domain import to_utc
+from .domain import gstin_is_valid, to_utc
 from .errors import ConfigError, SourceError
 
 DATE_FORMATS = (
@@ -40,6 +41,28 @@ def map_columns(headers: list[object], aliases: dict[str, tuple[str, ...]], requ
         shown = ", ".join(repr(str(h)) for h in headers if str(h or "").strip()) or "none"
         raise ConfigError(f"{source}: required column(s) missing: {wanted}. Columns found: {shown}")
     return found
+
+
+def read_table(path: Path, aliases: dict[str, tuple[str, ...]], required: tuple[str, ...], gstin: str | None
+               ) -> tuple[Iterator[tuple[int, list[object]]], dict[str, int], list[object]]:
+    """The rows after the header, the column of each field, and the header, of a portal export
+    whose GSTIN comes from a column or from ``gstin`` (a ConfigError names what is missing)."""
+    if gstin is not None and not gstin_is_valid(gstin):
+        raise ConfigError(f"--gstin {gstin} is not a valid GSTIN")
+    rows = read_rows(path)
+    header = next(rows, None)
+    if header is None:
+        raise ConfigError(f"{path}: the file is empty")
+    columns = map_columns(header[1], aliases, required, path)
+    if "gstin" not in columns and gstin is None:
+        raise ConfigError(f"{path}: no GSTIN column (one of: {', '.join(aliases['gstin'])}); pass --gstin")
+    return rows, columns, header[1]
+
+
+def row_cell(row: list, columns: dict[str, int], name: str) -> object:
+    """The cell of field ``name`` in ``row`` (None when the file has no such column or the row is short)."""
+    index = columns.get(name)
+    return row[index] if index is not None and index < len(row) else None
 
 
 def parse_time(value: object) -> datetime | None:
@@ -89,14 +112,41 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
         raise SourceError(f"{path}: not readable as CSV: {exc}") from exc
 
 
+# An XLSX file is a zip: a 1.5 MB "bomb" unpacked to 3.2 GB in openpyxl. Real exports of a
+# year of access logs unpack to tens of MB, and compress 5-20x.
+XLSX_MAX_UNPACKED = 1 << 30
+XLSX_MAX_RATIO = 200
+XLSX_MAX_CELLS = 50_000_000
+
+
+def check_xlsx(path: Path) -> None:
+    """Refuse an XLSX file that would unpack to more than any real export does."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise SourceError(f"{path}: not readable as XLSX (not a zip file: {exc})") from exc
+    unpacked = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members) or 1
+    if unpacked > XLSX_MAX_UNPACKED or (unpacked > 10_000_000 and unpacked / packed > XLSX_MAX_RATIO):
+        raise SourceError(f"{path}: refused: it would unpack to {unpacked / 1e6:,.0f} MB "
+                          f"({unpacked / packed:,.0f} times its size); no real export does — save it as CSV "
+                          "if it is genuine")
+
+
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
     import openpyxl
+    check_xlsx(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors on bad files
         raise SourceError(f"{path}: not readable as XLSX: {type(exc).__name__}: {exc}") from exc
     try:
+        cells = 0
         for number, row in enumerate(book.active.iter_rows(values_only=True), start=1):
+            cells += len(row)
+            if cells > XLSX_MAX_CELLS:
+                raise SourceError(f"{path}: refused after {number:,} rows: more than {XLSX_MAX_CELLS:,} cells")
             yield number, list(row)
     finally:
         book.close()

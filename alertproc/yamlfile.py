@@ -17,13 +17,40 @@ class Located(dict):
     key_lines: dict[str, int]
 
 
+MAX_DEPTH = 40  # nesting a policy or format never needs; deeper is an attack (RecursionError)
+MAX_BYTES = 5_000_000  # the largest policy seen is ~200 KB
+
+
 class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that refuses what a hand-written policy or format never needs: aliases (a
+    600-byte alias bomb took 2.9 GB and 37 s), deep nesting and duplicate keys (where YAML
+    silently keeps the last)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases (*name) are not allowed here: write the value out", mark)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Located:
+        lines: dict[str, int] = {}
+        for key, _ in node.value:
+            name = str(self.construct_object(key))
+            if name in lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{name}' appears twice (first on line {lines[name]})", key.start_mark)
+            lines[name] = key.start_mark.line + 1
         mapping = Located(super().construct_mapping(node, deep=deep))
         mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {
-            str(self.construct_object(key)): key.start_mark.line + 1 for key, _ in node.value
-        }
+        mapping.key_lines = lines
         return mapping
 
 
@@ -40,6 +67,9 @@ _LineLoader.yaml_implicit_resolvers = {
 def load_yaml(path: Path) -> Any:
     """Parse ``path`` into plain values whose mappings are :class:`Located`."""
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size} bytes is too large for a policy or format file "
+                              f"(at most {MAX_BYTES})")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
@@ -49,6 +79,8 @@ def load_yaml(path: Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
 
 
 def where(path: Path, mapping: Any, key: str | None = None) -> str:

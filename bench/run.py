@@ -145,7 +145,7 @@ def bench_imap(count: int, work: Path, enforce: bool) -> None:
         settings = settings_in(work)
         cfg = imap_settings({"host": "127.0.0.1", "port": server.port, "tls": "none", "username": USER,
                              "password_env": "P"}, "bench")
-        run_s, _ = timed(pipeline.run, settings, imap=cfg, period=week_period("2025-W10"), environ={"P": PASSWORD})
+        run_s, _ = timed(pipeline.run, settings, accounts=(cfg,), period=week_period("2025-W10"), environ={"P": PASSWORD})
         noop_s, noop = timed(pipeline.fetch_job, settings, cfg, environ={"P": PASSWORD})
     per_s = count / run_s
     print(f"  first run {run_s:.2f} s ({per_s:,.0f} msg/s), bare FETCH {fetch_s:.2f} s"

@@ -1,10 +1,11 @@
 -- id: refresh_after_revocation
 -- title: Token refreshed after access was revoked
 -- severity: high
--- description: A token refresh or a successful data access for a (GSTIN, ASP) after a
---   revocation and before the next consent. A revoked ASP cannot fetch data until a fresh OTP
---   consent, so either the revocation did not take effect or the alert is forged. One finding
---   per revocation; the evidence lists the revocation and every refresh after it.
+-- description: A token refresh, a successful data access or an active token on the portal's
+--   Active Tokens list for a (GSTIN, ASP) after a revocation and before the next consent. A
+--   revoked ASP cannot fetch data until a fresh OTP consent, so either the revocation did not
+--   take effect or the alert is forged. One finding per revocation; the evidence lists the
+--   revocation and every refresh (or active token) after it.
 with pair_events as (
     select e.event_id, e.gstin, e.asp_name, e.occurred_at,
            coalesce(a.asp_key, e.asp_key) as pair_key,
@@ -15,7 +16,8 @@ with pair_events as (
     left join policy_asp_aliases a on a.alias_key = e.asp_key
     where e.asp_key is not null
       and (e.kind in ('consent_granted', 'access_revoked', 'token_refreshed')
-           or (e.kind = 'access_attempt' and e.status in ('successful', 'revoked')))
+           or (e.kind = 'access_attempt' and e.status in ('successful', 'revoked'))
+           or (e.kind = 'active_token' and e.status = 'active'))
 ),
 ordered as (
     select *,

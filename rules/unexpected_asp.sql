@@ -2,10 +2,10 @@
 -- title: ASP not approved for this GSTIN
 -- needs: policy
 -- severity: high
--- description: An ASP refreshed a token, obtained consent or tried to access data for a GSTIN
---   although the policy does not approve it for that GSTIN on that date. Either the policy is
---   out of date or a vendor holds access nobody sanctioned. One finding per GSTIN, ASP and
---   ISO week (IST).
+-- description: An ASP refreshed a token, obtained consent, tried to access data, or held an
+--   active token on the portal's Active Tokens list, for a GSTIN although the policy does not
+--   approve it for that GSTIN on that date. Either the policy is out of date or a vendor holds
+--   access nobody sanctioned. One finding per GSTIN, ASP and ISO week (IST).
 with resolved as (
     select e.event_id, e.gstin, e.asp_name, e.kind, e.occurred_at,
            coalesce(a.asp_key, e.asp_key) as pair_key,
@@ -13,7 +13,8 @@ with resolved as (
     from events e
     left join policy_asp_aliases a on a.alias_key = e.asp_key
     where e.asp_key is not null
-      and e.kind in ('token_refreshed', 'consent_granted', 'access_attempt')
+      and (e.kind in ('token_refreshed', 'consent_granted', 'access_attempt')
+           or (e.kind = 'active_token' and e.status = 'active'))
 ),
 unapproved as (
     select r.*, cast(date_trunc('week', r.day_ist) as date) as week_ist

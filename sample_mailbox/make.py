@@ -328,15 +328,31 @@ def access_log_csv() -> str:
         rows.append((PUNE, start + timedelta(minutes=minute), "Unknown Vendor", EGSP, "Failed", "AUTH", "198.51.100.77"))
     rows.append((BLR, ist("2026-11-18", "10:05"), LEDGER, SUVIDHA, "Revoked", "GSTR2B GET", "192.0.2.44"))
     rows.append((BLR, ist("2026-11-18", "16:40"), LEDGER, SUVIDHA, "Successful", "GSTR2B GET", "192.0.2.44"))
+    # Acme is approved everywhere, but no alert for Bengaluru ever reached the mailbox.
+    rows.append((BLR, ist("2026-11-20", "11:15"), ACME, EGSP, "Successful", "GSTR3B GET", "203.0.113.10"))
+    rows.append((BLR, ist("2026-11-20", "11:16"), ACME, EGSP, "Successful", "GSTR1 GET", "203.0.113.10"))
     lines = ["GSTIN,Date Time,ASP Name,GSP Name,Status,API Name,IP Address"]
     for gstin, when, asp, gsp, status, api, ip in sorted(rows, key=lambda r: r[1]):
         lines.append(f"{gstin},{when.strftime('%d-%m-%Y %H:%M:%S')},{asp},{gsp},{status},{api},{ip}")
     return "\n".join(lines) + "\n"
 
 
+def active_tokens_csv() -> str:
+    """Manage API Access > Active Tokens as seen on 22-11-2026 22:00 IST (the sample adds the
+    "Taken at" column the portal's page does not have): an ASP nobody approved holds a token
+    for Pune, and Delhi's approved ASP holds one though its last refresh alert is 7½ hours old."""
+    taken = "22-11-2026 22:00:00"
+    rows = [(PUNE, ACME, EGSP, "22-11-2026 19:40:00", "23-11-2026 01:40:00"),
+            (PUNE, "QuickFile GST Services", EGSP, "22-11-2026 08:10:00", "22-11-2026 23:59:00"),
+            ("07AAPFU0939F1ZX", "Acme TaxCloud", EGSP, "22-11-2026 20:10:00", "23-11-2026 02:10:00")]
+    lines = ["GSTIN,ASP Name,GSP Name,Generated On,Valid Up To,Status,Taken At"]
+    lines += [f"{gstin},{asp},{gsp},{generated},{until},Active,{taken}" for gstin, asp, gsp, generated, until in rows]
+    return "\n".join(lines) + "\n"
+
+
 def main(out_dir: Path) -> int:
-    """Write the mails as ``NNNN-slug.eml`` into ``out_dir`` (replacing it), the SMS export and
-    the access log beside it."""
+    """Write the mails as ``NNNN-slug.eml`` into ``out_dir`` (replacing it), the SMS export, the
+    access log and the active-token list beside it."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -345,7 +361,8 @@ def main(out_dir: Path) -> int:
         (out_dir / f"{number:04d}-{slug}.eml").write_bytes(raw)
     (out_dir.parent / "sms-backup.xml").write_text(sms_backup_xml())
     (out_dir.parent / "access-log.csv").write_text(access_log_csv())
-    print(f"wrote {len(mails)} messages to {out_dir}, sms-backup.xml and access-log.csv beside it")
+    (out_dir.parent / "active-tokens.csv").write_text(active_tokens_csv())
+    print(f"wrote {len(mails)} messages to {out_dir}, sms-backup.xml, access-log.csv and active-tokens.csv beside it")
     return 0
 
 

@@ -105,6 +105,15 @@ def generate(con: duckdb.DuckDBPyConnection, count: int) -> int:
                    $end - (j // 6) * interval 7 hour + (j % 6) * interval 7 minute - interval 1 hour as ts, j
             from range($count // 200) t(j)
         ),
+        snapshots as (  -- the portal's Active Tokens list, seen 7 hours after the last alert
+            select j % $pairs as pid, 'active_token' as kind, 'active' as status, $end + interval 7 hour as ts, j
+            from range($count // 2000) t(j)
+        ),
+        unseen as (  -- accesses the portal logged 8 hours after the last alert
+            select (j * 7) % $pairs as pid, 'access_attempt' as kind, 'successful' as status,
+                   $end + interval 8 hour as ts, j
+            from range($count // 2000) t(j)
+        ),
         all_rows as (
             select 'g' || i as tag, pid, kind, ts,
                    case kind when 'access_attempt' then (case when k % 5 = 0 then 'failed' else 'successful' end)
@@ -116,6 +125,8 @@ def generate(con: duckdb.DuckDBPyConnection, count: int) -> int:
             from typed
             union all select 'b' || j, pid, kind, ts, status, null, 'email' from bursts
             union all select 'f' || j, pid, kind, ts, status, null, 'portal_log' from failures
+            union all select 's' || j, pid, kind, ts, status, null, 'portal_tokens' from snapshots
+            union all select 'u' || j, pid, kind, ts, status, null, 'portal_log' from unseen
         )
         select md5('synthetic|' || r.tag), r.kind, p.gstin, p.gstin_valid,
                case when r.kind = 'api_access_changed' then null else p.asp_name end,

@@ -60,7 +60,8 @@ def test_the_wheel_runs_init_a_user_format_and_the_sample_job(venv, tmp_path):
     listed = run(venv, "alertproc", "formats", "list", cwd=tmp_path)
     assert "email_token_renewed_iso" in listed.stdout and listed.stdout.count("(shipped)") == 9
     done = run(venv, "alertproc", "run", "--source", str(SAMPLE / "mail"), "--sms", str(SAMPLE / "sms-backup.xml"),
-               "--access-log", str(SAMPLE / "access-log.csv"), "--week", "2026-W47", "--json", cwd=tmp_path)
+               "--access-log", str(SAMPLE / "access-log.csv"), "--tokens", str(SAMPLE / "active-tokens.csv"),
+               "--week", "2026-W47", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert sorted(summary["findings"]["by_rule"]) == SHIPPED_RULE_IDS
@@ -79,6 +80,7 @@ def test_the_wheel_from_python(venv, tmp_path):
             stats = ap.import_mail({str(SAMPLE / "mail")!r})
             ap.import_sms({str(SAMPLE / "sms-backup.xml")!r})
             ap.import_access_log({str(SAMPLE / "access-log.csv")!r})
+            ap.import_tokens({str(SAMPLE / "active-tokens.csv")!r})
             found = ap.detect()
             report = ap.report(week="2026-W47")
             frame = ap.sql("select rule_id, count(*) as n from findings group by 1 order by 1").df()

@@ -9,7 +9,8 @@ from conftest import ROOT, SAMPLE
 from test_cli import alertproc
 
 SAMPLE_ARGS = ("--source", str(SAMPLE / "mail"), "--sms", str(SAMPLE / "sms-backup.xml"),
-               "--access-log", str(SAMPLE / "access-log.csv"), "--week", "2026-W47", "--json")
+               "--access-log", str(SAMPLE / "access-log.csv"), "--tokens", str(SAMPLE / "active-tokens.csv"),
+               "--week", "2026-W47", "--json")
 SHIPPED_RULES = sorted(p.stem for p in (ROOT / "rules").glob("*.sql"))
 
 
@@ -50,7 +51,8 @@ def test_disabled_rules_and_formats_are_off_and_none_left_is_an_error(tmp_path):
 def test_without_a_policy_mail_is_loaded_and_the_approval_rules_are_skipped(tmp_path):
     done = alertproc("run", *SAMPLE_ARGS[:-1], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "skipped consent_expiring, unexpected_asp, unknown_gstin: approvals were not checked" in done.stdout
+    assert ("skipped consent_expiring, token_without_alerts, unexpected_asp, unknown_gstin: approvals were not checked"
+            in done.stdout)
     assert "approvals were not checked" in (tmp_path / "reports" / "out" / "alertproc-2026-W47.html").read_text().lower()
     count = alertproc("sql", "select count(*) as n from findings where rule_id = 'unexpected_asp'", "--format", "csv",
                       cwd=tmp_path)

@@ -109,3 +109,25 @@ def test_run_notifies_new_findings_and_a_rerun_never_resends(tmp_path, monkeypat
     second = CliRunner().invoke(cli, args)
     assert "notified: nothing new" in second.output
     assert len(calls.read_text().strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind, absent, present", [
+    ("slack", ["<!channel>", "<https://evil.example|Revoke>"], ["&lt;!channel&gt;", "&lt;https://evil.example|Revoke&gt;"]),
+    ("teams", ["[Revoke](https://evil.example)", "<!channel>"], ["\\[Revoke\\]\\(https://evil.example\\)", "&lt;!channel&gt;"]),
+])
+def test_markup_in_a_finding_reaches_the_webhook_as_text(sample_con, webhook, kind, absent, present):
+    url, received, _ = webhook
+    hostile = "<!channel> <https://evil.example|Revoke> [Revoke](https://evil.example)"
+    sample_con.execute("update findings set title = ? where severity = 'high'", [hostile])
+    notify(sample_con, notify_settings({"webhook_url": url, "webhook_format": kind}, "test"), None, {},
+           sleep=lambda s: None)
+    (payload,) = received
+    assert not [a for a in absent if a in payload["text"]] and all(p in payload["text"] for p in present)
+    assert payload["findings"][0]["title"] == hostile  # the data itself stays as it is
+
+
+def test_the_webhook_markup_follows_its_host():
+    from alertproc.notify import webhook_format
+    assert webhook_format("https://hooks.slack.com/services/T/B/x") == "slack"
+    assert webhook_format("https://contoso.webhook.office.com/webhookb2/x") == "teams"
+    assert webhook_format("https://prod-12.westus.logic.azure.com/workflows/x") == "teams"

@@ -80,7 +80,7 @@ def test_sql_formats_and_out_file(sample_db, tmp_path, fmt):
     text = out.read_text()
     assert "refresh_after_revocation" in text
     if fmt == "json":
-        assert json.loads(text)[0]["rule_id"] == "consent_expiring"
+        assert json.loads(text)[0]["rule_id"] == "access_without_alert"
     if fmt == "markdown":
         assert text.startswith("| rule_id")
 

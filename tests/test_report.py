@@ -60,7 +60,7 @@ def test_report_shows_the_weeks_findings_activity_and_unparsed(sample_db, settin
 
 def test_quiet_week_says_so(sample_db, settings):
     html = pipeline.report(sample_db, settings, week_period("2025-W01")).read_text()
-    assert "No findings this period." in html and "No ASP activity this period." in html
+    assert "No open findings this period." in html and "No ASP activity this period." in html
 
 
 def test_evidence_links_point_at_archived_mail(sample_db, settings, tmp_path):

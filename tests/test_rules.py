@@ -90,6 +90,8 @@ def test_the_shipped_samples_give_every_rule_a_finding_with_evidence(settings, c
     pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
     import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), pipeline.reader_of(settings).formats, settings.sms_senders)
     import_access_log(con, SAMPLE / "access-log.csv")
+    from alertproc.tokens import import_tokens
+    import_tokens(con, SAMPLE / "active-tokens.csv")
     found = pipeline.detect(con, settings)
     assert found.problems == []
     assert set(found.by_rule) == {r.id for r in RULES}

@@ -45,6 +45,7 @@ def load_sample(settings, con) -> None:
     pipeline.import_mail(con, settings, SAMPLE / "mail", None, run)
     pipeline.import_sms_file(con, settings, SAMPLE / "sms-backup.xml", run)
     pipeline.import_access_log_file(con, settings, SAMPLE / "access-log.csv", None, run)
+    pipeline.import_tokens_file(con, SAMPLE / "active-tokens.csv", None, None, run)
 
 
 @pytest.mark.parametrize("data", ["sample mailbox", "20,000 generated events"])

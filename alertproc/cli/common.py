@@ -17,6 +17,7 @@ from ..domain import SEVERITIES
 from ..errors import AlertprocError
 from ..fetch import FetchResult
 from ..ingest import IngestStats
+from ..masking import install_log_filter, mask
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
 
@@ -114,6 +115,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """
     ctx.obj = {"verbose": verbose}
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_filter()  # no password or token in any log line, whatever echoed it
 
 
 def main() -> None:
@@ -129,13 +131,15 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except AlertprocError as exc:
         if verbose:
-            traceback.print_exc()
-        click.echo(f"alertproc: error: {exc}", err=True)
+            click.echo(mask(traceback.format_exc()), err=True, nl=False)
+        click.echo(f"alertproc: error: {mask(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug or an environment problem: say so in one line for cron mail
         if verbose:
-            raise
-        click.echo(f"alertproc: unexpected error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True)
+            click.echo(mask(traceback.format_exc()), err=True, nl=False)
+            sys.exit(EXIT_FAILURE)
+        click.echo(f"alertproc: unexpected error: {type(exc).__name__}: {mask(str(exc))} (rerun with -v for details)",
+                   err=True)
         sys.exit(EXIT_FAILURE)

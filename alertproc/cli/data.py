@@ -12,6 +12,7 @@ from ..canned import load_queries, run as run_canned
 from .common import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
 from ..errors import ConfigError
 from ..export import export as export_rows
+from ..outputs import check_target, neutralised, protected_paths, replacing
 from ..report import choose_period
 from ..rulestest import run_rule_tests
 from ..layers import is_shipped, rules_of, sub_dirs
@@ -24,22 +25,26 @@ def origin(path: Path, overrides: Path | None) -> str:
                     if overrides else "")
 
 
-def write_relation(relation, fmt: str, out: Path | None) -> None:
-    """Print or save a query result as a table, CSV, JSON or Markdown."""
+def write_relation(relation, fmt: str, out: Path | None, protected: list[Path] = (),
+                   keep_formulas: bool = False) -> None:
+    """Print or save a query result as a table, CSV, JSON or Markdown (see alertproc.outputs)."""
     if relation is None:
         click.echo("ok")
         return
     frame = relation.df()
-    if fmt == "table":
+    if fmt == "table" and frame.empty:
+        text = f"(no rows; columns: {', '.join(map(str, frame.columns))})\n"
+    elif fmt == "table":
         text = frame.to_string(index=False, max_colwidth=80) + "\n"
     elif fmt == "csv":
-        text = frame.to_csv(index=False)
+        text = (frame if keep_formulas else frame.map(neutralised)).to_csv(index=False)
     elif fmt == "markdown":
         text = frame.to_markdown(index=False) + "\n"
     else:
         text = frame.to_json(orient="records", date_format="iso") + "\n"
     if out:
-        out.write_text(text, encoding="utf-8")
+        with replacing(out, list(protected)) as temporary:
+            temporary.write_text(text, encoding="utf-8")
         click.echo(f"wrote {len(frame)} rows to {out}", err=True)
     else:
         click.echo(text, nl=False)
@@ -72,14 +77,19 @@ def repl(con, fmt: str) -> None:
 @click.option("--list", "list_queries", is_flag=True, help="List the canned queries and their parameters.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result to a file.")
+@click.option("--allow-files", is_flag=True, help="Let the query read and write files (COPY, read_csv, ...) "
+                                                   "and load extensions; off by default.")
+@click.option("--keep-formulas", is_flag=True, help="--format csv: write text starting with = + - @ as it is "
+                                                     "(a spreadsheet may run it as a formula).")
 @settings_options
 def sql(settings, query: str | None, query_file: Path | None, canned_name: str | None, params: tuple[str, ...],
-        list_queries: bool, fmt: str, out: Path | None) -> None:
+        list_queries: bool, fmt: str, out: Path | None, allow_files: bool, keep_formulas: bool) -> None:
     """Query the database read-only: SQL text, a .sql file, a canned query, or a prompt.
 
     Tables and views are documented in docs/schema.md; canned queries live in
     rules/queries/ (add your own) and are described in docs/queries.md. Without a query,
-    SQL is read from standard input, or from a prompt on a terminal.
+    SQL is read from standard input, or from a prompt on a terminal. A query sees the
+    database only: no files, no network, no extensions to install, unless --allow-files.
 
     \b
     Example:
@@ -99,10 +109,14 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
         name, sep, value = param.partition("=")
         if not sep:
             raise ConfigError(f"--param '{param}' must look like name=value")
+        if name.strip() in values:
+            raise ConfigError(f"--param {name.strip()} is given twice; give each parameter once")
         values[name.strip()] = value
     if canned_name and canned_name not in canned:
         raise ConfigError(f"no canned query '{canned_name}' (see `alertproc sql --list`)")
-    con = store.connect(settings.db, read_only=True)
+    if out:
+        check_target(out, protected_paths(settings.db, settings.archive))
+    con = store.connect(settings.db, read_only=True, sandboxed=not allow_files)
     try:
         if canned_name:
             relation = run_canned(con, canned[canned_name], values)
@@ -113,7 +127,7 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
             return
         else:
             relation = con.sql(sys.stdin.read())
-        write_relation(relation, fmt, out)
+        write_relation(relation, fmt, out, protected_paths(settings.db, settings.archive), keep_formulas)
     except store.duckdb.Error as exc:
         raise store.DatabaseError(str(exc).strip()) from exc
     finally:
@@ -127,8 +141,11 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file; for `lake`, a folder.")
 @click.option("--since", help="First day (IST), e.g. 2026-11-01; use with --until.")
 @click.option("--until", help="Last day (IST), inclusive.")
+@click.option("--keep-formulas", is_flag=True, help="CSV/XLSX: write text starting with = + - @ as it is "
+                                                     "(by default it gets a leading ' so no spreadsheet runs it).")
 @settings_options
-def export_(settings, what: str, fmt: str | None, out: Path, since: str | None, until: str | None) -> None:
+def export_(settings, what: str, fmt: str | None, out: Path, since: str | None, until: str | None,
+            keep_formulas: bool) -> None:
     """Export findings or events as CSV, XLSX, JSON lines or Parquet, or everything as a lake.
 
     Times are given in UTC and, in *_ist columns, in IST. CSV, JSON and Parquet are written
@@ -156,7 +173,8 @@ def export_(settings, what: str, fmt: str | None, out: Path, since: str | None, 
     period = choose_period(None, since, until) if (since or until) else None
     con = store.connect(settings.db, read_only=True)
     try:
-        rows = export_rows(con, what, fmt or "csv", out, period)
+        rows = export_rows(con, what, fmt or "csv", out, period, keep_formulas=keep_formulas,
+                           protected=protected_paths(settings.db, settings.archive))
     finally:
         con.close()
     click.echo(f"wrote {rows} {what} to {out}")

@@ -28,13 +28,15 @@ from .common import (EXIT_FAILURE, cli, loaded_config, exit_for_findings, print_
               help="Also import this SMS export (repeatable).")
 @click.option("--access-log", "log_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Also import this portal access log, with a GSTIN column (repeatable).")
+@click.option("--tokens", "token_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also import this Active Tokens list, with a GSTIN column (repeatable).")
 @click.option("--week", help="Report on this ISO week, e.g. 2026-W47 [default: last complete week].")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 3 when findings of this severity or worse exist.")
 @click.option("--no-file-away", is_flag=True, help="Fetch, archive and load, but move nothing on the server.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @settings_options
 def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, ...], log_files: tuple[Path, ...],
-        week: str | None, fail_on: str | None, no_file_away: bool, as_json: bool) -> None:
+        token_files: tuple[Path, ...], week: str | None, fail_on: str | None, no_file_away: bool, as_json: bool) -> None:
     """Run the whole job: import or fetch mail, detect findings, write the report.
 
     With --source, local files are imported; without it, every [imap] / [[imap]] account
@@ -44,7 +46,7 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
     \b
     Example:
       alertproc run --source sample_mailbox --week 2026-W47
-      alertproc run --source mail/ --sms sms.xml --access-log view-logs.csv
+      alertproc run --source mail/ --sms sms.xml --access-log view-logs.csv --tokens active-tokens.csv
       alertproc run --config /etc/alertproc/alertproc.toml --fail-on high
     """
     period = choose_period(week, None, None)
@@ -55,7 +57,7 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
     with progress_bar("importing" if source else "fetching", None) as progress:
         summary = pipeline.run(settings, source, kind=kind, accounts=accounts, period=period, progress=progress,
                                sms=sms_files, access_logs=log_files, notify_cfg=notify_cfg, smtp=smtp,
-                               file_away=not no_file_away)
+                               file_away=not no_file_away, tokens=token_files)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
     else:
@@ -75,14 +77,16 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
 
 
 @cli.command("import")
-@click.argument("kind", type=click.Choice(["eml", "maildir", "mbox", "sms", "access-log"]))
+@click.argument("kind", type=click.Choice(["eml", "maildir", "mbox", "sms", "access-log", "tokens"]))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--gstin", help="access-log: the GSTIN the log belongs to, when it has no GSTIN column.")
+@click.option("--gstin", help="access-log, tokens: the GSTIN the file belongs to, when it has no GSTIN column.")
+@click.option("--taken-at", type=click.DateTime(["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]),
+              help="tokens: when the list was shown on the portal, in IST [default: the file's modification time].")
 @click.option("--file-away", is_flag=True, help="maildir: move alerts into its folders .GST.Token alerts and "
                                                  ".GST.Suspicious, as a fetch does on IMAP.")
 @click.option("--dry-run", is_flag=True, help="With --file-away: show what would be moved; change nothing.")
 @settings_options
-def import_(settings, kind: str, path: Path, gstin: str | None, file_away: bool, dry_run: bool) -> None:
+def import_(settings, kind: str, path: Path, gstin: str | None, taken_at, file_away: bool, dry_run: bool) -> None:
     """Import local files: mail, an SMS export, or a portal access log.
 
     \b
@@ -92,6 +96,7 @@ def import_(settings, kind: str, path: Path, gstin: str | None, file_away: bool,
       mbox        an mbox file
       sms         SMS Backup & Restore XML, or CSV/XLSX with date, sender and body columns
       access-log  CSV or XLSX saved from Manage API Access > View Logs
+      tokens      CSV or XLSX of Manage API Access > Active Tokens (a snapshot of who holds a token)
     Importing the same file again adds nothing. Only --file-away changes the source.
 
     \b
@@ -100,7 +105,10 @@ def import_(settings, kind: str, path: Path, gstin: str | None, file_away: bool,
       alertproc import maildir ~/Maildir --file-away --dry-run
       alertproc import sms sms-20261122.xml
       alertproc import access-log view-logs.xlsx --gstin 27AAPFU0939F1ZV
+      alertproc import tokens active-tokens.csv --gstin 27AAPFU0939F1ZV --taken-at "2026-11-30 10:15"
     """
+    if taken_at is not None and kind != "tokens":
+        raise click.UsageError("--taken-at is for `import tokens` only")
     if (file_away or dry_run) and kind != "maildir":
         raise click.UsageError("--file-away and --dry-run are for `import maildir` only")
     if dry_run and not file_away:
@@ -115,13 +123,20 @@ def import_(settings, kind: str, path: Path, gstin: str | None, file_away: bool,
         return
     with pipeline.writing(settings) as con, pipeline.tracked(con, f"import {kind}", str(path)) as run_id:
         with progress_bar("importing", None) as progress:
-            if kind == "access-log":
+            if kind == "tokens":
+                tokens = pipeline.import_tokens_file(con, path, gstin, taken_at, run_id)
+            elif kind == "access-log":
                 log = pipeline.import_access_log_file(con, settings, path, gstin, run_id, progress)
             elif kind == "sms":
                 stats = pipeline.import_sms_file(con, settings, path, run_id, progress)
             else:
                 stats = pipeline.import_mail(con, settings, path, kind, run_id, progress)
-    if kind == "access-log":
+    if kind == "tokens":
+        click.echo(f"tokens: {tokens.rows} rows as of {tokens.taken_at:%Y-%m-%d %H:%M} UTC, {tokens.events_new} new, "
+                   f"{tokens.known} already imported, {tokens.rejected} rejected")
+        for problem in tokens.problems:
+            click.echo(f"  rejected {problem}", err=True)
+    elif kind == "access-log":
         click.echo(f"rows: {log.rows}, {log.events_new} new events, {log.known} already imported, {log.rejected} rejected")
         for problem in log.problems:
             click.echo(f"  rejected {problem}", err=True)

@@ -16,6 +16,7 @@ from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import
 from ..doctor import diagnose, init as init_files
 from ..errors import ConfigError, FetchError
 from ..fetch import retention_cutoff
+from ..masking import MaskingFilter
 from ..status import operator_status
 from ..watch import Watcher
 
@@ -174,6 +175,7 @@ def watch(settings, account: str | None) -> None:
     if not logging.getLogger().handlers or not click.get_current_context().find_root().params.get("verbose"):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        handler.addFilter(MaskingFilter())
         logging.getLogger("alertproc.watch").addHandler(handler)
         logging.getLogger("alertproc.watch").propagate = False
     sys.exit(Watcher(settings, accounts, notify_cfg, smtp, dict(os.environ)).run())

@@ -22,17 +22,21 @@ group by all;
 select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label, f.asp_name,
        strftime(timezone('Asia/Kolkata', f.occurred_at), '%d-%m-%Y %H:%M') as occurred_ist,
        f.title, f.detail, len(f.event_ids) as evidence_count,
+       f.triage_status, f.triage_note, f.triage_by, f.suppressed_until,
+       strftime(timezone('Asia/Kolkata', f.triage_at), '%d-%m-%Y') as triage_day_ist,
+       f.first_detected_at >= $since as is_new,  -- no report of an earlier period showed it
        list(distinct m.archive_path order by m.archive_path) filter (where m.archive_path is not null) as archive_paths,
        -- which mailbox the alerts came from: the IMAP account, or the kind of local source
        list(distinct coalesce(m.account, m.source) order by coalesce(m.account, m.source))
            filter (where m.sha256 is not null) as mailboxes
-from findings f
+from findings_triaged f
 left join policy_gstins g on g.gstin = f.gstin
 left join events e on list_contains(f.event_ids, e.event_id)
 left join messages m on m.sha256 = e.source_sha256
 where f.occurred_at >= $since and f.occurred_at < $until
 group by f.finding_id, f.rule_id, f.severity, f.gstin, g.label, f.asp_name, f.occurred_at, f.title,
-         f.detail, f.event_ids
+         f.detail, f.event_ids, f.triage_status, f.triage_note, f.triage_by, f.suppressed_until, f.triage_at,
+         f.first_detected_at
 order by case f.severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end,
          f.occurred_at, f.rule_id;
 
@@ -157,3 +161,83 @@ select p.gstin, p.label as gstin_label
 from policy_gstins p
 where not exists (select 1 from events e where e.gstin = p.gstin and e.occurred_at >= $since and e.occurred_at < $until)
 order by p.gstin;
+
+-- name: reconciliation
+-- Does the mailbox see everything the portal saw? Per GSTIN: the portal's successful accesses
+-- with no refresh or consent alert within a token lifetime before them (access_without_alert's
+-- test), and — where the GSTIN got alerts by both mail and SMS this period — alerts by one
+-- channel with no twin on the other (same kind and ASP within two minutes).
+with alerts as (
+    select e.event_id, e.gstin, coalesce(a.asp_key, e.asp_key) as pair_key, e.asp_name, e.kind, e.channel, e.occurred_at
+    from events e left join policy_asp_aliases a on a.alias_key = e.asp_key
+    where e.kind in ('token_refreshed', 'consent_granted') and e.channel in ('email', 'sms') and e.asp_key is not null
+),
+accesses as (
+    select x.event_id, x.gstin, x.asp_name, x.occurred_at, count(al.event_id) as alerts
+    from events x
+    left join policy_asp_aliases a on a.alias_key = x.asp_key
+    cross join policy_thresholds t
+    left join alerts al on al.gstin = x.gstin and al.pair_key = coalesce(a.asp_key, x.asp_key)
+         and epoch(al.occurred_at) between epoch(x.occurred_at) - t.token_lifetime_s and epoch(x.occurred_at) + 3600
+    where x.kind = 'access_attempt' and x.status = 'successful' and x.asp_key is not null
+      and x.occurred_at >= $since and x.occurred_at < $until
+    group by x.event_id, x.gstin, x.asp_name, x.occurred_at
+),
+in_period as (
+    select a.*, exists (select 1 from alerts b where b.gstin = a.gstin and b.pair_key = a.pair_key and b.kind = a.kind
+                        and b.channel <> a.channel
+                        and abs(epoch(b.occurred_at) - epoch(a.occurred_at)) <= 120) as twinned
+    from alerts a where a.occurred_at >= $since and a.occurred_at < $until
+),
+channels as (
+    select gstin, count(*) filter (where channel = 'email') as mail, count(*) filter (where channel = 'sms') as sms,
+           count(*) filter (where channel = 'email' and not twinned) as mail_only,
+           count(*) filter (where channel = 'sms' and not twinned) as sms_only
+    from in_period group by gstin
+),
+portal as (
+    select gstin, count(*) as accesses, count(*) filter (where alerts = 0) as unseen from accesses group by gstin
+)
+select coalesce(c.gstin, p.gstin) as gstin, g.label as gstin_label,
+       coalesce(p.accesses, 0) as accesses, coalesce(p.unseen, 0) as accesses_without_alert,
+       coalesce(c.mail, 0) as mail_alerts, coalesce(c.sms, 0) as sms_alerts,
+       case when c.mail > 0 and c.sms > 0 then c.mail_only end as mail_without_sms,
+       case when c.mail > 0 and c.sms > 0 then c.sms_only end as sms_without_mail
+from channels c
+full join portal p on p.gstin = c.gstin
+left join policy_gstins g on g.gstin = coalesce(c.gstin, p.gstin)
+order by 1;
+
+-- name: reconciliation_gaps
+-- The gaps themselves (at most 100): what the portal or one channel saw and the mailbox did not.
+with alerts as (
+    select e.event_id, e.gstin, coalesce(a.asp_key, e.asp_key) as pair_key, e.asp_name, e.kind, e.channel, e.occurred_at
+    from events e left join policy_asp_aliases a on a.alias_key = e.asp_key
+    where e.kind in ('token_refreshed', 'consent_granted') and e.channel in ('email', 'sms') and e.asp_key is not null
+),
+unseen as (
+    select 'portal access, no alert' as gap, x.gstin, x.asp_name, x.occurred_at
+    from events x
+    left join policy_asp_aliases a on a.alias_key = x.asp_key
+    cross join policy_thresholds t
+    where x.kind = 'access_attempt' and x.status = 'successful' and x.asp_key is not null
+      and x.occurred_at >= $since and x.occurred_at < $until
+      and not exists (select 1 from alerts al where al.gstin = x.gstin and al.pair_key = coalesce(a.asp_key, x.asp_key)
+                      and epoch(al.occurred_at) between epoch(x.occurred_at) - t.token_lifetime_s
+                                                    and epoch(x.occurred_at) + 3600)
+),
+both_channels as (
+    select gstin from alerts where occurred_at >= $since and occurred_at < $until
+    group by gstin having count(distinct channel) = 2
+),
+twinless as (
+    select case when a.channel = 'email' then 'mail, no SMS' else 'SMS, no mail' end as gap, a.gstin, a.asp_name, a.occurred_at
+    from alerts a
+    where a.occurred_at >= $since and a.occurred_at < $until and a.gstin in (select gstin from both_channels)
+      and not exists (select 1 from alerts b where b.gstin = a.gstin and b.pair_key = a.pair_key and b.kind = a.kind
+                      and b.channel <> a.channel and abs(epoch(b.occurred_at) - epoch(a.occurred_at)) <= 120)
+)
+select gap, gstin, asp_name, strftime(timezone('Asia/Kolkata', occurred_at), '%d-%m-%Y %H:%M') as occurred_ist
+from (select * from unseen union all select * from twinless)
+order by gstin, occurred_at
+limit 100;

@@ -1,0 +1,119 @@
+"""``alertproc findings list|ack|suppress|reopen``: triage that survives detect."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import click
+
+from .. import pipeline, store, triage
+from .common import cli, settings_options
+
+BY = click.option("--by", help="Who decides [default: your login name].")
+
+
+@cli.group()
+def findings() -> None:
+    """List findings by triage state, and acknowledge, suppress or reopen them.
+
+    The state is kept by finding id in an append-only history (who, when, why), so a
+    finding that `detect` computes again keeps it. The report leads with open findings and
+    lists acknowledged and suppressed ones apart, with their notes; notifications never
+    announce a suppressed one.
+
+    \b
+    Example:
+      alertproc findings list
+      alertproc findings ack 3f2a9c --note "LedgerLine onboarded, PO 4711"
+      alertproc findings suppress 3f2a9c --note "vendor migration" --until 2026-12-31
+    """
+
+
+@findings.command("list")
+@click.option("--status", type=click.Choice(triage.STATUSES), default="open", show_default=True)
+@click.option("--rule", help="Only this rule's findings.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@settings_options
+def findings_list(settings, status: str, rule: str | None, fmt: str) -> None:
+    """Findings in a triage state, most severe and newest first.
+
+    \b
+    Example:
+      alertproc findings list --status all --rule unexpected_asp --format csv > findings.csv
+    """
+    con = store.connect(settings.db, read_only=True)
+    try:
+        rows = triage.listed(con, status, rule)
+    finally:
+        con.close()
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["finding_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(out.getvalue(), nl=False)
+    elif not rows:
+        click.echo(f"no {status if status != 'all' else ''} findings".replace("  ", " "))
+    else:
+        for row in rows:
+            extra = f"  [{row['status']}: {row['note']} — {row['by_user']}]" if row["status"] != "open" else ""
+            click.echo(f"{row['finding_id'][:12]}  {row['severity']:<6} {row['occurred_ist']}  {row['rule_id']:<26} "
+                       f"{row['title']}{extra}")
+
+
+def _triage(settings, finding_id: str, action: str, note: str | None, by: str | None, until: date | None = None):
+    with pipeline.writing(settings) as con:
+        entry = triage.record(con, finding_id, action, note, by, until)
+    until_text = f" until {entry['until_day']}" if entry["until_day"] else ""
+    click.echo(f"{entry['finding_id']}: {action}{until_text} by {entry['by_user']}")
+
+
+@findings.command("ack")
+@click.argument("finding_id")
+@click.option("--note", required=True, help="Why this is accepted (an auditor reads it).")
+@BY
+@settings_options
+def findings_ack(settings, finding_id: str, note: str, by: str | None) -> None:
+    """Acknowledge a finding: seen, explained, kept on record (the first characters of its id do).
+
+    \b
+    Example:
+      alertproc findings ack 3f2a9c --note "approved by the CFO on 2026-11-20, policy updated"
+    """
+    _triage(settings, finding_id, "acknowledged", note, by)
+
+
+@findings.command("suppress")
+@click.argument("finding_id")
+@click.option("--note", required=True, help="Why it should not be shown or announced.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (IST) it stays suppressed [default: until reopened].")
+@BY
+@settings_options
+def findings_suppress(settings, finding_id: str, note: str, until, by: str | None) -> None:
+    """Suppress a finding: listed apart in the report, never notified; reopens after --until.
+
+    \b
+    Example:
+      alertproc findings suppress 3f2a9c --note "known test GSTIN" --until 2026-12-31
+    """
+    _triage(settings, finding_id, "suppressed", note, by, until.date() if until else None)
+
+
+@findings.command("reopen")
+@click.argument("finding_id")
+@click.option("--note", help="Why (optional).")
+@BY
+@settings_options
+def findings_reopen(settings, finding_id: str, note: str | None, by: str | None) -> None:
+    """Reopen an acknowledged or suppressed finding.
+
+    \b
+    Example:
+      alertproc findings reopen 3f2a9c --note "the ASP is active again"
+    """
+    _triage(settings, finding_id, "reopened", note, by)

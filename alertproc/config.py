@@ -270,7 +270,8 @@ def imap_accounts(value: object, where: str) -> tuple[ImapSettings, ...]:
         raise ConfigError(f"{where}: [imap] must be a table, or [[imap]] tables")
     seen: dict[str, str] = {}
     for cfg in accounts:
-        for key in (f"name {cfg.label}", f"folder {cfg.folder} of {cfg.account}"):
+        keys = ([f"name {cfg.name}"] if cfg.name else []) + [f"folder {cfg.folder} of {cfg.account}"]
+        for key in keys:
             if key in seen:
                 raise ConfigError(f"{where} [[imap]]: two accounts with the same {key}"
                                   + (": give each a distinct 'name'" if key.startswith("name") else

@@ -125,7 +125,7 @@ def build(con: duckdb.DuckDBPyConnection, archive: Archive, out: Path, write_rep
     if not findings:
         raise ConfigError("no findings in that selection: nothing to prove (see `alertproc findings list --status all`)")
     if period is None:  # one finding: the report of the week it happened in
-        day = findings[0]["occurred_at"].astimezone(IST).date()
+        day = (findings[0]["occurred_at"] or findings[0]["first_detected_at"]).astimezone(IST).date()
         year, week, _ = day.isocalendar()
         period = week_period(f"{year}-W{week:02d}")
     event_ids = sorted({e for f in findings for e in (f["event_ids"] or [])})
@@ -203,6 +203,8 @@ def verify(path: Path) -> Verification:
         names = {info.filename: info for info in pack.infolist()}
         if "manifest.json" not in names:
             raise ConfigError(f"{path}: not an evidence pack (no manifest.json)")
+        if any(names[n].file_size > MAX_MEMBER for n in CHECK_FILES if n in names):
+            raise ConfigError(f"{path}: not an evidence pack (its manifest is larger than any pack's)")
         manifest = json.loads(pack.read("manifest.json"))
         listed: dict[str, str] = manifest.get("files", {})
         sums = pack.read("SHA256SUMS").decode() if "SHA256SUMS" in names else ""

@@ -65,3 +65,22 @@ def test_example_config_documents_every_setting():
     text = example_config()
     for spec in [*fields(Settings), *fields(ImapSettings), *fields(SmtpSettings), *fields(NotifySettings)]:
         assert f"{spec.name} = " in text and spec.metadata["help"] in text
+
+
+def test_several_imap_accounts_named_and_unique(tmp_path):
+    from alertproc.config import load_config
+    account = 'host = "imap.example.com"\nusername = "gst@example.com"\npassword_env = "P"\n'
+    (tmp_path / "two.toml").write_text(f'[[imap]]\nname = "pune"\n{account}\n[[imap]]\n{account}folder = "GST"\n')
+    config = load_config(tmp_path / "two.toml")
+    assert [a.label for a in config.accounts] == ["pune", "gst@example.com@imap.example.com"]
+    assert config.imap_accounts("pune")[0].folder == "INBOX" and len(config.imap_accounts()) == 2
+    with pytest.raises(ConfigError, match="2 \\[\\[imap\\]\\] accounts; choose one with --account"):
+        config.imap_account()
+    with pytest.raises(ConfigError, match="no mailbox called 'delhi'"):
+        config.imap_accounts("delhi")
+    (tmp_path / "same.toml").write_text(f"[[imap]]\n{account}\n[[imap]]\n{account}")
+    with pytest.raises(ConfigError, match="same folder INBOX of gst@example.com@imap.example.com: they would share"):
+        load_config(tmp_path / "same.toml")
+    (tmp_path / "names.toml").write_text(f'[[imap]]\nname = "x"\n{account}\n[[imap]]\nname = "x"\n{account}folder = "B"\n')
+    with pytest.raises(ConfigError, match="same name x: give each a distinct 'name'"):
+        load_config(tmp_path / "names.toml")

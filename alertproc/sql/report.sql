@@ -13,9 +13,10 @@ where received_at >= $since and received_at < $until
 group by all;
 
 -- name: finding_counts
+-- open ones: acknowledged and suppressed findings are listed apart, not counted as news
 select severity, count(*) as n
-from findings
-where occurred_at >= $since and occurred_at < $until
+from findings_triaged
+where occurred_at >= $since and occurred_at < $until and triage_status = 'open'
 group by all;
 
 -- name: findings
@@ -26,9 +27,8 @@ select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label, f.a
        strftime(timezone('Asia/Kolkata', f.triage_at), '%d-%m-%Y') as triage_day_ist,
        f.first_detected_at >= $since as is_new,  -- no report of an earlier period showed it
        list(distinct m.archive_path order by m.archive_path) filter (where m.archive_path is not null) as archive_paths,
-       -- which mailbox the alerts came from: the IMAP account, or the kind of local source
-       list(distinct coalesce(m.account, m.source) order by coalesce(m.account, m.source))
-           filter (where m.sha256 is not null) as mailboxes
+       -- which mailbox the alerts came from (IMAP accounts; a local import has none)
+       list(distinct m.account order by m.account) filter (where m.account is not null) as mailboxes
 from findings_triaged f
 left join policy_gstins g on g.gstin = f.gstin
 left join events e on list_contains(f.event_ids, e.event_id)

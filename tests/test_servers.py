@@ -62,21 +62,25 @@ def test_uidvalidity_change_rescans_without_duplicates(server, settings):
     assert contents(server, "Alerts") == [] and len(contents(server, folder(server, "GST/Token alerts"))) == len(ALERTS)
 
 
-def test_two_accounts_on_the_second_server_each_filed_with_its_own_state(tmp_path):
-    """pymap's in-memory backend serves one user, so two accounts are two pymap servers; both
-    by password (pymap has no OAuth2 passdb: XOAUTH2 is covered on Dovecot, test_accounts.py)."""
-    from test_accounts import cli  # noqa: F401 (the same subprocess runner)
+def test_two_accounts_one_by_xoauth2_on_the_second_server(tmp_path):
+    """pymap's in-memory backend serves one user, so two accounts are two pymap servers: alice by
+    password, bob by XOAUTH2 (a launcher adds the mechanism: tests/pymap_server.py). pymap has no
+    NAMESPACE, so the folders go at the top with its '/' (the INBOX. namespace: test_accounts.py)."""
     from dovecot import USER
-    with Pymap() as first, Pymap() as second:
+    from test_accounts import cli, token_script, TOKEN
+    with Pymap() as first, Pymap(user="bob", token=TOKEN) as second:
         append(first, ALERTS[:10] + NOT_ALERTS)
-        append(second, ALERTS[10:25])
-        (tmp_path / "alertproc.toml").write_text("".join(
-            f'[[imap]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {box.port}\ntls = "none"\n'
+        append(second, ALERTS[10:25] + NOT_ALERTS)
+        (tmp_path / "alertproc.toml").write_text(
+            f'[[imap]]\nname = "east"\nhost = "127.0.0.1"\nport = {first.port}\ntls = "none"\n'
             f'username = "{USER}"\npassword_env = "TEST_IMAP_PASSWORD"\n\n'
-            for name, box in (("east", first), ("west", second))))
+            f'[[imap]]\nname = "west"\nhost = "127.0.0.1"\nport = {second.port}\ntls = "none"\n'
+            f'username = "bob"\noauth2_token_command = "{token_script(tmp_path)}"\n')
         done = cli(tmp_path, "run")
         assert done.returncode == 0, done.stderr
         assert len(contents(first, "GST/Token alerts")) == 10 and len(contents(second, "GST/Token alerts")) == 15
-        assert sorted(raw for raw, _ in contents(first, "INBOX")) == sorted(raw for _, raw in NOT_ALERTS)
+        for box in (first, second):
+            assert sorted(raw for raw, _ in contents(box, "INBOX")) == sorted(raw for _, raw in NOT_ALERTS)
+        assert TOKEN not in done.stdout + done.stderr
         again = cli(tmp_path, "run")
         assert again.stdout.count(": 0 candidates") == 2

@@ -2,8 +2,8 @@
 
 A pack holds the requested findings (CSV and JSON, with their triage history), every event
 behind them, the portal's access-log and active-token rows among those, every raw mail
-behind them exactly as archived (``mail/<sha256>.eml``), the period's HTML report, a
-``manifest.json`` and a ``SHA256SUMS`` with the SHA-256 of every file, and a README saying
+behind them exactly as archived (``mail/<sha256>.eml``), the period's HTML report (not in
+a one-finding pack: it would show the period's other findings), a ``manifest.json`` and a ``SHA256SUMS`` with the SHA-256 of every file, and a README saying
 how to check it. Nothing outside the requested findings goes in.
 """
 
@@ -40,7 +40,8 @@ What is here
   sms.csv                       the SMS behind them, as imported (OTP digits masked)
   mail/<sha256>.eml             every raw mail behind the events, byte for byte as received;
                                 the file name is the SHA-256 of its content
-  report.html                   the audit report of the period
+  report.html                   the audit report of the period (not in a one-finding pack:
+                                it would show the period's other findings)
   manifest.json, SHA256SUMS     the SHA-256 of every other file
 
 How to check it
@@ -124,7 +125,8 @@ def build(con: duckdb.DuckDBPyConnection, archive: Archive, out: Path, write_rep
     findings = select_findings(con, period, finding_id)
     if not findings:
         raise ConfigError("no findings in that selection: nothing to prove (see `alertproc findings list --status all`)")
-    if period is None:  # one finding: the report of the week it happened in
+    single = period is None
+    if single:  # one finding: dated by the week it happened in, but without that week's report
         day = (findings[0]["occurred_at"] or findings[0]["first_detected_at"]).astimezone(IST).date()
         year, week, _ = day.isocalendar()
         period = week_period(f"{year}-W{week:02d}")
@@ -154,12 +156,13 @@ def build(con: duckdb.DuckDBPyConnection, archive: Archive, out: Path, write_rep
     files["access-log.csv"] = _table([e for e in events if e["channel"] == "portal_log"])
     files["active-tokens.csv"] = _table([e for e in events if e["channel"] == "portal_tokens"])
     files["sms.csv"] = _table(sms)  # SMS are stored as read (OTPs masked), not as raw files
-    report_tmp = out.parent / f".{out.name}.report.html"
-    try:
-        write_report(period, report_tmp)
-        files["report.html"] = report_tmp.read_bytes()
-    finally:
-        report_tmp.unlink(missing_ok=True)
+    if not single:  # a week's report shows the week's other findings: not for a one-finding pack
+        report_tmp = out.parent / f".{out.name}.report.html"
+        try:
+            write_report(period, report_tmp)
+            files["report.html"] = report_tmp.read_bytes()
+        finally:
+            report_tmp.unlink(missing_ok=True)
     selection = f"finding {findings[0]['finding_id']}" if finding_id else f"findings of {period.label}"
     files["README.txt"] = README.format(name=out.name, selection=selection, made=now().isoformat(timespec="seconds"),
                                         version=version("alertproc")).encode()

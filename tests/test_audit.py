@@ -198,6 +198,8 @@ def test_a_tampered_pack_fails_verification(audit):
     assert invoke("evidence", "--finding", target[:8], "--out", "one.zip").exit_code == 0
     with zipfile.ZipFile("one.zip") as pack:
         members = {name: pack.read(name) for name in pack.namelist()}
+    assert json.loads(members["manifest.json"])["findings"] == [target]
+    assert "report.html" not in members  # the week's report would show its other findings
     mail = next(n for n in members if n.startswith("mail/"))
     members[mail] = members[mail][:-3] + bytes([members[mail][-3] ^ 1]) + members[mail][-2:]  # one bit
     with zipfile.ZipFile("tampered.zip", "w") as pack:

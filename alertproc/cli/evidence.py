@@ -25,7 +25,8 @@ from .common import EXIT_FAILURE, cli, settings_options
 def evidence(ctx: click.Context, settings, week: str | None, since: str | None, until: str | None,
              finding_id: str | None, out: Path | None) -> None:
     """Make an evidence pack: the findings, every raw mail and portal row behind them, the
-    report, and the SHA-256 of every file; `evidence verify` checks one.
+    period's report (not for one --finding), and the SHA-256 of every file; `evidence verify`
+    checks one.
 
     The mails are the archived bytes as received (mail/<sha256>.eml). Nothing outside the
     requested findings goes in. A mail whose archived copy fails its hash stops the pack.

@@ -22,8 +22,6 @@ from pathlib import Path
 import duckdb
 
 from . import evidence as evidence_packs, pipeline, store, triage
-from .archive import Archive
-from .outputs import protected_paths
 from .accesslog import LogImport
 from .config import Config, ImapSettings, Settings, load_config
 from .fetch import FetchResult
@@ -105,16 +103,8 @@ class Alertproc:
     def evidence(self, out: str | Path, week: str | None = None, since: str | None = None,
                  until: str | None = None, finding: str | None = None) -> evidence_packs.Pack:
         """Write an evidence pack (see ``alertproc evidence``) of a period or one finding."""
-        period = None if finding and not (week or since or until) else choose_period(week, since, until)
         self._close_reader()
-        con = store.connect(self.settings.db, read_only=True)
-        try:
-            return evidence_packs.build(con, Archive(Path(self.settings.archive)), Path(out),
-                                        lambda p, path: pipeline.report(con, self.settings, p, path),
-                                        period=period, finding_id=finding,
-                                        protected=protected_paths(self.settings.db, self.settings.archive))
-        finally:
-            con.close()
+        return pipeline.evidence_job(self.settings, Path(out), week=week, since=since, until=until, finding=finding)
 
     # --- reading ---------------------------------------------------------------------------
 

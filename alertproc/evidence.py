@@ -23,10 +23,10 @@ import duckdb
 
 from .archive import Archive, sha256_hex
 from .errors import ArchiveError, ConfigError
-from .outputs import replacing
+from .outputs import neutralised, replacing
 from .domain import IST
 from .report import Period, week_period
-from .store import now
+from .store import now, records
 
 CHECK_FILES = ("manifest.json", "SHA256SUMS")
 README = """alertproc evidence pack
@@ -83,15 +83,7 @@ def _plain(value: object) -> object:
         return value.isoformat()
     if isinstance(value, list):
         return " ".join(map(str, value))
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value  # a spreadsheet must not run an ASP name as a formula
-    return value
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
-    cursor = con.execute(sql, params)
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return neutralised(value)  # a spreadsheet must not run an ASP name as a formula
 
 
 def select_findings(con: duckdb.DuckDBPyConnection, period: Period | None, finding_id: str | None) -> list[dict]:
@@ -100,7 +92,7 @@ def select_findings(con: duckdb.DuckDBPyConnection, period: Period | None, findi
             "event_ids, first_detected_at, triage_status, triage_note, triage_by, suppressed_until "
             "from findings_triaged ")
     if finding_id:
-        found = _rows(con, base + "where finding_id = ? or finding_id like ? || '%' order by finding_id",
+        found = records(con, base + "where finding_id = ? or finding_id like ? || '%' order by finding_id",
                       [finding_id, finding_id])
         exact = [f for f in found if f["finding_id"] == finding_id]
         if exact:
@@ -109,7 +101,7 @@ def select_findings(con: duckdb.DuckDBPyConnection, period: Period | None, findi
             raise ConfigError(f"--finding {finding_id} matches {len(found)} findings; "
                               "give more of its id (`alertproc findings list --status all`)")
         return found
-    return _rows(con, base + "where occurred_at >= ? and occurred_at < ? order by occurred_at, finding_id",
+    return records(con, base + "where occurred_at >= ? and occurred_at < ? order by occurred_at, finding_id",
                  [period.since, period.until])
 
 
@@ -131,14 +123,14 @@ def build(con: duckdb.DuckDBPyConnection, archive: Archive, out: Path, write_rep
         year, week, _ = day.isocalendar()
         period = week_period(f"{year}-W{week:02d}")
     event_ids = sorted({e for f in findings for e in (f["event_ids"] or [])})
-    events = _rows(con, "select * from events where list_contains(?, event_id) order by occurred_at, event_id",
+    events = records(con, "select * from events where list_contains(?, event_id) order by occurred_at, event_id",
                    [event_ids])
-    history = _rows(con, "select finding_id, action, note, by_user, triaged_at, until_day from finding_triage "
+    history = records(con, "select finding_id, action, note, by_user, triaged_at, until_day from finding_triage "
                          "where list_contains(?, finding_id) order by triage_id", [[f["finding_id"] for f in findings]])
     shas = sorted({e["source_sha256"] for e in events if e["source_sha256"]})
-    messages = _rows(con, "select sha256, archive_path from messages where list_contains(?, sha256) "
+    messages = records(con, "select sha256, archive_path from messages where list_contains(?, sha256) "
                           "and archive_path is not null order by sha256", [shas])
-    sms = _rows(con, "select sha256, from_addr as sender, received_at, subject as text, source_ref from messages "
+    sms = records(con, "select sha256, from_addr as sender, received_at, subject as text, source_ref from messages "
                      "where list_contains(?, sha256) and source = 'sms' order by received_at", [shas])
     files: dict[str, bytes] = {}
     for message in messages:

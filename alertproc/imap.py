@@ -57,11 +57,11 @@ def _run_secret_command(command: str, what: str) -> str:
         raise ConfigError(f"{what} could not be run: {type(exc).__name__}") from None
     output = done.stdout.strip()
     secret = remember(output.splitlines()[0]) if output else ""
-    for line in mask(done.stderr).strip().splitlines()[-5:]:
+    said = mask(done.stderr).strip().splitlines()
+    for line in said[-5:]:
         log.warning("%s: %s", what, line)
     if done.returncode != 0 or not secret:
         # Never echo its output: it may hold the secret or part of it.
-        said = mask(done.stderr).strip().splitlines()
         raise ConfigError(f"{what} failed (exit {done.returncode}, {len(output)} characters of output)"
                           + (f": {said[-1][:200]}" if said else ""))
     return secret
@@ -292,7 +292,7 @@ class ImapMailbox:
         UIDVALIDITY change): LOGIN and SELECT only when UIDNEXT shows nothing new."""
         state = self.select(self.folder)
         last_uid = since.last_uid if since and since.uidvalidity == state.uidvalidity else 0
-        selection = Selection(state.name, uidvalidity=state.uidvalidity, uidnext=state.uidnext,
+        selection = Selection(uidvalidity=state.uidvalidity, uidnext=state.uidnext,
                               rescan=since is not None and since.uidvalidity != state.uidvalidity,
                               stateful=not wanted.windowed)
         if not wanted.windowed and state.uidnext and state.uidnext - 1 <= last_uid:
@@ -385,8 +385,7 @@ class ImapMailbox:
         if refused := self.filing_refused():
             raise FetchError(f"{refused}; run with --no-file-away")
         source = self.selected
-        ids = self.call(lambda c: c.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]), "fetch message ids")
-        wanted = {uid: _message_id(data) for uid, data in ids.items()}
+        wanted = self._message_ids(uids)
         present = self._message_ids_in(folder, {m for m in wanted.values() if m})
         self.select(source.name)
         to_copy = [uid for uid, mid in wanted.items() if not mid or mid not in present]
@@ -407,10 +406,13 @@ class ImapMailbox:
             chunk = ordered[start:start + MESSAGE_ID_CHUNK]
             hits = self.search([either([["HEADER", "Message-ID", m] for m in chunk])])
             if hits:
-                headers = self.call(lambda c: c.fetch(hits, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]),
-                                    "fetch message ids")
-                found |= {_message_id(data) for data in headers.values()} & set(chunk)
+                found |= set(self._message_ids(hits).values()) & set(chunk)
         return found
+
+    def _message_ids(self, uids: list[int]) -> dict[int, str | None]:
+        """The Message-ID of each of ``uids`` in the selected folder (None where it has none)."""
+        fetched = self.call(lambda c: c.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]), "fetch message ids")
+        return {uid: _message_id(data) for uid, data in fetched.items()}
 
     def delete(self, uids: list[int]) -> None:
         """Flag ``uids`` ``\\Deleted`` and expunge exactly those (UID EXPUNGE, RFC 4315)."""

@@ -86,14 +86,9 @@ def die_with_parent(parent: int) -> None:
     _killed_with_parent()
 
     def watch() -> None:
-        while True:
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # the pid was reused by another user's process: ours is gone
-                os._exit(1)
+        while _alive(parent):  # a pid reused by another user's process (EPERM) counts as gone too
             time.sleep(2)
+        os._exit(1)
 
     if os.getppid() == 1 or not _alive(parent):
         os._exit(1)  # the parent died before we could ask to be told

@@ -75,7 +75,6 @@ class Selection:
     state (a local source: its messages are recognised by their bytes).
     """
 
-    folder: str
     refs: list = field(default_factory=list)
     uidvalidity: int = 0
     uidnext: int = 0

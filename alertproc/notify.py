@@ -27,7 +27,7 @@ from .domain import SEVERITIES, backoff
 from .config import NotifySettings, SmtpSettings
 from .errors import AlertprocError
 from .mailer import deliver
-from .store import now
+from .store import now, records
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class NotifyResult:
 def pending(con: duckdb.DuckDBPyConnection, channel: str, min_severity: str) -> list[dict]:
     """Findings at or above ``min_severity`` not yet sent on ``channel``, oldest first."""
     wanted = list(SEVERITIES[: SEVERITIES.index(min_severity) + 1])
-    cursor = con.execute("""
+    return records(con, """
         select finding_id, rule_id, severity, gstin, asp_name,
                strftime(timezone('Asia/Kolkata', occurred_at), '%d-%m-%Y %H:%M') as occurred_ist, title, detail
         from findings_triaged f
@@ -51,8 +51,6 @@ def pending(con: duckdb.DuckDBPyConnection, channel: str, min_severity: str) -> 
           and not exists (select 1 from notifications n where n.finding_id = f.finding_id
                           and n.channel = ? and n.status = 'sent')
         order by occurred_at, finding_id""", [wanted, channel])
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def summary_text(findings: list[dict]) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import inventory, lock, store
+from . import evidence, inventory, lock, store
 from .archive import Archive
 from .layers import formats_of, rules_of, template_dirs
 from .ingest import IngestStats
@@ -82,6 +82,18 @@ def writing(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
+def reading_if_there(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """The database opened read-only, or None when there is none yet (a dry run needs no lock,
+    and before a first run has nothing stored to compare with)."""
+    con = store.connect(settings.db, read_only=True) if Path(settings.db).exists() else None
+    try:
+        yield con
+    finally:
+        if con is not None:
+            con.close()
+
+
+@contextmanager
 def tracked(con: duckdb.DuckDBPyConnection, command: str, source: str | None) -> Iterator[int]:
     """Record a row in ``runs``: ``running`` now, ``ok`` or ``failed`` (with the error) at the end."""
     run_id = store.scalar(con, "select nextval('run_ids')")
@@ -115,17 +127,18 @@ def reader_of(settings: Settings) -> MailReader:
 
 
 def import_mail(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, kind: str | None, run_id: int,
-                progress: Progress | None = None) -> IngestStats:
+                progress: Progress | None = None, reader: MailReader | None = None) -> IngestStats:
     """Import a local ``.eml`` folder, Maildir or mbox into the archive and database."""
-    return sync_local(con, settings, path, kind, run_id, progress=progress).imported
+    return sync_local(con, settings, path, kind, run_id, progress=progress, reader=reader).imported
 
 
 def sync_local(con: duckdb.DuckDBPyConnection | None, settings: Settings, path: Path, kind: str | None,
                run_id: int | None, *, filing: Filing | None = None, dry_run: bool = False,
-               progress: Progress | None = None) -> FetchResult:
+               progress: Progress | None = None, reader: MailReader | None = None) -> FetchResult:
     """Import local mail through the same path as a fetch; with ``filing``, move a Maildir's
-    alerts into its folders as a fetch does on IMAP (``dry_run``: only say what would move)."""
-    reader = reader_of(settings)
+    alerts into its folders as a fetch does on IMAP (``dry_run``: only say what would move).
+    ``reader``: the formats already loaded (a run loads them once), else they are loaded now."""
+    reader = reader or reader_of(settings)
     into = (filing.filed, filing.suspicious) if filing else ()
     source = LocalSource(path, kind or detect_kind(path), filed_into=tuple(f for f in into if f))
     if filing is not None and (refused := source.filing_refused()):
@@ -254,9 +267,11 @@ def reparse(con: duckdb.DuckDBPyConnection, settings: Settings, everything: bool
 
 def fetch_imap(con: duckdb.DuckDBPyConnection | None, settings: Settings, imap: ImapSettings, run_id: int | None, *,
                dry_run: bool = False, file_away: bool = True, since: date | None = None, until: date | None = None,
-               progress: Progress | None = None, environ: dict[str, str] | None = None) -> FetchResult:
-    """Fetch, archive, load and file away new alerts from the configured IMAP folder."""
-    reader = reader_of(settings)
+               progress: Progress | None = None, environ: dict[str, str] | None = None,
+               reader: MailReader | None = None) -> FetchResult:
+    """Fetch, archive, load and file away new alerts from the configured IMAP folder
+    (``reader``: the formats already loaded, else they are loaded now)."""
+    reader = reader or reader_of(settings)
     filing = Filing(imap.filed_folder, imap.suspicious_folder, imap.mark_seen) if file_away else None
     with ImapMailbox(imap, dict(os.environ) if environ is None else environ) as mailbox:
         result = sync(con, mailbox, Archive(Path(settings.archive)), reader, wanted(reader, since, until),
@@ -269,12 +284,8 @@ def fetch_imap(con: duckdb.DuckDBPyConnection | None, settings: Settings, imap: 
 def fetch_job(settings: Settings, imap: ImapSettings, *, dry_run: bool = False, **options) -> FetchResult:
     """``alertproc fetch``: under the run lock, or read-only for a dry run."""
     if dry_run:
-        con = store.connect(settings.db, read_only=True) if Path(settings.db).exists() else None
-        try:
+        with reading_if_there(settings) as con:
             return fetch_imap(con, settings, imap, None, dry_run=True, **options)
-        finally:
-            if con is not None:
-                con.close()
     with writing(settings) as con, tracked(con, "fetch", imap.account) as run_id:
         return fetch_imap(con, settings, imap, run_id, **options)
 
@@ -283,14 +294,23 @@ def file_maildir_job(settings: Settings, path: Path, *, dry_run: bool = False,
                      progress: Progress | None = None) -> FetchResult:
     """``alertproc import maildir --file-away``: import and move alerts to the Maildir's folders."""
     if dry_run:
-        con = store.connect(settings.db, read_only=True) if Path(settings.db).exists() else None
-        try:
+        with reading_if_there(settings) as con:
             return sync_local(con, settings, path, "maildir", None, filing=Filing(), dry_run=True)
-        finally:
-            if con is not None:
-                con.close()
     with writing(settings) as con, tracked(con, "import maildir --file-away", str(path)) as run_id:
         return sync_local(con, settings, path, "maildir", run_id, filing=Filing(), progress=progress)
+
+
+def evidence_job(settings: Settings, out: Path, *, week: str | None = None, since: str | None = None,
+                 until: str | None = None, finding: str | None = None) -> evidence.Pack:
+    """``alertproc evidence``: the pack of a period's findings or of one finding, read-only."""
+    period = None if finding and not (week or since or until) else choose_period(week, since, until)
+    con = store.connect(settings.db, read_only=True)
+    try:
+        return evidence.build(con, Archive(Path(settings.archive)), out,
+                              lambda p, path: report(con, settings, p, path), period=period, finding_id=finding,
+                              protected=protected_paths(settings.db, settings.archive))
+    finally:
+        con.close()
 
 
 def cleanup_job(settings: Settings, imap: ImapSettings, older_than: date, apply: bool = False,
@@ -314,7 +334,7 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
     down, login refused) is recorded in ``failed`` and the others go on; the run's row then
     has status ``partial``.
     """
-    reader_of(settings)
+    reader = reader_of(settings)  # read once, for every mailbox and SMS export of the run
     rules_of(settings)
     policy = policy_of(settings)
     failed: dict[str, str] = {}
@@ -323,20 +343,20 @@ def run(settings: Settings, source: Path | None = None, kind: str | None = None,
         label = str(source) if source else ", ".join(a.label for a in accounts)
         with tracked(con, "run", label) as run_id:
             if source is not None:
-                stats = import_mail(con, settings, source, kind, run_id, progress)
+                stats = import_mail(con, settings, source, kind, run_id, progress, reader)
             else:
                 stats = IngestStats()
                 for account in accounts:
                     try:
                         result = fetch_imap(con, settings, account, run_id, progress=progress, environ=environ,
-                                            file_away=file_away)
+                                            file_away=file_away, reader=reader)
                     except (FetchError, ConfigError) as exc:
                         failed[account.label] = mask(str(exc))
                         continue
                     fetched.append(result)
                     stats.add(result.imported)
             for path in sms:
-                stats.add(import_sms(con, read_sms(path), reader_of(settings).formats, settings.sms_senders, run_id))
+                stats.add(import_sms(con, read_sms(path), reader.formats, settings.sms_senders, run_id))
             for path in access_logs:
                 stats.events_new += import_access_log(con, path).events_new
             for path in tokens:

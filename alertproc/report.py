@@ -16,7 +16,7 @@ from .domain import IST, SEVERITIES
 from .outputs import check_target, replacing
 from .errors import ConfigError
 from .queries import package_queries
-from .store import now
+from .store import now, records
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.IGNORECASE)
 
@@ -95,9 +95,7 @@ def choose_period(week: str | None, since: str | None, until: str | None) -> Per
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period, extra: dict | None = None) -> list[dict]:
-    cursor = con.execute(package_queries("report.sql")[name], {"since": period.since, "until": period.until, **(extra or {})})
-    columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    return records(con, package_queries("report.sql")[name], {"since": period.since, "until": period.until, **(extra or {})})
 
 
 def _counts(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:

@@ -74,8 +74,7 @@ def run_scenario(rule: Rule, path: Path, scenario: dict, policy_doc: dict) -> Sc
         _, problems = run_rules(con, [rule], as_of=_time(scenario.get("as_of")))
         if problems:
             return ScenarioResult(rule.id, name, at, False, "; ".join(problems))
-        cursor = con.execute("select gstin, asp_name, severity, title, event_ids from findings order by occurred_at")
-        found = [dict(zip([c[0] for c in cursor.description], row)) for row in cursor.fetchall()]
+        found = store.records(con, "select gstin, asp_name, severity, title, event_ids from findings order by occurred_at")
     finally:
         con.close()
     expected = scenario.get("expect") or []

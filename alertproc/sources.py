@@ -80,13 +80,13 @@ class LocalSource:
     def new_messages(self, since: SyncState | None, wanted: Wanted) -> Selection:
         """Every message of the source (it keeps no state; stored mail is known by its bytes)."""
         if self.kind == "mbox":
-            return Selection(self.folder, refs=list(self._open_mbox().keys()))
+            return Selection(refs=list(self._open_mbox().keys()))
         if self.kind == "eml":
             root = self.path if self.path.is_dir() else self.path.parent
             self._files = {shown(file.relative_to(root)): file for file in self._eml_files()}
         else:
             self._files = dict(self._maildir_files())
-        return Selection(self.folder, refs=list(self._files))
+        return Selection(refs=list(self._files))
 
     def fetch_batch(self, refs: list) -> list[RawMail]:
         """The messages named by ``refs``, read from disk."""

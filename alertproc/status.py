@@ -8,13 +8,7 @@ from pathlib import Path
 import duckdb
 
 from .domain import SEVERITIES
-from .store import scalar
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
-    cursor = con.execute(sql)
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+from .store import records, scalar
 
 
 def _archive_size(root: Path) -> tuple[int, int]:
@@ -38,19 +32,19 @@ def operator_status(con: duckdb.DuckDBPyConnection, archive: Path) -> dict:
     """Last run per command and source, sync state, findings, last alerts, archive size."""
     files, size = _archive_size(archive)
     return {
-        "runs": _rows(con, "select command, source, status, started_at, finished_at, error from runs "
+        "runs": records(con, "select command, source, status, started_at, finished_at, error from runs "
                            "qualify row_number() over (partition by command, source order by run_id desc) = 1 "
                            "order by started_at desc limit 20"),
-        "sync": _rows(con, "select account, folder, uidvalidity, last_uid, updated_at from sync_state order by 1, 2"),
+        "sync": records(con, "select account, folder, uidvalidity, last_uid, updated_at from sync_state order by 1, 2"),
         "findings": dict(con.execute("select severity, count(*) from findings group by 1 order by "
                                      "list_position($order, severity)", {"order": list(SEVERITIES)}).fetchall()),
         "not_notified": scalar(con, "select count(*) from findings f where not exists (select 1 from notifications n "
                                     "where n.finding_id = f.finding_id and n.status = 'sent')"),
-        "last_seen": _rows(con, "select gstin, mode(asp_name) as asp_name, "
+        "last_seen": records(con, "select gstin, mode(asp_name) as asp_name, "
                                 "strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M') as last_ist "
                                 "from events where asp_key is not null and kind <> 'suspicious_alert' "
                                 "group by gstin, asp_key order by max(occurred_at) desc limit 50"),
-        "unparsed": _rows(con, "select strftime(timezone('Asia/Kolkata', received_at), '%d-%m-%Y %H:%M') as received_ist, "
+        "unparsed": records(con, "select strftime(timezone('Asia/Kolkata', received_at), '%d-%m-%Y %H:%M') as received_ist, "
                                "subject, parse_error from messages where parse_status = 'unparsed' "
                                "order by received_at desc nulls last limit 20"),
         "unparsed_total": scalar(con, "select count(*) from messages where parse_status = 'unparsed'"),

@@ -142,6 +142,13 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -
     return rows[0] if rows else None
 
 
+def records(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> list[dict]:
+    """Every row of a query as a dict by column name."""
+    cursor = con.execute(sql, params) if params is not None else con.execute(sql)
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:
     """The first value of the first row of a query."""
     return first_row(con, sql, params)[0]

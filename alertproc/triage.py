@@ -14,7 +14,7 @@ from datetime import date
 import duckdb
 
 from .errors import ConfigError
-from .store import now, scalar
+from .store import now, records, scalar
 
 ACTIONS = ("acknowledged", "suppressed", "reopened")
 STATUSES = ("open", "acknowledged", "suppressed", "all")
@@ -57,7 +57,7 @@ def listed(con: duckdb.DuckDBPyConnection, status: str = "open", rule: str | Non
     """Findings in ``status`` (``all`` for every one), most severe and newest first."""
     if status not in STATUSES:
         raise ConfigError(f"--status must be one of {', '.join(STATUSES)}")
-    cursor = con.execute("""
+    return records(con, """
         select finding_id, rule_id, severity, gstin, asp_name,
                strftime(occurred_at_ist, '%Y-%m-%d %H:%M') as occurred_ist, title, triage_status as status,
                triage_note as note, triage_by as by_user, suppressed_until
@@ -65,13 +65,9 @@ def listed(con: duckdb.DuckDBPyConnection, status: str = "open", rule: str | Non
         where (? = 'all' or triage_status = ?) and (? is null or rule_id = ?)
         order by case severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end,
                  occurred_at desc, finding_id""", [status, status, rule, rule])
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def history(con: duckdb.DuckDBPyConnection, finding_id: str) -> list[dict]:
     """Every triage entry of a finding, oldest first."""
-    cursor = con.execute("select action, note, by_user, triaged_at, until_day from finding_triage "
-                         "where finding_id = ? order by triage_id", [finding_id])
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return records(con, "select action, note, by_user, triaged_at, until_day from finding_triage "
+                        "where finding_id = ? order by triage_id", [finding_id])

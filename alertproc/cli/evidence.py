@@ -7,10 +7,7 @@ from pathlib import Path
 
 import click
 
-from .. import evidence as packs, pipeline, store
-from ..archive import Archive
-from ..outputs import protected_paths
-from ..report import choose_period
+from .. import evidence as packs, pipeline
 from .common import EXIT_FAILURE, cli, settings_options
 
 
@@ -41,15 +38,7 @@ def evidence(ctx: click.Context, settings, week: str | None, since: str | None, 
         return
     if out is None:
         raise click.UsageError("--out is required, e.g. --out pack.zip")
-    period = None if finding_id and not (week or since or until) else choose_period(week, since, until)
-    con = store.connect(settings.db, read_only=True)
-    try:
-        pack = packs.build(con, Archive(Path(settings.archive)), out,
-                           lambda p, path: pipeline.report(con, settings, p, path),
-                           period=period, finding_id=finding_id,
-                           protected=protected_paths(settings.db, settings.archive))
-    finally:
-        con.close()
+    pack = pipeline.evidence_job(settings, out, week=week, since=since, until=until, finding=finding_id)
     click.echo(f"wrote {pack.path}: {pack.findings} finding(s), {pack.events} event(s), {pack.mails} mail(s), "
                f"{len(pack.files)} files with their SHA-256; check it with `alertproc evidence verify {pack.path}`")
 

@@ -16,7 +16,7 @@ from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import
 from ..doctor import diagnose, init as init_files
 from ..errors import ConfigError, FetchError
 from ..fetch import retention_cutoff
-from ..masking import MaskingFilter
+from ..masking import MaskingFilter, mask
 from ..status import operator_status
 from ..watch import Watcher
 
@@ -35,7 +35,7 @@ def each_account(accounts, work) -> None:
         except (FetchError, ConfigError) as exc:
             if len(accounts) == 1:
                 raise
-            click.echo(f"alertproc: error: mailbox {account.label}: {exc}", err=True)
+            click.echo(f"alertproc: error: mailbox {account.label}: {mask(str(exc))}", err=True)
             failed.append(account.label)
     if failed:
         click.echo(f"alertproc: {len(failed)} of {len(accounts)} mailboxes failed: {', '.join(failed)}", err=True)

@@ -69,6 +69,9 @@ class Settings:
     trusted_authserv_ids: tuple[str, ...] = field(default=(), metadata={
         "help": "authserv-ids of your receiving mail servers whose Authentication-Results count "
                 "(default: the topmost header's, i.e. the server that received the mail)"})
+    trusted_forwarders: tuple[str, ...] = field(default=(), metadata={
+        "help": "addresses whose forwards of GST alerts become events when their own mail passes an aligned "
+                "check (a CA firm's clients); other forwards are recorded but feed no rule", "addresses": True})
     subject_prefixes: tuple[str, ...] = field(default=DEFAULT_SUBJECT_PREFIXES, metadata={
         "help": "regular expressions for tags and reply/forward prefixes removed from the start of a "
                 "subject, repeatedly ([EXTERNAL], AW:, WG:, ***SPAM*** ...)"})
@@ -79,6 +82,11 @@ class Settings:
     def sender_set(self) -> frozenset[str]:
         """Configured senders, lower-cased."""
         return frozenset(s.lower() for s in self.senders)
+
+    @property
+    def forwarder_set(self) -> frozenset[str]:
+        """Trusted forwarders, lower-cased."""
+        return frozenset(s.lower() for s in self.trusted_forwarders)
 
 
 SETTINGS = {f.name: f for f in fields(Settings)}

@@ -25,7 +25,7 @@ from .imap import ImapMailbox
 from .ingest import PARALLEL_FROM, IngestStats, ingest_batches, start_workers
 from .mailbox import Mailbox, RawMail, SyncState, Wanted
 from .parse import MailReader
-from .senders import GENUINE
+from .senders import GENUINE, SUSPECT_VERDICTS
 from .store import first_row, now
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,19 @@ class FetchResult:
         return {**asdict(self), "imported": asdict(self.imported)}
 
 
-def filing_action(row: dict) -> str | None:
-    """``filed``, ``suspicious`` or None (leave it where it is) for a stored message row."""
-    if row["parse_status"] == "suspicious":
+def filing_action(row: dict, senders: frozenset[str]) -> str | None:
+    """``filed``, ``suspicious`` or None (leave it where it is) for a message row.
+
+    Only GSTN's own mail is filed: an alert whose outer From is a configured sender and whose
+    verdict is genuine. A spoof suspect (a configured or look-alike sender failing the check)
+    goes to the suspicious folder. A forward — trusted or not, whatever the server's SEARCH
+    matched — is a colleague's mail and stays where it is, as does every other mail.
+    """
+    if row.get("forwarded"):
+        return None
+    if row["parse_status"] == "suspicious" and row["sender_check"] in SUSPECT_VERDICTS:
         return "suspicious"
-    if row["sender_check"] == GENUINE and row["kind"] is not None:
+    if row["sender_check"] == GENUINE and row.get("from_addr") in senders and row["kind"] is not None:
         return "filed"
     return None
 
@@ -115,14 +123,17 @@ def sync(con: duckdb.DuckDBPyConnection | None, mailbox: Mailbox, archive: Archi
         result.filing_skipped, filing = refused, None
         log.warning("%s: filing skipped: %s", mailbox.account or mailbox.folder, refused)
     targets: dict[str, str] = {}
-    if filing is not None and not dry_run and refs:
-        targets = {"filed": mailbox.ensure_folder(filing.filed)}
+    if filing is not None and refs:  # a dry run names the folders without creating them
+        folder = (lambda path: path) if dry_run else mailbox.ensure_folder
+        targets = {"filed": folder(filing.filed)}
         if filing.suspicious:
-            targets["suspicious"] = mailbox.ensure_folder(filing.suspicious)
+            targets["suspicious"] = folder(filing.suspicious)
     batches = [refs[start:start + batch_size] for start in range(0, len(refs), batch_size)]
-    if dry_run:
+    if dry_run:  # the run's own reading and move plan, on the whole mail, with nothing stored or moved
         for batch in batches:
-            _plan_batch(mailbox, reader, batch, result)
+            mails = mailbox.fetch_batch(batch)
+            rows = {mail.sha256: reader.parse(mail.raw).message for mail in mails}
+            _plan_moves(mails, rows, targets, result, reader.senders, plan=result.plan)
             if progress:
                 progress(len(batch))
     else:
@@ -167,7 +178,7 @@ def _pipeline(con, mailbox: Mailbox, archive: Archive, reader: MailReader, batch
         for index, (batch, (mails, stats, outcomes)) in enumerate(zip(batches, recorded)):
             result.imported.add(stats)
             crash_point("after_db_commit")
-            for action, refs in _plan_moves(mails, outcomes, targets, result).items():
+            for action, refs in _plan_moves(mails, outcomes, targets, result, reader.senders).items():
                 pending[action].extend(refs)
             covered.append(batch)
             if index + 1 < len(batches) and sum(map(len, pending.values())) < group:
@@ -185,15 +196,21 @@ def _move_ref(mail: RawMail):
     return mail.uid if mail.uid is not None else mail.ref
 
 
-def _plan_moves(mails: list[RawMail], rows: dict[str, dict], targets: dict[str, str],
-                result: FetchResult) -> dict[str, list]:
+def _plan_moves(mails: list[RawMail], rows: dict[str, dict], targets: dict[str, str], result: FetchResult,
+                senders: frozenset[str], plan: list[dict] | None = None) -> dict[str, list]:
+    """Where each mail goes (the run moves them, the dry run lists them in ``plan``)."""
     moves: dict[str, list] = {"filed": [], "suspicious": []}
     for mail in mails:
-        action = filing_action(rows[mail.sha256])
+        row = rows[mail.sha256]
+        action = filing_action(row, senders)
         if action and action in targets:
             moves[action].append(_move_ref(mail))
         else:
+            action = None
             result.left += 1
+        if plan is not None:
+            plan.append({"uid": _move_ref(mail), "from": row["from_addr"], "subject": row["subject"],
+                         "action": action or "leave"})
     result.filed += len(moves["filed"])
     result.suspicious += len(moves["suspicious"])
     return moves
@@ -204,20 +221,6 @@ def _move(mailbox: Mailbox, moves: dict[str, list], targets: dict[str, str], mar
         if refs:
             mailbox.move(refs, targets[action], mark_seen=mark_seen and action == "filed")
             crash_point("after_move")
-
-
-def _plan_batch(mailbox: Mailbox, reader: MailReader, batch: list, result: FetchResult) -> None:
-    for ref, header in sorted(mailbox.headers(batch).items()):
-        message = reader.parse(header + b"\r\n").message
-        action = filing_action(message)
-        result.plan.append({"uid": ref, "from": message["from_addr"], "subject": message["subject"],
-                            "action": action or "leave"})
-        if action == "filed":
-            result.filed += 1
-        elif action == "suspicious":
-            result.suspicious += 1
-        else:
-            result.left += 1
 
 
 def retention_cutoff(older_than: str, today: date) -> date:
@@ -249,9 +252,11 @@ class CleanupResult:
 
 
 def cleanup(con: duckdb.DuckDBPyConnection, mailbox: ImapMailbox, archive: Archive, older_than: date,
-            apply: bool = False, progress: Progress | None = None) -> CleanupResult:
-    """Delete filed alerts that arrived before ``older_than`` — each only if its archived copy
-    exists and its sha256 matches the server's bytes. Without ``apply`` only count."""
+            senders: frozenset[str], apply: bool = False, progress: Progress | None = None) -> CleanupResult:
+    """Delete filed alerts that arrived before ``older_than`` — each only if it is GSTN's own
+    genuine alert as stored (a colleague's forward or any other mail a user put into the folder
+    is kept), and its archived copy exists and its sha256 matches the server's bytes. Without
+    ``apply`` only count."""
     cfg = mailbox.cfg
     folder = mailbox.server_name(cfg.filed_folder)
     result = CleanupResult(folder, older_than)
@@ -265,8 +270,12 @@ def cleanup(con: duckdb.DuckDBPyConnection, mailbox: ImapMailbox, archive: Archi
         for uid in batch:
             raw = fetched.get(uid, {}).get(b"BODY[]")
             sha = sha256_hex(raw) if raw is not None else None
-            row = first_row(con, "select archive_path from messages where sha256 = ?", [sha]) if sha else None
-            if row and row[0] and archive.verify(row[0], sha):
+            row = first_row(con, "select archive_path, kind, parse_status, sender_check, from_addr, forwarded "
+                                 "from messages where sha256 = ?", [sha]) if sha else None
+            if row and filing_action(dict(zip(("kind", "parse_status", "sender_check", "from_addr", "forwarded"),
+                                              row[1:])), senders) != "filed":
+                result.kept_unverified.append({"uid": uid, "sha256": sha, "reason": "not GSTN's own alert: never deleted"})
+            elif row and row[0] and archive.verify(row[0], sha):
                 verified.append(uid)
             else:
                 reason = "not in the database" if row is None else "archive copy missing or altered"

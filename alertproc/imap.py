@@ -325,11 +325,6 @@ class ImapMailbox:
                                  uidvalidity=state.uidvalidity, account=self.account, internal_date=internal))
         return mails
 
-    def headers(self, refs: list) -> dict:
-        """Header bytes of UIDs ``refs``, by UID, leaving them unread."""
-        return {uid: data.get(b"BODY[HEADER]") or b""
-                for uid, data in self.fetch(refs, ["BODY.PEEK[HEADER]"]).items()}
-
     def filing_refused(self) -> str | None:
         """Why mail cannot be moved without touching other messages, or None."""
         if self.client is not None and not (self.has("MOVE") or self.has("UIDPLUS")):

@@ -20,11 +20,12 @@ import duckdb
 from .archive import Archive
 from .faults import crash_point
 from .parse import MailReader, ParsedMail
+from .senders import GENUINE
 from .mailbox import RawMail
 from .store import insert_batch, message_id_owners, now, stored_messages
 
 DEFAULT_BATCH = 1000
-FILING_FIELDS = ("kind", "parse_status", "sender_check")  # what deciding where a mail goes needs
+FILING_FIELDS = ("kind", "parse_status", "sender_check", "from_addr", "forwarded")  # what deciding where a mail goes needs
 PARALLEL_FROM = 1000  # a full default batch: smaller jobs finish before worker processes would start
 _pool: ProcessPoolExecutor | None = None
 _pool_failed = False
@@ -176,10 +177,11 @@ def parse_all(job: Reading | MailReader, tasks: list) -> list:
 @dataclass
 class IngestStats:
     """What one import did; ``seen == new + known + duplicates + skipped`` always holds, and
-    ``new == parsed + unparsed + suspicious + ignored``.
+    ``new == parsed + unparsed + suspicious + forwarded + ignored``.
 
     ``known``: the same bytes are stored already. ``duplicates``: other bytes, but a
-    Message-ID that is stored already (archived and recorded, no events). ``skipped``: SMS
+    Message-ID that is stored already (archived and recorded, no events). ``forwarded``: a
+    forwarded alert that is not trusted (recorded, no events). ``skipped``: SMS
     from a sender id that is not GSTN's (personal messages: counted, never stored).
     """
 
@@ -190,6 +192,7 @@ class IngestStats:
     parsed: int = 0
     unparsed: int = 0
     suspicious: int = 0
+    forwarded: int = 0
     ignored: int = 0
     events_new: int = 0
     skipped: int = 0
@@ -238,8 +241,13 @@ def _read(con: duckdb.DuckDBPyConnection, archive: Archive, batch: list[RawMail]
     return _PendingBatch(batch, new, parse_later(Reading(reader, archive), tasks), stored)
 
 
+def _owns_message_id(row: dict, senders: frozenset[str]) -> bool:
+    """Whether ``row`` takes part in the Message-ID dedupe: genuine mail of a configured sender."""
+    return bool(row["message_id"]) and row["sender_check"] == GENUINE and row["from_addr"] in senders
+
+
 def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingBatch, run_id: int | None,
-            earlier: dict[str, dict]) -> tuple[IngestStats, dict[str, dict]]:
+            earlier: dict[str, dict], senders: frozenset[str]) -> tuple[IngestStats, dict[str, dict]]:
     """Wait for a batch's reading, sync its archive files, and commit its rows and events.
 
     Returns the stats and each mail's outcome by sha256 (kind, parse_status, sender_check:
@@ -249,20 +257,21 @@ def _record(con: duckdb.DuckDBPyConnection, archive: Archive, reading: _PendingB
     stats = IngestStats(seen=len(reading.mails))
     parsed = {sha: (mail, result, path) for (sha, mail), (result, path) in zip(reading.new.items(), reading.results())}
     by_message_id = message_id_owners(con, [p.message["message_id"] for _, p, _ in parsed.values()
-                                            if p.message["message_id"]])
+                                            if _owns_message_id(p.message, senders)], senders)
     rows: dict[str, dict] = {}
     events: list[dict] = []
     imported_at = now()
     for sha, (mail, result, archive_path) in parsed.items():
         row = dict(result.message)
-        first = by_message_id.get(row["message_id"]) if row["message_id"] else None
+        owns = _owns_message_id(row, senders)
+        first = by_message_id.get(row["message_id"]) if owns else None
         if first is not None and first != sha:
             row.update(parse_status="duplicate", duplicate_of=first,
                        parse_error=f"same Message-ID as {first[:12]}")
             mail_events = []
         else:
             mail_events = result.events
-            if row["message_id"]:
+            if owns:
                 by_message_id[row["message_id"]] = sha
         row.update(
             sha256=sha, source=mail.source, account=mail.account, folder=mail.folder,
@@ -311,11 +320,11 @@ def ingest_batches(con: duckdb.DuckDBPyConnection, archive: Archive, batches: It
     for batch in batches:
         reading = _read(con, archive, batch, reader, set(recording.new) if recording else set())
         if recording is not None:
-            stats, outcomes = _record(con, archive, recording, run_id, outcomes)
+            stats, outcomes = _record(con, archive, recording, run_id, outcomes, reader.senders)
             yield recording.mails, stats, outcomes
         recording = reading
     if recording is not None:
-        stats, outcomes = _record(con, archive, recording, run_id, outcomes)
+        stats, outcomes = _record(con, archive, recording, run_id, outcomes, reader.senders)
         yield recording.mails, stats, outcomes
 
 

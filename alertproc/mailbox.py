@@ -101,9 +101,6 @@ class Mailbox(Protocol):
     def fetch_batch(self, refs: list) -> list[RawMail]:
         """The raw bytes of ``refs`` (at most a batch), skipping any that vanished meanwhile."""
 
-    def headers(self, refs: list) -> dict:
-        """Only the header bytes of ``refs``, by ref: what a dry run plans with."""
-
     def filing_refused(self) -> str | None:
         """Why messages cannot be moved out of this mailbox, or None when they can."""
 

@@ -27,7 +27,8 @@ from .extract import extract, mask_otp, new_event
 from .formats import FormatSet
 from .forwards import innermost
 from .mailview import MailView, read_mail
-from .senders import GENUINE, OTHER, DnsLookup, SenderVerdict, sender_check, unfold
+from .senders import (GENUINE, OTHER, DnsLookup, SenderVerdict, from_addresses, sender_check, unfold,
+                      verify_dkim)
 from .text import html_to_text, normalise, unquote
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ ALERT_LIKE = re.compile(r"\b(?:tokens?|consents?|revok\w*|revocation|api\s*acces
                         re.IGNORECASE)
 # Words the IMAP SEARCH adds to the formats' subject fragments, so that such mail is fetched.
 ALERT_LIKE_SEARCH = ("token", "consent", "revok", "API access", "OTP")
+# ``sender_check`` of a forwarded alert (the forwarder is no configured sender): trusted when the
+# inner alert's GST DKIM signature verifies or a trusted forwarder's own mail passes aligned.
+FORWARD_TRUSTED = "forward_trusted"
+FORWARD_UNTRUSTED = "forward_untrusted"
 
 
 @dataclass
@@ -60,6 +65,7 @@ class Located:
     subject: str  # the alert's subject, tags and prefixes removed
     body: str  # normalised, as the formats see it (after a first line "Subject: ...")
     reference: datetime | None  # the alert's own date: the forwarded block's, or the mail's
+    untrusted_forward: bool = False  # read to say what it claims, then recorded without events
     html_too: bool = False  # the plain text is tried first, then the HTML (flattened only then)
     outcome: ParsedMail | None = None  # set when the mail is decided without a format
 
@@ -86,7 +92,7 @@ def _row(view: MailView, from_addr: str | None, subject: str, auth_headers: list
         "message_id": (str(view.message.get("Message-ID") or "").strip() or None),
         "received_at": view.sent_at,
         "from_addr": from_addr,
-        "subject": subject[:1000],
+        "subject": unfold(subject).strip()[:1000],  # a folded Subject keeps no CRLF
         "return_path": _address(unfold("\n".join(view.headers("Return-Path")))),
         "auth_results": "\n".join(auth) or None,
         "forwarded": False,
@@ -100,7 +106,11 @@ def _row(view: MailView, from_addr: str | None, subject: str, auth_headers: list
 
 
 def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes | None:
-    """Raw bytes of a GST alert attached as message/rfc822 inside a forward, if any."""
+    """Raw bytes of a GST alert attached as message/rfc822 inside a forward, if any.
+
+    compat32 writes a parsed message back byte for byte (headers keep their folding), so the
+    inner alert's DKIM signature can still be verified on these bytes.
+    """
     for part in msg.walk():
         if part.get_content_type() != "message/rfc822":
             continue
@@ -109,6 +119,13 @@ def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes |
         if isinstance(inner, email.message.Message) and _address(inner.get("From")) in senders:
             return inner.as_bytes(policy=email.policy.compat32)
     return None
+
+
+def _claim(event: dict | None, kind: str | None) -> str:
+    """What an untrusted alert says, in words for the report (``kind`` for GSTIN by ASP)."""
+    if not event:
+        return f"it claims {kind or 'an alert'} but no format could read it"
+    return f"it claims {kind} for {event.get('gstin') or '?'} by {event.get('asp_name') or '?'}"
 
 
 def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetime | None, verdict: str) -> dict:
@@ -137,6 +154,7 @@ class MailReader:
     trusted_authserv_ids: frozenset[str] = frozenset()
     subject_prefixes: tuple[str, ...] = DEFAULT_SUBJECT_PREFIXES
     dkim_dns: DnsLookup | None = None  # a TXT look-up for the DKIM check (tests pass their own)
+    trusted_forwarders: frozenset[str] = frozenset()
 
     @cached_property
     def _prefix_pattern(self) -> re2._Regexp:
@@ -193,6 +211,10 @@ class MailReader:
             if result.event is not None:
                 break
         message.update(parse_status=result.status, format_id=result.format_id, parse_error=result.error)
+        if located.untrusted_forward:  # recorded and shown, never an event a rule would trust
+            message.update(parse_status="forwarded", parse_error=f"{message['sender_detail']}; "
+                                                                 f"{_claim(result.event, message['kind'])}")
+            return ParsedMail(message)
         return ParsedMail(message, [result.event] if result.event else [])
 
     def locate(self, raw: bytes) -> Located:
@@ -204,16 +226,17 @@ class MailReader:
         ``suspicious``: recorded, never turned into events that other rules would trust.
         """
         view = read_mail(raw)
-        from_addr = _address(unfold(str(view.message.get("From") or "")))
+        addresses = from_addresses(view.headers("From"))
+        from_addr = addresses[0] if addresses else None
         auth_headers = view.headers("Authentication-Results")
         message = _row(view, from_addr, view.subject, auth_headers)
-        sender = sender_check(from_addr, auth_headers, self.senders, raw,
-                              self.require_auth_results, self.trusted_authserv_ids, self.dkim_dns)
+        sender = sender_check(from_addr, auth_headers, self.senders, raw, self.require_auth_results,
+                              self.trusted_authserv_ids, self.dkim_dns, from_count=len(addresses))
         message.update(sender_check=sender.verdict, sender_detail=sender.reason)
         subject = self.clean_subject(view.subject)
         located = Located(view, message, sender, subject, "", view.sent_at)
         if sender.verdict == OTHER:
-            return self._forwarded(located)
+            return self._forwarded(located, raw, len(addresses))
         self._set_text(located, view.text(with_html=not view.plain), bool(view.plain and view.html))
         candidates = self.formats.for_subject(subject)
         if sender.verdict != GENUINE:
@@ -253,16 +276,29 @@ class MailReader:
             located.outcome = ParsedMail(message)
         return located
 
-    def _forwarded(self, located: Located) -> Located:
-        """Mail from anyone else: the GST alert it forwards, attached or inline, if any."""
+    def _forwarded(self, located: Located, raw: bytes, from_count: int) -> Located:
+        """Mail from anyone else: the GST alert it forwards, attached or inline, if any.
+
+        A forward is trusted only when the attached alert's own GST DKIM signature verifies
+        (Authentication-Results inside it prove nothing: anyone can write them), or when the
+        forwarder is a trusted forwarder whose own mail passes an aligned check. Any other
+        forward is read to say what it claims, and recorded as ``forwarded`` without events.
+        The outer row keeps the forwarder's address, Message-ID and subject: it is never filed.
+        """
         view, message = located.view, located.message
         inner = _inner_alert(view.message, self.senders)
         if inner is not None:
-            inner_located = self.locate(inner)
-            inner_located.message.update({k: message[k] for k in ("message_id", "received_at", "from_addr", "subject",
-                                                                  "return_path", "auth_results")})
-            inner_located.message["forwarded"] = True
-            return inner_located
+            inner_view = read_mail(inner)
+            inner_from = _address(unfold(str(inner_view.message.get("From") or ""))) or ""
+            signed, why = verify_dkim(inner, inner_from.rpartition("@")[2], self.dkim_dns)
+            trust = f"forwarded by {message['from_addr']}: inner alert's {why}" if signed == "pass" else \
+                self._forwarder_trust(located, raw, from_count, f"inner alert: {why}")
+            located.view = inner_view
+            self._set_text(located, inner_view.text(with_html=not inner_view.plain),
+                           bool(inner_view.plain and inner_view.html))
+            located.subject = self.clean_subject(inner_view.subject)
+            located.reference = inner_view.sent_at or view.sent_at
+            return self._forward(located, trust)
         texts = (view.text(with_html=False) if plain else "\n".join(html_to_text(h) for h in view.html)
                  for plain in ((True,) if view.plain else ()) + ((False,) if view.html else ()))
         for text in texts:
@@ -272,13 +308,44 @@ class MailReader:
             block = innermost(normalise(text), self.senders)
             if block is None:
                 continue
-            message["forwarded"] = True
             located.subject = self.clean_subject(block.subject or view.subject)
             located.reference = block.sent_at or view.sent_at
             located.body = normalise(unquote(block.body))
-            return self._alert(located)
+            trust = self._forwarder_trust(located, raw, from_count, "an inline forward carries no signature")
+            return self._forward(located, trust)
         message["parse_error"] = view.failure or "not from a configured sender"
         located.outcome = ParsedMail(message)
+        return located
+
+    def _forwarder_trust(self, located: Located, raw: bytes, from_count: int, inner: str) -> str | None:
+        """Why a forward is trusted through its forwarder (whose own mail must pass an aligned
+        check, as ``require_auth_results`` would have it), or None, the reason in the row."""
+        message = located.message
+        forwarder = message["from_addr"]
+        if forwarder not in self.trusted_forwarders:
+            message["sender_detail"] = f"forwarded by {forwarder}, not a trusted forwarder; {inner}"
+            return None
+        verdict = sender_check(forwarder, located.view.headers("Authentication-Results"), self.trusted_forwarders,
+                               raw, True, self.trusted_authserv_ids, self.dkim_dns, from_count=from_count)
+        if verdict.verdict == GENUINE:
+            return f"forwarded by trusted forwarder {forwarder}: {verdict.reason}"
+        message["sender_detail"] = (f"forwarded by trusted forwarder {forwarder}, but its own mail fails the "
+                                    f"aligned check ({verdict.verdict}: {verdict.reason}); {inner}")
+        return None
+
+    def _forward(self, located: Located, trust: str | None) -> Located:
+        message = located.message
+        message["forwarded"] = True
+        if trust is None:
+            message["sender_check"] = FORWARD_UNTRUSTED
+            located.untrusted_forward = True
+        else:
+            message.update(sender_check=FORWARD_TRUSTED, sender_detail=trust)
+        located.outcome = None
+        self._alert(located)
+        if located.untrusted_forward and located.outcome and located.outcome.message["parse_status"] == "unparsed":
+            located.outcome.message.update(parse_status="forwarded", parse_error=(
+                f"{message['sender_detail']}; {located.outcome.message.get('parse_error') or 'no alert format matches'}"))
         return located
 
 

@@ -112,16 +112,17 @@ def record_stats(con: duckdb.DuckDBPyConnection, run_id: int, stats: IngestStats
     """Store an import's counts on its ``runs`` row."""
     con.execute(
         "update runs set messages_seen = ?, messages_new = ?, messages_known = ?, duplicates = ?, parsed = ?, "
-        "unparsed = ?, suspicious = ?, ignored = ?, events_new = ? where run_id = ?",
+        "unparsed = ?, suspicious = ?, ignored = ?, events_new = ?, forwarded = ? where run_id = ?",
         [stats.seen, stats.new, stats.known, stats.duplicates, stats.parsed, stats.unparsed, stats.suspicious, stats.not_alerts,
-         stats.events_new, run_id])
+         stats.events_new, stats.forwarded, run_id])
 
 
 def reader_of(settings: Settings) -> MailReader:
     """How mail is read under ``settings``: the formats of ``<rules>/formats`` and the senders."""
     formats = formats_of(settings)
     reader = MailReader(formats, settings.sender_set, settings.require_auth_results,
-                        frozenset(i.lower() for i in settings.trusted_authserv_ids), settings.subject_prefixes)
+                        frozenset(i.lower() for i in settings.trusted_authserv_ids), settings.subject_prefixes,
+                        trusted_forwarders=settings.forwarder_set)
     reader.check()
     return reader
 
@@ -318,7 +319,8 @@ def cleanup_job(settings: Settings, imap: ImapSettings, older_than: date, apply:
     """``alertproc cleanup``: delete old filed alerts whose archived copy verifies."""
     with writing(settings) as con, tracked(con, "cleanup" if apply else "cleanup --dry-run", imap.account):
         with ImapMailbox(imap, dict(os.environ) if environ is None else environ) as mailbox:
-            return cleanup(con, mailbox, Archive(Path(settings.archive)), older_than, apply, progress)
+            return cleanup(con, mailbox, Archive(Path(settings.archive)), older_than, settings.sender_set, apply,
+                           progress)
 
 
 def run(settings: Settings, source: Path | None = None, kind: str | None = None,

@@ -146,11 +146,13 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
         finding["links"] = [(p.rsplit("/", 1)[-1][:12], link(p)) for p in (finding.pop("archive_paths") or [])]
     unparsed = _rows(con, "unparsed", period)
     suspicious = _rows(con, "suspicious", period)
-    for row in unparsed + suspicious:
+    forwarded = _rows(con, "forwarded", period)
+    for row in unparsed + suspicious + forwarded:
         row["link"] = link(row["archive_path"]) if row["archive_path"] else None
     return {
         "rule_notes": rule_notes or {},
         "suspicious": suspicious,
+        "forwarded": forwarded,
         "timelines": timelines(_rows(con, "timeline", period), period),
         "inventory": _rows(con, "inventory", period, inventory.source(con, period.since)),
         "coverage": _rows(con, "coverage", period),

@@ -112,14 +112,6 @@ class LocalSource:
             mails.append(RawMail(raw, self.kind, ref, folder=folder))
         return mails
 
-    def headers(self, refs: list) -> dict:
-        """Header bytes by ref (everything up to the first blank line)."""
-        found = {}
-        for mail in self.fetch_batch(refs):
-            raw = mail.raw.replace(b"\r\n", b"\n")
-            found[mail.ref] = raw.split(b"\n\n", 1)[0] + b"\n"
-        return found
-
     def filing_refused(self) -> str | None:
         """Only a Maildir's messages are files that can be renamed into another folder."""
         if self.kind != "maildir":

@@ -173,17 +173,24 @@ def stored_messages(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str
     # DuckDB reads local Arrow tables named in SQL ("replacement scans"); con.register() would
     # fail whenever a caller left a result unfetched on the connection.
     lookup = pa.table({"sha256": pa.array(shas, pa.string())})  # noqa: F841
-    rows = con.execute("select m.sha256, m.kind, m.parse_status, m.sender_check from messages m "
-                       "join lookup l using (sha256)").fetchall()
-    return {sha: {"kind": kind, "parse_status": status, "sender_check": check} for sha, kind, status, check in rows}
+    rows = con.execute("select m.sha256, m.kind, m.parse_status, m.sender_check, m.from_addr, m.forwarded "
+                       "from messages m join lookup l using (sha256)").fetchall()
+    return {sha: {"kind": kind, "parse_status": status, "sender_check": check, "from_addr": sender, "forwarded": fwd}
+            for sha, kind, status, check, sender, fwd in rows}
 
 
-def message_id_owners(con: duckdb.DuckDBPyConnection, message_ids: list[str]) -> dict[str, str]:
-    """The stored message (sha256) that each of ``message_ids`` belongs to, where there is one."""
+def message_id_owners(con: duckdb.DuckDBPyConnection, message_ids: list[str], senders: frozenset[str]
+                      ) -> dict[str, str]:
+    """The stored genuine mail of a configured sender (sha256) that each of ``message_ids`` belongs to.
+
+    Only such mail owns a Message-ID: anyone can put a genuine alert's Message-ID on a spoof
+    or on junk, and neither may make the genuine alert a ``duplicate`` (nor be made one).
+    """
     ids = pa.table({"message_id": pa.array(message_ids, pa.string())})  # noqa: F841 (read by name in the SQL)
     return dict(con.execute(
         "select m.message_id, min(m.sha256) from messages m join ids i using (message_id) "
-        "where m.parse_status <> 'duplicate' group by 1").fetchall())
+        "where m.parse_status <> 'duplicate' and m.sender_check = 'genuine' and list_contains(?, m.from_addr) "
+        "group by 1", [sorted(senders)]).fetchall())
 
 
 def insert_batch(con: duckdb.DuckDBPyConnection, messages: list[dict], events: list[dict]) -> int:

@@ -267,6 +267,10 @@ def scenario() -> list[tuple[str, bytes]]:
     # Broken messages: a truncated multipart alert and header garbage.
     out.append(("malformed-truncated", raw_truncated()))
     out.append(("malformed-garbage", b"\xff\xfe\x00garbage without headers\r\n\x00\x00\r\n"))
+    # The original of the Chennai alert Rahul forwarded inline: GSTN's own mail is what feeds the
+    # rules; his forward (no trusted forwarder configured) is recorded as `forwarded`. Last, so
+    # that adding it renumbered no other file.
+    out.append(("refresh", refresh_text(CHN, ACME, EGSP, ist("2026-11-21", "08:12"), "chn-0812").as_bytes()))
     return out
 
 

@@ -246,12 +246,16 @@ def folded_subject(alert: Alert) -> bytes:
 
 
 _PEOPLE = ("Rahul Mehta <rahul@pune-plant.example.in>", "Anita Rao <anita@delhi.example.in>")
+FORWARDER = "rahul@pune-plant.example.in"  # the reader under test trusts him (trusted_forwarders)
+# What the receiving server says of Rahul's own mail: an aligned pass for his domain.
+FORWARDER_PASS = ("mx.example.in; dkim=pass header.d=pune-plant.example.in; spf=pass "
+                  "smtp.mailfrom=rahul@pune-plant.example.in; dmarc=pass header.from=pune-plant.example.in")
 
 
 def _forward_headers(alert: Alert, subject: str, days: int = 2) -> tuple[tuple[str, str], ...]:
     when = WHEN + timedelta(days=days)
-    return (("From", _PEOPLE[0]), ("To", make.TO), ("Date", format_datetime(when)),
-            ("Message-ID", f"<fwd-{alert.name}-{subject}@pune-plant.example.in>"))
+    return (("Authentication-Results", FORWARDER_PASS), ("From", _PEOPLE[0]), ("To", make.TO),
+            ("Date", format_datetime(when)), ("Message-ID", f"<fwd-{alert.name}-{subject}@pune-plant.example.in>"))
 
 
 def _sent(alert: Alert) -> datetime:

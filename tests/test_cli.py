@@ -50,11 +50,11 @@ def test_run_on_the_sample_twice_gives_the_same_counts(workdir):
     first = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY])
     assert first.exit_code == 0, first.output
     assert "unexpected_asp: 2" in first.output and "refresh_after_revocation: 1" in first.output
-    assert "379 seen, 378 new" in first.output
+    assert "380 seen, 379 new" in first.output
     assert (workdir / "reports" / "out" / "alertproc-2026-W47.html").is_file()
     assert any((workdir / "archive").rglob("*.eml"))
     second = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY])
-    assert "0 new, 379 already imported" in second.output
+    assert "0 new, 380 already imported" in second.output
     assert first.output.split("findings:")[1] == second.output.split("findings:")[1]
 
 
@@ -62,7 +62,7 @@ def test_json_summary_and_sql_formats(workdir):
     runner = CliRunner()
     out = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--json", *POLICY]).output
     summary = json.loads(out)
-    assert summary["imported"]["new"] == 378 and summary["findings"]["by_rule"]["unexpected_asp"] == 2
+    assert summary["imported"]["new"] == 379 and summary["findings"]["by_rule"]["unexpected_asp"] == 2
     query = "select rule_id, count(*) as n from findings group by 1 order by 1"
     rows = json.loads(runner.invoke(cli, ["sql", "--format", "json", query]).output)
     assert {"rule_id": "refresh_after_revocation", "n": 1} in rows and {"rule_id": "unexpected_asp", "n": 2} in rows

@@ -19,7 +19,7 @@ from conftest import ROOT, SENDERS, make
 FORMATS = load_formats(ROOT / "rules" / "formats")
 ALERT = make.refresh_text(make.PUNE, make.ACME, make.EGSP, make.ist("2026-11-21", "14:32"), "fz").as_bytes()
 TABLE = make.refresh_table(make.BLR, make.LEDGER, make.SUVIDHA, make.ist("2026-11-21", "14:32"), "fz2").as_bytes()
-STATUSES = {"parsed", "unparsed", "ignored", "suspicious"}
+STATUSES = {"parsed", "unparsed", "ignored", "suspicious", "forwarded"}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from alertproc.formats import Pattern
 from alertproc.parse import MailReader
 from conftest import SENDERS
-from mangle import SPOOFS, TRANSFORMS, Alert, alerts, break_at, build, rewrap
+from mangle import FORWARDER, SPOOFS, TRANSFORMS, Alert, alerts, break_at, build, rewrap
 
 ALERTS = alerts()
 KEY_FIELDS = ("kind", "gstin", "asp_key", "occurred_at", "valid_until", "status")
@@ -23,7 +23,20 @@ def event_of(reader: MailReader, raw: bytes) -> tuple | None:
 
 @pytest.fixture(scope="module")
 def reader(formats) -> MailReader:
-    return MailReader(formats, SENDERS)
+    """Trusts Rahul's forwards (his own mail passes aligned): forwards read like the alert itself."""
+    return MailReader(formats, SENDERS, trusted_forwarders=frozenset({FORWARDER}))
+
+
+FORWARDS = [t for t in TRANSFORMS if t.__name__.startswith("forward")]
+
+
+@pytest.mark.parametrize("transform", FORWARDS, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("alert", ALERTS[:3], ids=lambda a: a.name)
+def test_a_forward_from_anyone_else_feeds_no_rule(formats, alert: Alert, transform):
+    """The same forwards, by someone the reader does not trust: recorded as what they claim, no event."""
+    result = MailReader(formats, SENDERS).parse_strict(transform(alert))
+    assert (result.message["parse_status"], result.message["sender_check"]) == ("forwarded", "forward_untrusted")
+    assert result.events == [] and "not a trusted forwarder" in result.message["parse_error"]
 
 
 @pytest.fixture(scope="module")

@@ -108,8 +108,11 @@ def test_report_renders_in_chromium_and_hostile_text_stays_text(settings, con, c
     rules = [attrs["data-rule"] for tag, attrs in tags if tag == "tr" and "data-rule" in attrs]
     assert rules.count("unexpected_asp") == 3 and rules.count("refresh_after_revocation") == 1
     assert sum(tag == "circle" for tag, _ in tags) > 90 and sum(tag == "svg" for tag, _ in tags) >= 3  # timelines
-    for section in ("summary", "findings", "timeline", "inventory", "coverage", "activity", "unparsed", "suspicious"):
+    for section in ("summary", "findings", "timeline", "inventory", "coverage", "activity", "unparsed", "suspicious",
+                    "forwarded"):
         assert ("section", {"id": section}) in tags
+    forwarded = dom.split('<section id="forwarded">')[1].split("</section>")[0]
+    assert "rahul@pune-plant.example.in" in forwarded and "claims token_refreshed for 33AAPFU0939F1Z2" in forwarded
     assert "<title>GST API access audit" in dom and "pwned" not in dom.split("</title>")[0]
     assert not any(tag in ("script", "img") for tag, _ in tags)
     shot = tmp_path / "report.png"

@@ -71,7 +71,8 @@ def exit_for_findings(severity: str | None, by_severity: dict[str, int]) -> None
 def print_import(s: IngestStats) -> None:
     """The import part of a summary."""
     click.echo(f"messages: {s.seen} seen, {s.new} new, {s.known} already imported, {s.duplicates} duplicates; "
-               f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, {s.not_alerts} not alerts; "
+               f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, "
+               + (f"{s.forwarded} forwarded (not trusted), " if s.forwarded else "") + f"{s.not_alerts} not alerts; "
                f"{s.events_new} new events")
 
 

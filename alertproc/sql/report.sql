@@ -76,6 +76,14 @@ where parse_status = 'suspicious'
   and (received_at is null or (received_at >= $since and received_at < $until))
 order by received_at;
 
+-- name: forwarded
+select strftime(timezone('Asia/Kolkata', received_at), '%d-%m-%Y %H:%M') as received_ist,
+       from_addr, subject, parse_error, archive_path
+from messages
+where parse_status = 'forwarded'
+  and (received_at is null or (received_at >= $since and received_at < $until))
+order by received_at;
+
 -- name: timeline
 select gstin,
        case when kind = 'access_attempt' then 'access ' || status

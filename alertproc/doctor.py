@@ -9,8 +9,10 @@ from pathlib import Path
 from . import store
 from .config import SHIPPED_RULES, ImapSettings, NotifySettings, Settings, SmtpSettings
 from .errors import AlertprocError
-from .imap import ImapMailbox
+from .imap import ImapMailbox, search_criteria
+from .mailbox import Wanted
 from .oauth import token_status
+from .pipeline import reader_of, wanted as wanted_of
 from .policy import load_policy
 from .layers import formats_of, rule_dirs, rules_of
 
@@ -64,7 +66,7 @@ def _rules(settings: Settings) -> str:
     return f"{len(rules)} rules from {', '.join(map(str, rule_dirs(settings)))}"
 
 
-def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
+def _imap_checks(imap: ImapSettings, environ: dict[str, str], wanted: Wanted) -> list[Check]:
     mailbox = ImapMailbox(imap, environ)
     checks = []
     token = token_status(imap, environ)
@@ -80,8 +82,11 @@ def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
                              "set folder to an existing folder (see your mail client)"))
         moves = "MOVE" if mailbox.has("MOVE") else "COPY+UID EXPUNGE" if mailbox.has("UIDPLUS") else None
         checks.append(Check("imap capabilities", moves is not None,
-                            f"filing with {moves or 'nothing: neither MOVE nor UIDPLUS'}; IDLE {'yes' if mailbox.has('IDLE') else 'no'}",
+                            f"filing with {moves or 'nothing: neither MOVE nor UIDPLUS'}; {_listening(mailbox, imap)}",
                             "" if moves else "run fetch with --no-file-away"))
+        if mailbox.selected and not mailbox.selected.uidnext:
+            checks.append(Check("imap uidnext", True, "SELECT gives no UIDNEXT (Courier does so): every fetch asks "
+                                                      "for the highest UID instead, one command more"))
         prefix, delimiter = mailbox.personal_namespace()
         checks.append(Check("imap namespace", True, f"personal prefix '{prefix}', delimiter '{delimiter}'"))
         for key in ("filed_folder", "suspicious_folder"):
@@ -92,6 +97,9 @@ def _imap_checks(imap: ImapSettings, environ: dict[str, str]) -> list[Check]:
                 checks.append(Check(key, True, f"{name} {'exists' if exists else 'will be created on the first fetch'}"))
         checks.append(_check("imap search", lambda: _cross_check_search(mailbox, imap),
                              "this server's SEARCH cannot be trusted: tell us which server it is"))
+        checks.append(_check("imap fetch search", lambda: _fetch_search(mailbox, imap, wanted),
+                             "the server refuses the search `fetch` sends (FROM and SUBJECT in nested OR, RFC 3501): "
+                             "ask its administrator; setting lookalike_search = \"\" and fewer formats shortens it"))
     finally:
         mailbox.close()
     return checks
@@ -112,6 +120,27 @@ def _cross_check_search(mailbox: ImapMailbox, imap: ImapSettings) -> str:
     return f"SEARCH ALL, SEARCH UID and FETCH agree on {len(every)} messages"
 
 
+def _listening(mailbox: ImapMailbox, imap: ImapSettings) -> str:
+    """What ``watch`` will do on this server: IDLE where announced, and polling in any case."""
+    welcome = mailbox.client.welcome if mailbox.client is not None else b""
+    if not mailbox.has("IDLE"):
+        return f"no IDLE: watch polls every {imap.poll_seconds} s"
+    if b"GNU Mailutils" in (welcome or b""):
+        return (f"IDLE announced, but GNU imap4d sends no word of new mail while idling: watch polls every "
+                f"{imap.poll_seconds} s (poll_seconds)")
+    return f"IDLE; watch also checks every {imap.poll_seconds} s (poll_seconds), for servers that never notify"
+
+
+def _fetch_search(mailbox: ImapMailbox, imap: ImapSettings, wanted: Wanted) -> str:
+    """The exact search a first ``fetch`` sends, run now: a server that answers BAD to it fails here."""
+    state = mailbox.select(imap.folder)
+    highest = mailbox.highest_uid(state.exists)
+    if not highest:
+        return "folder empty: the search would not be sent"
+    found = mailbox.search(search_criteria(imap, list(wanted.senders), list(wanted.subjects), f"1:{highest}"))
+    return f"the search of `fetch` runs: {len(found)} possible alerts in {imap.folder}"
+
+
 def diagnose(settings: Settings, accounts: tuple[ImapSettings, ...], environ: dict[str, str]) -> list[Check]:
     """Check everything a run needs, each with advice when it fails."""
     checks = [
@@ -123,8 +152,9 @@ def diagnose(settings: Settings, accounts: tuple[ImapSettings, ...], environ: di
                "fix the format file named"),
         _check("rules", lambda: _rules(settings), "fix the rule file named"),
     ]
+    wanted = wanted_of(reader_of(settings)) if accounts else Wanted()
     for imap in accounts:
-        found = _imap_checks(imap, environ)
+        found = _imap_checks(imap, environ, wanted)
         if len(accounts) > 1:  # say whose: "pune-office imap login"
             found = [replace(check, name=f"{imap.label} {check.name}") for check in found]
         checks += found

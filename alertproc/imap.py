@@ -289,7 +289,15 @@ class ImapMailbox:
 
     def new_messages(self, since: SyncState | None, wanted: Wanted) -> Selection:
         """UIDs of possible alerts in :attr:`folder` above ``since`` (all of them after a
-        UIDVALIDITY change): LOGIN and SELECT only when UIDNEXT shows nothing new."""
+        UIDVALIDITY change): LOGIN and SELECT only when UIDNEXT shows nothing new.
+
+        The state recorded is never taken from UIDNEXT (a server may announce none, as Courier,
+        or a bogus one): it is the highest UID the server shows, by a FETCH of the last message's
+        UID. The search names that explicit range (``n:*`` answers nothing on GNU imap4d and the
+        highest UID even when nothing is new on Dovecot). A search that finds no alert although
+        the server shows new mail is cross-checked, and a search that cannot see that mail stops
+        the sync with an error: alerts are never skipped silently.
+        """
         state = self.select(self.folder)
         last_uid = since.last_uid if since and since.uidvalidity == state.uidvalidity else 0
         selection = Selection(uidvalidity=state.uidvalidity, uidnext=state.uidnext,
@@ -297,15 +305,38 @@ class ImapMailbox:
                               stateful=not wanted.windowed)
         if not wanted.windowed and state.uidnext and state.uidnext - 1 <= last_uid:
             return selection
-        if wanted.expecting and state.uidnext:
-            wanted.expecting(state.uidnext - 1 - last_uid)
-        criteria = search_criteria(self.cfg, list(wanted.senders), list(wanted.subjects), last_uid + 1,
-                                   wanted.since, wanted.until)
-        selection.refs = [uid for uid in self.search(criteria) if uid > last_uid]  # "n:*" always returns the highest UID
-        if not wanted.windowed and state.uidnext:
-            # Mail that is not an alert also moves UIDNEXT on; remember it so the next no-op stays cheap.
-            selection.final = SyncState(state.uidvalidity, max(last_uid, *selection.refs, state.uidnext - 1))
+        highest = self.highest_uid(state.exists)
+        if not wanted.windowed:
+            selection.final = SyncState(state.uidvalidity, max(last_uid, highest))
+            if highest <= last_uid:  # what UIDNEXT announced was expunged again (or UIDNEXT is bogus)
+                return selection
+        if wanted.expecting:
+            wanted.expecting(highest - last_uid)
+        span = f"{last_uid + 1}:{highest}"
+        criteria = search_criteria(self.cfg, list(wanted.senders), list(wanted.subjects),
+                                   None if wanted.windowed else span, wanted.since, wanted.until)
+        selection.refs = [uid for uid in self.search(criteria) if last_uid < uid <= highest or wanted.windowed]
+        if not selection.refs and not wanted.windowed and highest not in self.search(["UID", span]):
+            selection.final = None
+            raise FetchError(
+                f"{self.cfg.host}: FETCH shows UID {highest} in {self.folder}, but UID SEARCH UID {span} does not "
+                "find it: this server's search cannot be trusted, so nothing was recorded (no alert skipped). "
+                "Run `alertproc doctor` and report the server's name and version")
         return selection
+
+    def highest_uid(self, exists: int) -> int:
+        """The UID of the last message (by sequence number ``exists``, from SELECT); 0 when empty."""
+        if exists <= 0:
+            return 0
+
+        def ask(client: IMAPClient) -> int:
+            client.use_uid = False
+            try:
+                found = client.fetch([exists], ["UID"])
+            finally:
+                client.use_uid = True
+            return max((int(data[b"UID"]) for data in found.values() if b"UID" in data), default=0)
+        return self.call(ask, "fetch the highest UID")
 
     def fetch_batch(self, refs: list) -> list[RawMail]:
         """The raw mail of UIDs ``refs`` of the selected folder (at most 5000)."""
@@ -417,13 +448,13 @@ class ImapMailbox:
         self.call(lambda c: c.uid_expunge(uids), "expunge")
 
 
-def search_criteria(cfg: ImapSettings, senders: list[str], subjects: list[str], first_uid: int,
+def search_criteria(cfg: ImapSettings, senders: list[str], subjects: list[str], uids: str | None,
                     since: date | None = None, until: date | None = None) -> list:
-    """Server-side selection: a GST (or look-alike) sender, an alert subject, and UIDs from
-    ``first_uid`` — left out on a first sync, since some servers (GNU imap4d) read ``UID 1:*``
-    as message numbers and find nothing."""
+    """Server-side selection: a GST (or look-alike, or trusted forwarder's) sender, an alert
+    subject, and the UID range ``uids`` (``n:m`` ending at an existing UID: every server tried
+    answers it; None for a backfill of a date window)."""
     froms = sorted(senders) + ([cfg.lookalike_search] if cfg.lookalike_search else [])
-    criteria: list = ["UID", f"{first_uid}:*"] if first_uid > 1 else []
+    criteria: list = ["UID", uids] if uids else []
     criteria += [any_of("FROM", froms), any_of("SUBJECT", subjects)]
     if since:
         criteria += ["SINCE", since]

@@ -152,8 +152,9 @@ def sync_local(con: duckdb.DuckDBPyConnection | None, settings: Settings, path: 
 
 
 def wanted(reader: MailReader, since: date | None = None, until: date | None = None) -> Wanted:
-    """What a sync searches for: the senders and subjects of every loaded format."""
-    return Wanted(tuple(sorted(reader.senders)), tuple(reader.formats.subject_searches(ALERT_LIKE_SEARCH)),
+    """What a sync searches for: the senders (and trusted forwarders) and subjects of every loaded format."""
+    return Wanted(tuple(sorted(reader.senders | reader.trusted_forwarders)),
+                  tuple(reader.formats.subject_searches(ALERT_LIKE_SEARCH)),
                   since, until)
 
 

@@ -1,8 +1,12 @@
 """``alertproc watch``: stay connected, process alerts as they arrive, notify at once.
 
-One listening connection per account: IMAP IDLE (RFC 2177), re-issued every
-``idle_seconds`` (under the 29 minutes servers allow), or polling every ``poll_seconds``
-when the server has no IDLE. A listener that sees new mail marks its account due; the main
+One listening connection per account: IMAP IDLE (RFC 2177) where the server has it, and in
+any case a STATUS check every ``poll_seconds`` (IDLE is re-issued after each check): some
+servers announce IDLE but never notify (GNU imap4d), some give no UIDNEXT in SELECT
+(Courier), and neither may make watch deaf or busy. A listener compares what its own STATUS
+says with what it said last, never with another command's answer, and marks its account due
+at most once per ``poll_seconds`` unless IDLE itself announced mail. A listener that sees new
+mail marks its account due; the main
 loop then runs the ordinary pipeline (fetch, archive, load, file away, detect, notify) for the
 due accounts under the run lock, so `alertproc sql` and reports work between batches. An
 account whose server is down is retried with backoff while the others go on. SIGTERM or
@@ -16,6 +20,8 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+
+from imapclient.exceptions import IMAPClientError
 
 from . import pipeline
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
@@ -38,10 +44,13 @@ class Listener:
 
     imap: ImapSettings
     watcher: "Watcher"
-    uidnext: int = 0  # UIDNEXT as the last fetch of this account saw it
     processed: threading.Event = field(default_factory=threading.Event)
     failures: int = 0
     idler: ImapMailbox | None = None
+    seen: tuple | None = None  # (UIDNEXT, MESSAGES) as this listener's STATUS last said (None: one
+    # fetch after the first check, for mail that came between the first cycle and the listener)
+    due_at: float = float("-inf")  # when this listener last marked its account due
+    silent_idle: bool = False  # the server announces IDLE but new mail came without a word
 
     def run(self) -> None:
         """Mark the account due whenever its folder changes, until the watcher stops."""
@@ -50,12 +59,15 @@ class Listener:
             try:
                 if self.wait_for_mail():
                     self.processed.clear()
+                    self.due_at = time.monotonic()
                     self.watcher.mark_due(self)
-                    self.processed.wait()  # the main loop fetched it: UIDNEXT is known again
+                    self.processed.wait()  # the main loop fetched it
+                    self.seen = self.status()  # the folder as it is now is done
                 self.failures = 0
-            except (FetchError, ConfigError, OSError) as exc:
+            except (FetchError, ConfigError, OSError, IMAPClientError) as exc:
+                # imaplib's abort on a dropped IDLE is an IMAPClientError too: never let it end the thread
                 self.failures += 1
-                delay = backoff(self.failures, 300)
+                delay = max(backoff(self.failures, 300), min(self.imap.poll_seconds, 300))
                 log.warning("%s: %s; listening again in %ss", self.imap.label, mask(str(exc)), delay)
                 self.close()
                 stop.wait(delay)
@@ -67,23 +79,45 @@ class Listener:
             self.idler.close()
         self.idler = None
 
+    def status(self) -> tuple:
+        """(UIDNEXT, MESSAGES) of the folder by STATUS: either changes when mail arrives."""
+        folder = self.imap.folder
+        found = self.idler.call(lambda c: c.folder_status(folder, [b"UIDNEXT", b"MESSAGES"]), "status")
+        return found.get(b"UIDNEXT"), found.get(b"MESSAGES")
+
     def wait_for_mail(self) -> bool:
-        """True when the folder has new mail; False when the IDLE period ended or a stop was asked."""
+        """True when the folder has new mail; False when the check period ended or a stop was asked."""
         if self.idler is None:
             self.idler = ImapMailbox(self.imap, self.watcher.environ, sleep=self.watcher.stop.wait)
             self.idler.connect()
             self.idler.select(self.imap.folder)
-        folder = self.imap.folder
-        status = self.idler.call(lambda c: c.folder_status(folder, [b"UIDNEXT"]), "status")
-        if int(status[b"UIDNEXT"]) > self.uidnext:
-            return True  # mail arrived while the last cycle ran: no IDLE, fetch it now
-        if not self.idler.has("IDLE"):
-            self.watcher.stop.wait(self.imap.poll_seconds)
-            return not self.watcher.stop.is_set()
+        announced = self.idle() if self.idler.has("IDLE") else self._pause()
+        if self.watcher.stop.is_set():
+            return False
+        now = self.status()
+        if now == self.seen:
+            return False
+        if not announced:
+            if self.idler.has("IDLE") and not self.silent_idle:
+                self.silent_idle = True
+                log.warning("%s: the server announces IDLE but sent no word of new mail; polling every %ss",
+                            self.imap.label, self.imap.poll_seconds)
+            wait = self.due_at + self.imap.poll_seconds - time.monotonic()
+            if wait > 0:  # never due more often than poll_seconds on a STATUS change alone
+                self.watcher.stop.wait(wait)
+        self.seen = now
+        return not self.watcher.stop.is_set()
+
+    def _pause(self) -> bool:
+        self.watcher.stop.wait(self.imap.poll_seconds)
+        return False
+
+    def idle(self) -> bool:
+        """IDLE until the server announces mail (True) or ``poll_seconds`` pass (False)."""
         client = self.idler.client
         client.idle()
         try:
-            deadline = time.monotonic() + self.imap.idle_seconds
+            deadline = time.monotonic() + min(self.imap.idle_seconds, self.imap.poll_seconds)
             while not self.watcher.stop.is_set() and time.monotonic() < deadline:
                 responses = client.idle_check(timeout=1)
                 if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
@@ -144,7 +178,6 @@ class Watcher:
                     listener.processed.set()
                     continue
                 self.failures.pop(imap.label, None)
-                listener.uidnext = fetched.uidnext
                 listener.processed.set()
                 new += fetched.imported.new
                 log.info("cycle: %d new, %d filed, %d suspicious in %s", fetched.imported.new,

@@ -327,6 +327,26 @@ def test_doctor_reports_capabilities_and_folders(dovecot, tmp_path):
     assert broken.returncode == 1 and "FAIL imap folder" in broken.stdout and "→" in broken.stdout
 
 
+def test_doctor_runs_the_search_fetch_sends_and_names_a_server_without_uidnext(dovecot, tmp_path):
+    """A server that answers BAD to the fetch search (nested OR, valid RFC 3501) passed doctor and
+    failed every fetch; a server without UIDNEXT in SELECT (Courier) is named."""
+    from imap_proxy import RewritingProxy
+    append(dovecot, ALERTS[:3] + NOT_ALERTS)
+    policy = str(ROOT / "rules" / "policy.yaml")
+    with RewritingProxy(dovecot.port, rewrite=lambda line: None if b"[UIDNEXT " in line else line,
+                        refuse=lambda line: b"(OR (FROM" in line.upper()) as proxy:
+        (tmp_path / "alertproc.toml").write_text(dovecot.imap_table(port=proxy.port))
+        done = cli(tmp_path, "doctor", "--policy", policy)
+        fetched = cli(tmp_path, "fetch")
+    assert done.returncode == 1 and "FAIL imap fetch search" in done.stdout, done.stdout
+    assert "ok   imap search: SEARCH ALL, SEARCH UID and FETCH agree" in done.stdout
+    assert "SELECT gives no UIDNEXT" in done.stdout
+    assert fetched.returncode != 0
+    (tmp_path / "alertproc.toml").write_text(dovecot.imap_table())
+    good = cli(tmp_path, "doctor", "--policy", policy)
+    assert good.returncode == 0 and "the search of `fetch` runs: 3 possible alerts" in good.stdout, good.stdout
+
+
 def test_mark_seen_marks_only_filed_mail(dovecot, settings):
     append(dovecot, ALERTS[:5] + NOT_ALERTS)
     fetch(settings, dovecot, cfg=imap_cfg(dovecot, mark_seen=True))
@@ -419,11 +439,42 @@ def test_mail_as_transport_leaves_it_is_filed_right(dovecot, settings):
     assert kinds == [("access_revoked", 1), ("otp_sent", 1), ("suspicious_alert", 2), ("token_refreshed", 1)]
 
 
-def test_a_first_sync_searches_without_a_uid_range_and_a_later_one_with_it():
-    """GNU imap4d reads 'UID 1:*' as message numbers and finds nothing: a first sync must not send it."""
+def test_the_search_names_an_explicit_uid_range_never_n_star():
+    """GNU imap4d answers nothing to any 'UID n:*', Dovecot the highest UID even when nothing is new:
+    a sync searches 'last+1:highest', the highest being a UID the server showed."""
     from alertproc.imap import search_criteria
     cfg = imap_settings({"host": "h", "username": "u", "password_env": "X"}, "test")
-    first = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], 1)
-    later = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], 42)
-    assert "UID" not in first and later[:2] == ["UID", "42:*"]
-    assert first == later[2:]
+    later = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], "42:97")
+    backfill = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], None, since=date(2026, 11, 1))
+    assert later[:2] == ["UID", "42:97"] and "UID" not in backfill and "*" not in repr(later)
+
+
+@pytest.mark.parametrize("lie", ["bogus-uidnext", "no-uidnext"])
+def test_a_lying_or_silent_uidnext_never_hides_new_alerts(dovecot, settings, lie):
+    """One bogus 'UIDNEXT 4294967295' stored last_uid = 4294967294 and every later fetch found
+    nothing; a server without UIDNEXT in SELECT (Courier) must work too."""
+    import re as regex
+    from imap_proxy import RewritingProxy
+    state = {"lying": True}
+
+    def rewrite(line: bytes) -> bytes | None:
+        if b"[UIDNEXT " not in line:
+            return line
+        if lie == "no-uidnext":
+            return None
+        return regex.sub(rb"UIDNEXT \d+", b"UIDNEXT 4294967295", line) if state["lying"] else line
+    append(dovecot, ALERTS[:5])
+    with RewritingProxy(dovecot.port, rewrite) as proxy:
+        cfg = replace(imap_cfg(dovecot), port=proxy.port)
+        first = fetch(settings, dovecot, cfg=cfg)
+        assert first.imported.new == 5 and first.filed == 5
+        state["lying"] = False  # once: the next SELECT tells the truth again
+        append(dovecot, ALERTS[5:12])
+        second = fetch(settings, dovecot, cfg=cfg)
+        assert second.imported.new == 7 and second.filed == 7
+        assert fetch(settings, dovecot, cfg=cfg).candidates == 0
+    con = store.connect(settings.db, read_only=True)
+    try:
+        assert con.execute("select max(last_uid) from sync_state").fetchone()[0] < 100
+    finally:
+        con.close()

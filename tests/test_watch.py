@@ -81,3 +81,24 @@ def test_one_watch_listens_on_every_account_and_a_dead_one_does_not_stop_it(tmp_
             out, err = watcher.communicate(timeout=30)
         assert watcher.returncode == 0, err
         assert "gone: cannot reach 127.0.0.1:1" in err and err.rstrip().endswith("stopped")
+
+
+def test_a_listener_survives_its_session_being_kicked_while_idling(tmp_path):
+    """A server restart, `doveadm kick` or a NAT time-out drops the IDLE connection: imaplib's abort
+    from idle_done() ended the listener thread and watch processed nothing more."""
+    with Dovecot() as server:
+        (tmp_path / "alertproc.toml").write_text(server.imap_table(poll_seconds=2, idle_seconds=60))
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
+        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_until(lambda: messages(tmp_path) == 0)  # the first cycle ran: the database exists
+            time.sleep(3)  # the listener is idling now
+            server.kick()
+            time.sleep(1)
+            append(server, ALERTS[:3])
+            assert wait_until(lambda: len(contents(server, FILED)) == 3, seconds=30), "deaf after the kick"
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            out, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 0, err

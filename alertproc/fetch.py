@@ -19,7 +19,7 @@ from datetime import date, timedelta
 import duckdb
 
 from .archive import Archive, sha256_hex
-from .errors import ConfigError
+from .errors import ConfigError, FetchError
 from .faults import crash_point
 from .imap import ImapMailbox
 from .ingest import PARALLEL_FROM, IngestStats, ingest_batches, start_workers
@@ -260,6 +260,9 @@ def cleanup(con: duckdb.DuckDBPyConnection, mailbox: ImapMailbox, archive: Archi
     cfg = mailbox.cfg
     folder = mailbox.server_name(cfg.filed_folder)
     result = CleanupResult(folder, older_than)
+    if apply and not mailbox.has("UIDPLUS"):
+        raise FetchError(f"{cfg.host} has no UIDPLUS: deleting would expunge every message flagged \\Deleted in "
+                         f"{folder}, not only alertproc's; nothing was deleted (without --apply the plan is shown)")
     mailbox.select(folder)
     uids = mailbox.search(["BEFORE", older_than])
     result.candidates = len(uids)

@@ -58,7 +58,7 @@ def contents(server: Dovecot, folder: str, user=USER) -> list[tuple[bytes, tuple
 
 
 def imap_cfg(server: Dovecot, **extra):
-    values = {"host": "127.0.0.1", "port": server.port, "tls": "none", "username": USER,
+    values = {"host": "127.0.0.1", "port": server.port, "tls": "none", "username": getattr(server, "user", USER),
               "password_env": "TEST_IMAP_PASSWORD", **extra}
     return imap_settings(values, "test")
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs the tests run for real: Dovecot and GNU Mailutils imap4d (IMAP
-# servers; imap4d installs beside Dovecot and removes nothing), Chromium (renders the report),
+# servers; imap4d installs beside Dovecot and removes nothing), Cyrus IMAP (unpacked, see
+# below), Chromium (renders the report),
 # isync's mbsync (the benchmark's baseline) and Java (PySpark). Does nothing when they are
 # already there.
 set -euo pipefail
@@ -11,9 +12,30 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v mbsync >/dev/null 2>&1 || missing+=(isync)  # the benchmark's baseline
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)  # PySpark, for the Spark parity test
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Cyrus IMAP (a server of the test matrix) is never installed: installing it removes
+# dovecot-imapd. Its packages are downloaded and unpacked into a cache folder instead
+# (tests/cyrus_server.py runs it from there); only the libraries it links are installed.
+# As root, Cyrus drops to 'nobody', who must reach its binaries: not under /root.
+cache="${ALERTPROC_TEST_CACHE:-$HOME/.cache/alertproc-tests}"
+[ -n "${ALERTPROC_TEST_CACHE:-}" ] || [ "$(id -u)" -ne 0 ] || cache=/var/cache/alertproc-tests
+cyrus="$cache/cyrus"
+for lib in libxapian30 libpcre3 libical3; do
+    dpkg -s "$lib" >/dev/null 2>&1 || missing+=("$lib")
+done
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "installing ${missing[*]} (needed by the tests)" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+updated=""
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (needed by the tests)" >&2
+    $sudo apt-get update -qq && updated=1
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -x "$cyrus/usr/lib/cyrus/bin/master" ]; then
+    echo "unpacking Cyrus IMAP into $cyrus (never installed: it would remove dovecot-imapd)" >&2
+    [ -n "$updated" ] || $sudo apt-get update -qq
+    download="$(mktemp -d)"
+    (cd "$download" && apt-get download -qq cyrus-imapd cyrus-common 2>/dev/null)
+    mkdir -p "$cyrus"
+    for deb in "$download"/*.deb; do dpkg-deb -x "$deb" "$cyrus"; done
+    rm -rf "$download"
+fi

@@ -1,7 +1,9 @@
 """The core IMAP scenario against independent server implementations: Dovecot (C, Maildir),
-pymap (pure Python, in memory) and GNU Mailutils imap4d (C, mbox), which differ in delimiter
-('.' and '/'), NAMESPACE (announced or not), first UID (1 and 101), what a ``UID n:*`` search
-answers, and whether mail can be moved at all (imap4d has neither MOVE nor UIDPLUS)."""
+pymap (pure Python, in memory), GNU Mailutils imap4d (C, mbox) and Cyrus IMAP 3.6 (C, its own
+store, unpacked from Debian's packages), which differ in delimiter ('.' and '/'), personal
+namespace ('' and 'INBOX.'), NAMESPACE (announced or not), first UID (1 and 101), what a
+``UID n:*`` search answers, and whether mail can be moved at all (imap4d has neither MOVE nor
+UIDPLUS)."""
 
 from __future__ import annotations
 
@@ -15,12 +17,13 @@ import pytest
 
 from alertproc import pipeline
 from conftest import ROOT, make
+from cyrus_server import Cyrus
 from dovecot import PASSWORD, Dovecot
 from imap4d_server import Imap4d
 from pymap_server import Pymap
 from test_imap import ALERTS, ENV, NOT_ALERTS, SPOOFS, append, contents, counts, fetch, imap_cfg
 
-SERVERS = {"dovecot": Dovecot, "pymap": Pymap, "imap4d": Imap4d}
+SERVERS = {"dovecot": Dovecot, "pymap": Pymap, "imap4d": Imap4d, "cyrus": Cyrus}
 
 
 @pytest.fixture(params=list(SERVERS))
@@ -32,7 +35,7 @@ def server(request):
 
 
 def folder(server, path: str) -> str:
-    return path.replace("/", server.delimiter)
+    return getattr(server, "prefix", "") + path.replace("/", server.delimiter)
 
 
 def gst_team_forward() -> tuple[str, bytes]:
@@ -78,13 +81,14 @@ def test_first_sync_rerun_new_mail_and_filing(server, settings):
 
 
 def test_uidvalidity_change_rescans_without_duplicates(server, settings):
-    cfg = imap_cfg(server, folder="Alerts")
-    append(server, ALERTS[:20], folder="Alerts")
+    alerts = folder(server, "Alerts")  # INBOX.Alerts on Cyrus: its top level is not the user's
+    cfg = imap_cfg(server, folder=alerts)
+    append(server, ALERTS[:20], folder=alerts)
     fetch(settings, server, cfg=cfg, file_away=False)
     client = server.client()
-    client.delete_folder("Alerts")  # a server rebuild: same name, new UIDVALIDITY
+    client.delete_folder(alerts)  # a server rebuild: same name, new UIDVALIDITY
     client.logout()
-    append(server, ALERTS, folder="Alerts")
+    append(server, ALERTS, folder=alerts)
     result = fetch(settings, server, cfg=cfg)
     assert result.rescan and result.candidates == len(ALERTS)
     if server.kind == "imap4d":  # its first message carries X-IMAPbase (UIDNEXT): other bytes, same alert
@@ -94,7 +98,7 @@ def test_uidvalidity_change_rescans_without_duplicates(server, settings):
     assert result.imported.new == len(ALERTS) - 20
     assert counts(settings)[0] == len(ALERTS) + result.imported.duplicates
     if server.kind != "imap4d":  # imap4d cannot move mail
-        assert contents(server, "Alerts") == [] and len(contents(server, folder(server, "GST/Token alerts"))) == len(ALERTS)
+        assert contents(server, alerts) == [] and len(contents(server, folder(server, "GST/Token alerts"))) == len(ALERTS)
 
 
 def test_two_accounts_one_by_xoauth2_on_the_second_server(tmp_path):

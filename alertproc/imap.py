@@ -27,6 +27,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from .domain import backoff
 from .config import ImapSettings
 from .errors import ConfigError, FetchError
+from .archive import sha256_hex
 from .mailbox import RawMail, Selection, SyncState, Wanted
 from .masking import mask, remember
 
@@ -412,27 +413,38 @@ class ImapMailbox:
             raise FetchError(f"{refused}; run with --no-file-away")
         source = self.selected
         wanted = self._message_ids(uids)
-        present = self._message_ids_in(folder, {m for m in wanted.values() if m})
+        there = self._copies_in(folder, {m for m in wanted.values() if m})
         self.select(source.name)
-        to_copy = [uid for uid, mid in wanted.items() if not mid or mid not in present]
+        # A copy counts only with the same bytes: another mail can carry the same Message-ID (a
+        # second delivery with another Received line, a spoof), and expunging it uncopied loses it.
+        maybe = [uid for uid, mid in wanted.items() if mid in there]
+        hashes = {uid: sha256_hex(data.get(b"BODY[]") or b"")
+                  for uid, data in (self.fetch(maybe, ["BODY.PEEK[]"]) if maybe else {}).items()}
+        to_copy = [uid for uid, mid in wanted.items() if hashes.get(uid) not in there.get(mid, set())]
         if to_copy:
             self.call(lambda c: c.copy(to_copy, folder), f"copy to {folder}")
         self.delete(uids)
 
-    def _message_ids_in(self, folder: str, message_ids: set[str]) -> set[str]:
-        """Which of ``message_ids`` ``folder`` holds already: one SEARCH of OR'd Message-IDs
-        per chunk and one FETCH of the hits' Message-ID headers (SEARCH HEADER matches
+    def _copies_in(self, folder: str, message_ids: set[str]) -> dict[str, set[str]]:
+        """The SHA-256 of every message in ``folder`` carrying one of ``message_ids``: one SEARCH
+        of OR'd Message-IDs per chunk and one FETCH of the hits (SEARCH HEADER matches
         substrings, so the exact value is compared here) — not one SEARCH per message."""
         if not message_ids:
-            return set()
+            return {}
         self.select(folder)
-        found: set[str] = set()
+        found: dict[str, set[str]] = {}
         ordered = sorted(message_ids)
         for start in range(0, len(ordered), MESSAGE_ID_CHUNK):
             chunk = ordered[start:start + MESSAGE_ID_CHUNK]
             hits = self.search([either([["HEADER", "Message-ID", m] for m in chunk])])
-            if hits:
-                found |= set(self._message_ids(hits).values()) & set(chunk)
+            if not hits:
+                continue
+            fetched = self.call(lambda c: c.fetch(hits, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]", "BODY.PEEK[]"]),
+                                "fetch copies")
+            for data in fetched.values():
+                mid = _message_id(data)
+                if mid in chunk:
+                    found.setdefault(mid, set()).add(sha256_hex(data.get(b"BODY[]") or b""))
         return found
 
     def _message_ids(self, uids: list[int]) -> dict[int, str | None]:

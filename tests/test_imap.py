@@ -347,6 +347,21 @@ def test_doctor_runs_the_search_fetch_sends_and_names_a_server_without_uidnext(d
     assert good.returncode == 0 and "the search of `fetch` runs: 3 possible alerts" in good.stdout, good.stdout
 
 
+def test_without_move_a_second_mail_with_a_known_message_id_is_copied_before_it_is_expunged(settings):
+    """COPY + EXPUNGE skipped the copy of a mail whose Message-ID the target held, and expunged it:
+    a second delivery with other bytes (another Received line) vanished from the server."""
+    with Dovecot(move=False) as server:
+        slug, raw = ALERTS[0]
+        append(server, [(slug, raw)])
+        assert fetch(settings, server).filed == 1
+        again = b"Received: from relay2.example.in by mx.example.in; Sat, 21 Nov 2026 10:00:00 +0530\r\n" + raw
+        append(server, [(slug, again)])
+        second = fetch(settings, server)
+        assert second.filed == 1 and second.imported.duplicates == 1
+        assert sorted(r for r, _ in contents(server, FILED)) == sorted([raw, again])
+        assert contents(server, "INBOX") == []
+
+
 def test_mark_seen_marks_only_filed_mail(dovecot, settings):
     append(dovecot, ALERTS[:5] + NOT_ALERTS)
     fetch(settings, dovecot, cfg=imap_cfg(dovecot, mark_seen=True))

@@ -60,6 +60,35 @@ def test_same_message_id_other_bytes_is_a_recorded_duplicate(con, tmp_path, form
     assert statuses == [("duplicate", True), ("parsed", False)]
 
 
+SPOOF_AUTH = "mx.example.in; spf=fail smtp.mailfrom=gst.gov.in; dmarc=fail header.from=gst.gov.in"
+
+
+@pytest.mark.parametrize("first", ["lookalike-spoof", "failing-spoof", "junk"])
+@pytest.mark.parametrize("batches", [1, 2], ids=["one-batch", "two-batches"])
+def test_a_spoof_or_junk_with_a_genuine_alerts_message_id_never_shadows_it(con, tmp_path, formats, first, batches):
+    """Duplicates by Message-ID only among genuine mail of a configured sender: whatever came
+    first with the genuine alert's Message-ID, the alert gives its event and the spoof is flagged."""
+    when = make.ist("2026-11-21", "10:00")
+    genuine = make.refresh_text(make.PUNE, make.ACME, make.EGSP, when, "shared").as_bytes()
+    other = {"lookalike-spoof": make.refresh_text(make.PUNE, "Evil Tax", make.EGSP, when, "shared",
+                                                  sender="GSTN <donotreply@gst-gov.in>"),
+             "failing-spoof": make.refresh_text(make.PUNE, "Evil Tax", make.EGSP, when, "shared", auth=SPOOF_AUTH),
+             "junk": make.other("Promo <deals@shop.example>", "Big sale", when, "x", "Buy now")}[first]
+    if first == "junk":
+        other.replace_header("Message-ID", "<shared@gst.gov.in>")
+    mails = [RawMail(other.as_bytes(), "eml", "first.eml"), RawMail(genuine, "eml", "second.eml")]
+    stats = run_ingest(con, tmp_path, mails, formats, batch_size=2 // batches)
+    rows = dict(con.execute("select source_ref, parse_status from messages").fetchall())
+    assert rows["second.eml"] == "parsed" and stats.duplicates == 0
+    assert rows["first.eml"] == ("ignored" if first == "junk" else "suspicious")
+    kinds = sorted(k for (k,) in con.execute("select kind from events").fetchall())
+    assert kinds == (["token_refreshed"] if first == "junk" else ["suspicious_alert", "token_refreshed"])
+    # And after it: a spoof reusing the genuine alert's Message-ID is flagged, not a duplicate.
+    late = make.refresh_text(make.PUNE, "Late Evil", make.EGSP, when, "shared", auth=SPOOF_AUTH).as_bytes()
+    run_ingest(con, tmp_path, [RawMail(late, "eml", "late.eml")], formats)
+    assert con.execute("select parse_status from messages where source_ref = 'late.eml'").fetchone() == ("suspicious",)
+
+
 def test_same_bytes_twice_in_one_batch_count_once(con, tmp_path, formats):
     raw = make.otp(make.PUNE, make.ist("2026-11-21", "10:00"), "o1", "123456").as_bytes()
     stats = run_ingest(con, tmp_path, [RawMail(raw, "eml", "a"), RawMail(raw, "eml", "b")], formats)

@@ -11,6 +11,7 @@ from pathlib import Path
 from .config import SmtpSettings
 from .errors import ConfigError, FetchError
 from .imap import _run_secret_command, is_loopback
+from .masking import mask, remember
 
 
 def _context(cfg: SmtpSettings) -> ssl.SSLContext:
@@ -55,7 +56,7 @@ def deliver(cfg: SmtpSettings, message: EmailMessage, environ: dict[str, str]) -
                 if cfg.password_command:
                     secret = _run_secret_command(cfg.password_command, "[smtp] password_command")
                 else:
-                    secret = environ.get(cfg.password_env, "")
+                    secret = remember(environ.get(cfg.password_env, ""))  # masked wherever a server echoes it
                     if not secret:
                         raise ConfigError(f"environment variable {cfg.password_env} ([smtp] password_env) is not set")
                 client.login(cfg.username, secret)
@@ -65,4 +66,4 @@ def deliver(cfg: SmtpSettings, message: EmailMessage, environ: dict[str, str]) -
     except smtplib.SMTPAuthenticationError as exc:
         raise FetchError(f"SMTP login as {cfg.username} on {cfg.host} failed ({exc.smtp_code})") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise FetchError(f"sending mail through {cfg.host}:{port} failed: {type(exc).__name__}: {exc}") from None
+        raise FetchError(mask(f"sending mail through {cfg.host}:{port} failed: {type(exc).__name__}: {exc}")) from None

@@ -68,6 +68,7 @@ class Located:
     untrusted_forward: bool = False  # read to say what it claims, then recorded without events
     html_too: bool = False  # the plain text is tried first, then the HTML (flattened only then)
     outcome: ParsedMail | None = None  # set when the mail is decided without a format
+    other_bodies: Iterator[str] = iter(())  # a forward's block in its other parts, read on demand
 
     def texts(self) -> Iterator[str]:
         """What the formats are given, in the order they are tried (the HTML one made on demand:
@@ -75,6 +76,8 @@ class Located:
         yield f"Subject: {self.subject}\n{self.body}"
         if self.html_too:
             yield f"Subject: {self.subject}\n{normalise(self.view.text(with_html=True))}"
+        for body in self.other_bodies:
+            yield f"Subject: {self.subject}\n{body}"
 
 
 @lru_cache(maxsize=4096)
@@ -299,23 +302,31 @@ class MailReader:
             located.subject = self.clean_subject(inner_view.subject)
             located.reference = inner_view.sent_at or view.sent_at
             return self._forward(located, trust)
-        texts = (view.text(with_html=False) if plain else "\n".join(html_to_text(h) for h in view.html)
-                 for plain in ((True,) if view.plain else ()) + ((False,) if view.html else ()))
-        for text in texts:
-            lowered = text.lower()
-            if not any(sender in lowered for sender in self.senders):
-                continue  # a forwarded block names its sender's address: no address, no block
-            block = innermost(normalise(text), self.senders)
-            if block is None:
-                continue
+        blocks = self._inline_blocks(view)
+        block = next(blocks, None)
+        if block is not None:
             located.subject = self.clean_subject(block.subject or view.subject)
             located.reference = block.sent_at or view.sent_at
             located.body = normalise(unquote(block.body))
+            # Outlook's text part may put each table cell on a line of its own: the HTML part's
+            # block is tried next (flattened only if the text's block gives no event).
+            located.other_bodies = (normalise(unquote(other.body)) for other in blocks)
             trust = self._forwarder_trust(located, raw, from_count, "an inline forward carries no signature")
             return self._forward(located, trust)
         message["parse_error"] = view.failure or "not from a configured sender"
         located.outcome = ParsedMail(message)
         return located
+
+    def _inline_blocks(self, view: MailView) -> Iterator:
+        """The innermost forwarded GST block of the text part, then of the HTML part, where there is one."""
+        texts = (view.text(with_html=False) if plain else "\n".join(html_to_text(h) for h in view.html)
+                 for plain in ((True,) if view.plain else ()) + ((False,) if view.html else ()))
+        for text in texts:
+            if not any(sender in text.lower() for sender in self.senders):
+                continue  # a forwarded block names its sender's address: no address, no block
+            block = innermost(normalise(text), self.senders)
+            if block is not None:
+                yield block
 
     def _forwarder_trust(self, located: Located, raw: bytes, from_count: int, inner: str) -> str | None:
         """Why a forward is trusted through its forwarder (whose own mail must pass an aligned

@@ -330,6 +330,19 @@ def forward_html(alert: Alert) -> bytes:
                  headers=_forward_headers(alert, "fwdhtml"))
 
 
+def forward_outlook_multipart(alert: Alert) -> bytes:
+    """Outlook's forward as multipart/alternative whose text part puts each table cell on a line of
+    its own (as Outlook renders a table as text); the HTML part has the table."""
+    sent = _sent(alert)
+    text = _plain(alert).replace(" | ", "\n") if alert.html is not None else alert.plain
+    block = ("<div><hr><b>From:</b> GSTN &lt;donotreply@gst.gov.in&gt;<br><b>Sent:</b> "
+             f"{sent.strftime('%A, %B %d, %Y %I:%M %p')}<br><b>To:</b> Accounts<br><b>Subject:</b> "
+             f"{escape(alert.subject)}</div>")
+    return build(alert, subject="FW: " + alert.subject, plain="FYI\n\n" + outlook_block(alert) + text,
+                 html=f"<html><body><p>FYI</p>{block}{_html_of(alert)}</body></html>",
+                 headers=_forward_headers(alert, "fwdmulti"))
+
+
 def forward_attached(alert: Alert) -> bytes:
     """Forwarded as an attachment (message/rfc822)."""
     outer = EmailMessage()
@@ -410,7 +423,7 @@ TRANSFORMS: list[Callable[[Alert], bytes]] = [
     quoted_printable, base64_encoded, html_only, html_alternative, layout_tables, nested_value_cells,
     banner_and_footer, folded_subject, *[subject_tagged(p) for p in SUBJECT_TAGS + REPLY_PREFIXES],
     forwarded(outlook_block), forwarded(outlook_new_block), forwarded(gmail_block), forwarded(thunderbird_block),
-    forwarded(gmail_block, quoted=True), forward_of_forward, forward_html, forward_attached,
+    forwarded(gmail_block, quoted=True), forward_of_forward, forward_html, forward_outlook_multipart, forward_attached,
     typographic_quotes, windows_1252_quotes("windows-1252"), windows_1252_quotes("iso-8859-1"),
     invisible_characters, folded_auth_pass, gmail_style_pass,
 ]

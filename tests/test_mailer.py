@@ -54,3 +54,35 @@ def workdir_with_sample(tmp_path, monkeypatch):
                                       "--policy", str(ROOT / "rules" / "policy.yaml")])
     assert result.exit_code == 0, result.output
     return tmp_path
+
+
+def test_the_smtp_password_from_the_environment_is_masked_wherever_a_server_echoes_it():
+    """A server whose refusal quotes what it was sent must not put the password into an error."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from email.message import EmailMessage
+    from alertproc.config import smtp_settings
+    from alertproc.errors import FetchError
+    from alertproc.mailer import deliver
+    secret = "smtp-Pa55word-from-env"
+
+    class Echoing:
+        async def handle_DATA(self, server, session, envelope):
+            return f"554 rejected, your login was {secret}"
+
+    from dovecot import free_port
+    port = free_port()
+    controller = Controller(Echoing(), hostname="127.0.0.1", port=port, auth_require_tls=False,
+                            authenticator=lambda *args: AuthResult(success=True))
+    controller.start()
+    try:
+        cfg = smtp_settings({"host": "127.0.0.1", "port": port, "tls": "none", "from_addr": "a@example.in",
+                             "username": "alertproc", "password_env": "SMTP_PW"}, "test")
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@example.in", "b@example.in", "x"
+        message.set_content("x")
+        with pytest.raises(FetchError) as failed:
+            deliver(cfg, message, {"SMTP_PW": secret})
+    finally:
+        controller.stop()
+    assert secret not in str(failed.value) and "********" in str(failed.value)

@@ -39,3 +39,16 @@ if [ ! -x "$cyrus/usr/lib/cyrus/bin/master" ]; then
     for deb in "$download"/*.deb; do dpkg-deb -x "$deb" "$cyrus"; done
     rm -rf "$download"
 fi
+
+# Other projects' test vectors, read as data by tests/test_peer_vectors.py: the source
+# distributions of dkimpy (signed messages) and authres (Authentication-Results headers), from PyPI.
+peer="$cache/peer-vectors"
+if [ ! -d "$peer/dkimpy-1.1.8" ] || [ ! -d "$peer/authres-1.2.0" ]; then
+    echo "fetching peer test vectors (dkimpy and authres sources) into $peer" >&2
+    download="$(mktemp -d)"
+    python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+        dkimpy==1.1.8 authres==1.2.0 -d "$download"
+    mkdir -p "$peer"
+    for archive in "$download"/*.tar.gz; do tar -xzf "$archive" -C "$peer"; done
+    rm -rf "$download"
+fi

@@ -80,7 +80,7 @@ class Format:
         known = _FORMAT_OF_SHAPE.get((self.date_formats, shape))
         for fmt in ((known,) if known else ()) + self.date_formats:
             try:
-                parsed = datetime.strptime(value, fmt)
+                parsed = _fixed_width(value, shape, fmt) or datetime.strptime(value, fmt)
             except ValueError:
                 continue
             if len(_FORMAT_OF_SHAPE) < 4096:
@@ -156,6 +156,46 @@ _QUANTIFIER = "?*+{"
 # A mailbox writes its dates in a few shapes ("99-99-9999 99:99:99"): the strptime format that
 # read a shape is tried first next time, instead of every format in turn (each miss ~10 µs).
 _SHAPE = str.maketrans("0123456789", "9999999999")
+_WIDTHS = {"d": 2, "m": 2, "Y": 4, "H": 2, "M": 2, "S": 2}
+_FIELDS = {"Y": "year", "m": "month", "d": "day", "H": "hour", "M": "minute", "S": "second"}
+
+
+def _layout(fmt: str) -> tuple[str, tuple[tuple[str, int, int], ...]] | None:
+    """The shape of a date written in ``fmt`` with every field at its full width ("%d-%m-%Y
+    %H:%M" → "99-99-9999 99:99") and where each field is; None for a format with other
+    directives (%b, %p: left to strptime)."""
+    if fmt in _LAYOUTS:
+        return _LAYOUTS[fmt]
+    shape, places, index = [], [], 0
+    while index < len(fmt):
+        if fmt[index] == "%" and index + 1 < len(fmt):
+            directive = fmt[index + 1]
+            if directive not in _WIDTHS:
+                _LAYOUTS[fmt] = None
+                return None
+            start = sum(map(len, shape))
+            places.append((_FIELDS[directive], start, start + _WIDTHS[directive]))
+            shape.append("9" * _WIDTHS[directive])
+            index += 2
+        else:
+            shape.append(fmt[index])
+            index += 1
+    _LAYOUTS[fmt] = ("".join(shape), tuple(places))
+    return _LAYOUTS[fmt]
+
+
+_LAYOUTS: dict[str, tuple[str, tuple[tuple[str, int, int], ...]] | None] = {}
+
+
+def _fixed_width(value: str, shape: str, fmt: str) -> datetime | None:
+    """``value`` parsed without strptime when it has ``fmt``'s full-width shape (the common case:
+    "21-11-2026 14:32:05"); strptime was 6% of reading an alert. None: strptime decides.
+    An impossible date (31-02-2026) raises ValueError, as strptime does."""
+    layout = _layout(fmt)
+    if layout is None or layout[0] != shape or "d" not in fmt:
+        return None
+    fields = {name: int(value[start:end]) for name, start, end in layout[1]}
+    return datetime(fields.pop("year"), fields.pop("month"), fields.pop("day"), **fields)
 _FORMAT_OF_SHAPE: dict[tuple[tuple[str, ...], str], str] = {}
 
 

@@ -195,12 +195,20 @@ def bench_parse(count: int, enforce: bool) -> None:
             if part.get_content_maintype() == "text":
                 (part.get_payload(decode=True) or b"").decode(part.get_content_charset() or "utf-8", "replace")
 
-    base_s, _ = timed(lambda: [stdlib(r) for r in raws])
     parse_all(reader, raws[:PARALLEL_FROM])  # start the worker pool, as the first batch of a run does
-    ours_s, _ = timed(lambda: [parse_all(reader, raws[i:i + 1000]) for i in range(0, len(raws), 1000)])
-    print(f"  parse stage {count / ours_s:,.0f} msg/s on {os.cpu_count()} cores; "
-          f"stdlib compat32 parse+decode {count / base_s:,.0f} msg/s on one")
-    record("parse_vs_stdlib", base_s / ours_s, ">=0.35", base_s / ours_s >= 0.35 if enforce else None, "x")
+    # Baseline and stage alternate, three pairs, and the median ratio counts: on this shared
+    # machine one pair swung from 0.30x to 0.62x within an hour (docs/performance.md).
+    ratios, speeds = [], []
+    for _ in range(3):
+        base_s, _ = timed(lambda: [stdlib(r) for r in raws])
+        ours_s, _ = timed(lambda: [parse_all(reader, raws[i:i + 1000]) for i in range(0, len(raws), 1000)])
+        ratios.append(base_s / ours_s)
+        speeds.append((count / ours_s, count / base_s))
+    ratio = sorted(ratios)[1]
+    ours, base = speeds[ratios.index(ratio)]
+    print(f"  parse stage {ours:,.0f} msg/s on {os.cpu_count()} cores; stdlib compat32 parse+decode {base:,.0f} msg/s "
+          f"on one (pairs: {', '.join(f'{r:.3f}x' for r in ratios)})")
+    record("parse_vs_stdlib", ratio, ">=0.35", ratio >= 0.35 if enforce else None, "x")
 
 
 def bench_load(rows: int, work: Path, enforce: bool) -> None:

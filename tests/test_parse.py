@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from alertproc.parse import MailReader, parse_mail
 from alertproc.text import html_to_text
@@ -201,3 +202,12 @@ def test_a_subject_prefix_re2_cannot_run_is_a_config_error_at_once(formats):
     from alertproc.errors import ConfigError
     with pytest.raises(ConfigError, match="subject_prefixes: not a regular expression RE2 can run"):
         MailReader(formats, SENDERS, subject_prefixes=("(?<=x)re:",)).check()
+
+
+@settings(max_examples=300, deadline=None)
+@given(when=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 12, 31)),
+       fmt=st.sampled_from(["%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"]))
+def test_the_fixed_width_date_reader_agrees_with_strptime(when, fmt):
+    from alertproc.formats import _SHAPE, _fixed_width
+    text = when.strftime(fmt)
+    assert _fixed_width(text, text.translate(_SHAPE), fmt) == datetime.strptime(text, fmt)

@@ -121,14 +121,13 @@ def _cross_check_search(mailbox: ImapMailbox, imap: ImapSettings) -> str:
 
 
 def _listening(mailbox: ImapMailbox, imap: ImapSettings) -> str:
-    """What ``watch`` will do on this server: IDLE where announced, and polling in any case."""
-    welcome = mailbox.client.welcome if mailbox.client is not None else b""
+    """What ``watch`` will do on this server. Whether an IDLE server really notifies cannot be
+    seen without new mail arriving (GNU imap4d announces IDLE and never does, and names itself
+    nowhere): watch checks STATUS every poll_seconds anyway and logs a server that stayed silent."""
     if not mailbox.has("IDLE"):
         return f"no IDLE: watch polls every {imap.poll_seconds} s"
-    if b"GNU Mailutils" in (welcome or b""):
-        return (f"IDLE announced, but GNU imap4d sends no word of new mail while idling: watch polls every "
-                f"{imap.poll_seconds} s (poll_seconds)")
-    return f"IDLE; watch also checks every {imap.poll_seconds} s (poll_seconds), for servers that never notify"
+    return (f"IDLE; not every server that announces it notifies (GNU imap4d does not): watch also checks every "
+            f"{imap.poll_seconds} s (poll_seconds) and says so in its log when IDLE stayed silent")
 
 
 def _fetch_search(mailbox: ImapMailbox, imap: ImapSettings, wanted: Wanted) -> str:

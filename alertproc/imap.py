@@ -196,6 +196,16 @@ class ImapMailbox:
                 pass
             self.client = None
 
+    def drop(self) -> None:
+        """Close the connection without LOGOUT: after a failure mid-command (an IDLE the server
+        answered oddly) a polite LOGOUT would wait out the socket timeout."""
+        if self.client is not None:
+            try:
+                self.client.shutdown()
+            except Exception:  # already gone
+                pass
+            self.client = None
+
     def __enter__(self) -> "ImapMailbox":
         self.connect()
         return self

@@ -62,21 +62,21 @@ class Listener:
                     self.due_at = time.monotonic()
                     self.watcher.mark_due(self)
                     self.processed.wait()  # the main loop fetched it
-                    self.seen = self.status()  # the folder as it is now is done
+                    self.seen = self.status() if self.idler else None  # the folder as it is now is done
                 self.failures = 0
             except (FetchError, ConfigError, OSError, IMAPClientError) as exc:
                 # imaplib's abort on a dropped IDLE is an IMAPClientError too: never let it end the thread
                 self.failures += 1
                 delay = max(backoff(self.failures, 300), min(self.imap.poll_seconds, 300))
                 log.warning("%s: %s; listening again in %ss", self.imap.label, mask(str(exc)), delay)
-                self.close()
+                self.close(polite=False)
                 stop.wait(delay)
         self.close()
 
-    def close(self) -> None:
-        """Drop the listening connection."""
+    def close(self, polite: bool = True) -> None:
+        """Drop the listening connection (after a failure without LOGOUT, which could hang)."""
         if self.idler:
-            self.idler.close()
+            self.idler.close() if polite else self.idler.drop()
         self.idler = None
 
     def status(self) -> tuple:
@@ -94,6 +94,8 @@ class Listener:
         announced = self.idle() if self.idler.has("IDLE") else self._pause()
         if self.watcher.stop.is_set():
             return False
+        if self.idler is None:  # dropped after the server announced mail oddly: fetch, then listen anew
+            return True
         now = self.status()
         if now == self.seen:
             return False
@@ -115,7 +117,15 @@ class Listener:
     def idle(self) -> bool:
         """IDLE until the server announces mail (True) or ``poll_seconds`` pass (False)."""
         client = self.idler.client
-        client.idle()
+        try:
+            client.idle()
+        except IMAPClientError as exc:
+            if "EXISTS" not in str(exc):
+                raise
+            # GNU imap4d sends pending news before IDLE's continuation, which imapclient refuses:
+            # the server announced mail, and this connection's state is unknown, so it is dropped.
+            self.close(polite=False)
+            return True
         try:
             deadline = time.monotonic() + min(self.imap.idle_seconds, self.imap.poll_seconds)
             while not self.watcher.stop.is_set() and time.monotonic() < deadline:

@@ -288,3 +288,29 @@ def test_a_trusted_forwarder_counts_only_with_an_aligned_pass(formats):
                  "mx.example.in; dmarc=fail header.from=firm.example"):
         bad = reader.parse_strict(inline_consent("CA <ca@firm.example>", auth))
         assert (bad.message["parse_status"], bad.events) == ("forwarded", []), auth
+
+
+def test_an_outsiders_forwarded_consent_does_not_erase_a_refresh_after_revocation(settings, tmp_path):
+    """Issue #27 item 0, end to end: revocation, then an outsider's inline forward of a consent
+    (failing DMARC at our trusted server), then a refresh: the high finding stays."""
+    from dataclasses import replace
+    from alertproc import pipeline, store
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    revoked = make.revoked(make.PUNE, make.ACME, make.EGSP, datetime(2026, 11, 21, 10, 0, tzinfo=make.IST), "rv1")
+    refresh = make.refresh_text(make.PUNE, make.ACME, make.EGSP, datetime(2026, 11, 21, 18, 0, tzinfo=make.IST), "rf1")
+    (folder / "1.eml").write_bytes(revoked.as_bytes())
+    (folder / "2.eml").write_bytes(inline_consent('"GST Helpdesk" <anyone@evil.example>',
+                                                  "mx.example.in; dmarc=fail header.from=evil.example"))
+    (folder / "3.eml").write_bytes(refresh.as_bytes())
+    strict = replace(settings, require_auth_results=True, trusted_authserv_ids=("mx.example.in",))
+    con = store.connect(strict.db)
+    try:
+        pipeline.import_mail(con, strict, folder, "eml", run_id=1)
+        pipeline.detect(con, strict)
+        statuses = sorted(s for (s,) in con.execute("select parse_status from messages").fetchall())
+        rules = [r for (r,) in con.execute("select rule_id from findings").fetchall()]
+    finally:
+        con.close()
+    assert statuses == ["forwarded", "parsed", "parsed"]
+    assert "refresh_after_revocation" in rules

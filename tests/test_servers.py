@@ -54,8 +54,11 @@ def test_first_sync_rerun_new_mail_and_filing(server, settings):
     append(server, NOT_ALERTS + [gst_team_forward()], flags=[b"\\Flagged"])
     before = contents(server, "INBOX")
 
+    plan = fetch(settings, server, dry_run=True)  # the run's own code: it plans exactly what the run does
     first = fetch(settings, server)
     assert (first.candidates, first.filed, first.suspicious) == (23, 20, 2)
+    assert (plan.candidates, plan.filed, plan.suspicious, plan.left) == (23, 20, 2, 1)
+    assert [p["action"] for p in plan.plan if "gst-team" in (p["from"] or "")] == ["leave"]
     assert first.imported.parsed == 20 and first.imported.suspicious == 2
     assert sorted(raw for raw, _ in contents(server, filed)) == sorted(raw for _, raw in ALERTS[:20])
     assert sorted(raw for raw, _ in contents(server, suspicious)) == sorted(raw for _, raw in SPOOFS)
@@ -141,6 +144,10 @@ def test_a_server_that_cannot_move_mail_keeps_it_all(settings):
         assert len(contents(server, "INBOX")) == 20 + 2 + len(NOT_ALERTS) + 1 + 10
         with pytest.raises(Exception, match="no UIDPLUS"):
             pipeline.cleanup_job(settings, imap_cfg(server), date(2099, 1, 1), apply=True, environ=ENV)
+        from alertproc.doctor import diagnose
+        said = {c.name: c for c in diagnose(settings, (imap_cfg(server),), ENV)}
+        assert "not every server that announces it notifies" in said["imap capabilities"].detail
+        assert said["imap fetch search"].ok and not said["imap capabilities"].ok  # no way to file: says so
 
 
 def test_watch_picks_up_new_mail_within_seconds(server, tmp_path):

@@ -13,16 +13,12 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from imapclient import IMAPClient
-
-from dovecot import PASSWORD, USER, free_port
+from dovecot import USER, free_port
+from local_server import LocalServer
 
 # As root, Cyrus drops to 'nobody', who must reach its binaries: not under /root (as tests/setup-system.sh).
 UNPACKED = Path(os.environ.get("ALERTPROC_TEST_CACHE") or ("/var/cache/alertproc-tests" if os.geteuid() == 0 else
@@ -31,7 +27,7 @@ BIN = UNPACKED / "usr" / "lib" / "cyrus" / "bin"
 LIBS = UNPACKED / "usr" / "lib" / "x86_64-linux-gnu"
 
 
-class Cyrus:
+class Cyrus(LocalServer):
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
     name = "cyrus"
@@ -72,34 +68,5 @@ class Cyrus:
                                          "-p", str(root / "run" / "master.pid"), "-D"], env=env,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"cyrus master exited with {self.process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("cyrus did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # master and every imapd it started
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=10)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> "Cyrus":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def client(self, user: str | None = None) -> IMAPClient:
-        """A logged-in client, for setting up and inspecting the mailbox."""
-        client = IMAPClient("127.0.0.1", port=self.port, ssl=False)
-        client.login(self.user, PASSWORD)
-        return client
+        self.wait_until_listening(15)
+        return self

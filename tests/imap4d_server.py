@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from imapclient import IMAPClient
-
 from dovecot import PASSWORD, USER, free_port
+from local_server import LocalServer
 
 IMAP4D = shutil.which("imap4d") or "/usr/sbin/imap4d"
 DOMAIN = "test.example"
 
 
-class Imap4d:
+class Imap4d(LocalServer):
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
     name = "imap4d"
@@ -58,34 +54,5 @@ class Imap4d:
         self.process = subprocess.Popen([IMAP4D, f"--config-file={conf}", "--no-site-config"],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=open(self.root / "log", "wb"), start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"imap4d exited: {(self.root / 'log').read_text()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("imap4d did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # the daemon and the child of every session
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=10)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> "Imap4d":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def client(self, user: str | None = None) -> IMAPClient:
-        """A logged-in client, for setting up and inspecting the mailbox."""
-        client = IMAPClient("127.0.0.1", port=self.port, ssl=False)
-        client.login(self.user, PASSWORD)
-        return client
+        self.wait_until_listening(10, lambda: (self.root / "log").read_text()[-2000:])
+        return self

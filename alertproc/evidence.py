@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib.metadata import version
@@ -187,6 +188,12 @@ class Verification:
 MAX_MEMBER = 512 << 20  # a pack's largest file: a report or a mail, far below this
 
 
+def _plain_relative(name: str) -> bool:
+    """A member name that extracts inside the folder it is extracted to, on any system."""
+    parts = name.replace("\\", "/").split("/")
+    return bool(name) and not name.startswith(("/", "\\")) and ":" not in name and ".." not in parts
+
+
 def verify(path: Path) -> Verification:
     """Re-check every hash of a pack (without unpacking it anywhere)."""
     result = Verification()
@@ -195,7 +202,15 @@ def verify(path: Path) -> Verification:
     except (OSError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{path}: not an evidence pack (not a zip file: {exc})") from None
     with pack:
-        names = {info.filename: info for info in pack.infolist()}
+        infos = pack.infolist()
+        names = {info.filename: info for info in infos}
+        # What verify reads must be what unzip extracts: zipfile reads the last entry of a name,
+        # unzip the first, so a pack with a name twice could hide a forged copy.
+        counts = Counter(info.filename for info in infos)
+        for name in sorted(n for n, c in counts.items() if c > 1):
+            result.problems.append(f"{name}: in the pack more than once (a forged copy could be extracted)")
+        for name in sorted(n for n in names if not _plain_relative(n)):
+            result.problems.append(f"{name}: not a plain relative name (absolute, '..' or a drive): never extract it")
         if "manifest.json" not in names:
             raise ConfigError(f"{path}: not an evidence pack (no manifest.json)")
         if any(names[n].file_size > MAX_MEMBER for n in CHECK_FILES if n in names):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import LockedError
+from .errors import ConfigError, LockedError
 
 
 @contextmanager
@@ -23,7 +24,14 @@ def exclusive(db_path: str) -> Iterator[None]:
         return
     lock_path = Path(f"{db_path}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock_path, "a+")
+    try:  # never through a link: truncating the "lock" would truncate whatever it points at
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"{lock_path} is a symbolic link; alertproc refuses to write through it: "
+                              "remove it (alertproc makes its own lock file)") from None
+        raise
+    handle = os.fdopen(descriptor, "a+")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

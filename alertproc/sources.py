@@ -208,16 +208,18 @@ def shown(path: object) -> str:
 
 
 def _usable(path: Path, root: Path) -> bool:
-    """Whether a listed file may be read: a regular file, or a link to one inside ``root``.
-    FIFOs, sockets and devices would hang or stream forever; a link out of the folder
-    (``ln -s /etc/shadow x.eml``) would copy what it points at into the archive."""
+    """Whether a listed file may be read: a regular file inside ``root`` once every link on its
+    way is followed. FIFOs, sockets and devices would hang or stream forever; a link out of the
+    folder — the file's own (``ln -s /etc/shadow x.eml``) or a folder's on the way (a Maildir
+    whose ``cur`` is a link to ``/etc``) — would copy what it points at into the archive."""
     try:
         info = os.lstat(path)
+        target = path.resolve()
+        if target != root and root not in target.parents:
+            log.warning("%s: skipped: a link (of the file or a folder on its way) leads to %s, outside the source "
+                        "folder", shown(path), shown(target))
+            return False
         if stat.S_ISLNK(info.st_mode):
-            target = path.resolve()
-            if target != root and root not in target.parents:
-                log.warning("%s: skipped: a link to %s, outside the source folder", shown(path), shown(target))
-                return False
             info = os.stat(path)
     except OSError:
         return False

@@ -26,12 +26,26 @@ from test_imap import ALERTS, ENV, NOT_ALERTS, SPOOFS, append, contents, counts,
 SERVERS = {"dovecot": Dovecot, "pymap": Pymap, "imap4d": Imap4d, "cyrus": Cyrus}
 
 
+def started(kind: str):
+    running = SERVERS[kind]().start()
+    running.delimiter = getattr(running, "delimiter", ".")
+    running.kind = kind
+    return running
+
+
 @pytest.fixture(params=list(SERVERS))
 def server(request):
-    with SERVERS[request.param]() as running:
-        running.delimiter = getattr(running, "delimiter", ".")
-        running.kind = request.param
-        yield running
+    running = started(request.param)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=[kind for kind in SERVERS if kind != "imap4d"])
+def movable(request):
+    """A server that can move mail (imap4d cannot: test_a_server_that_cannot_move_mail_keeps_it_all)."""
+    running = started(request.param)
+    yield running
+    running.stop()
 
 
 def folder(server, path: str) -> str:
@@ -46,9 +60,8 @@ def gst_team_forward() -> tuple[str, bytes]:
     return "gst-team-forward", raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def test_first_sync_rerun_new_mail_and_filing(server, settings):
-    if server.kind == "imap4d":
-        pytest.skip("imap4d cannot move mail: test_a_server_that_cannot_move_mail_keeps_it_all")
+def test_first_sync_rerun_new_mail_and_filing(movable, settings):
+    server = movable
     filed, suspicious = folder(server, "GST/Token alerts"), folder(server, "GST/Suspicious")
     append(server, ALERTS[:20] + SPOOFS)
     append(server, NOT_ALERTS + [gst_team_forward()], flags=[b"\\Flagged"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .. import pipeline
-from .common import EXIT_FAILURE, cli, settings_options
+from .common import EXIT_FAILURE, cli, say, settings_options
 from ..explain import Explanation, check_formats, explain_mail
 from ..extract import mask_otp
 
@@ -17,7 +17,7 @@ from ..extract import mask_otp
 def _show_event(event: dict) -> None:
     for name in ("kind", "gstin", "asp_name", "asp_key", "gsp_name", "occurred_at", "valid_until", "status"):
         if event.get(name) is not None:
-            click.echo(f"    {name}: {event[name]}")
+            say(f"    {name}: {event[name]}")
 
 
 def _masking(found: Explanation):
@@ -30,29 +30,29 @@ def print_explanation(found: Explanation) -> None:
     """The explanation, step by step, for a person at a terminal."""
     message = found.outcome.message
     mask_otp = _masking(found)
-    click.echo(f"from:     {found.from_addr}")
-    click.echo(f"subject:  {mask_otp(found.subject)}")
-    click.echo(f"sender:   {found.sender_verdict} — {found.sender_reason}")
-    click.echo(f"as alert: subject read as {mask_otp(found.cleaned_subject)!r}" +
+    say(f"from:     {found.from_addr}")
+    say(f"subject:  {mask_otp(found.subject)}")
+    say(f"sender:   {found.sender_verdict} — {found.sender_reason}")
+    say(f"as alert: subject read as {mask_otp(found.cleaned_subject)!r}" +
                (" (forwarded)" if found.forwarded else ""))
-    click.echo(f"formats for this subject: {', '.join(found.candidates) or 'none'}"
+    say(f"formats for this subject: {', '.join(found.candidates) or 'none'}"
                + ("" if found.candidates or not found.alert_like else " (but it names an API-access matter)"))
     for number, text in enumerate(found.texts, start=1):
         label = "plain text" if number == 1 else "HTML, flattened"
-        click.echo(f"\n--- text {number} ({label}), as the formats see it ---")
-        click.echo(mask_otp(text))
+        say(f"\n--- text {number} ({label}), as the formats see it ---")
+        say(mask_otp(text))
         for trial in (t for t in found.trials if t.text_number == number):
-            click.echo(f"\n  format {trial.format_id} ({trial.path})")
+            say(f"\n  format {trial.format_id} ({trial.path})")
             if trial.body_matches is False:
-                click.echo("    body pattern: no match (format skipped)")
+                say("    body pattern: no match (format skipped)")
                 continue
             for name, value in trial.fields.items():
-                click.echo(f"    {name}: {mask_otp(value) if value is not None else '— not found'}")
+                say(f"    {name}: {mask_otp(value) if value is not None else '— not found'}")
             if trial.missing:
-                click.echo(f"    missing required: {', '.join(trial.missing)}")
-    click.echo(f"\nresult: {message['parse_status']}" + (f" — {message['parse_error']}" if message["parse_error"] else ""))
+                say(f"    missing required: {', '.join(trial.missing)}")
+    say(f"\nresult: {message['parse_status']}" + (f" — {message['parse_error']}" if message["parse_error"] else ""))
     for event in found.outcome.events:
-        click.echo("  event:")
+        say("  event:")
         _show_event(event)
 
 

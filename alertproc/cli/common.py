@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -66,6 +67,22 @@ def exit_for_findings(severity: str | None, by_severity: dict[str, int]) -> None
     worse = SEVERITIES[: SEVERITIES.index(severity) + 1]
     if any(by_severity.get(s) for s in worse):
         sys.exit(EXIT_FINDINGS)
+
+
+# Control characters from data (an ASP name, a subject, a server's text) would drive the terminal:
+# ESC[2J clears it and ESC[32m paints a fake verdict; OSC 8/0 set links and titles even in a pipe
+# read later. C0 (but tab and newline), DEL and C1 are shown as \xNN instead.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as ``\\xNN``: for human output; CSV and JSON stay exact."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+def say(text: str = "", **options) -> None:
+    """click.echo of human-readable text that may hold data (see :func:`printable`)."""
+    click.echo(printable(text), **options)
 
 
 def print_import(s: IngestStats) -> None:

@@ -9,7 +9,7 @@ import click
 
 from .. import pipeline, store
 from ..canned import load_queries, run as run_canned
-from .common import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
+from .common import EXIT_FAILURE, EXIT_USAGE, cli, printable, settings_options
 from ..errors import ConfigError
 from ..export import export as export_rows
 from ..outputs import check_target, neutralised, protected_paths, replacing
@@ -33,13 +33,13 @@ def write_relation(relation, fmt: str, out: Path | None, protected: list[Path] =
         return
     frame = relation.df()
     if fmt == "table" and frame.empty:
-        text = f"(no rows; columns: {', '.join(map(str, frame.columns))})\n"
+        text = printable(f"(no rows; columns: {', '.join(map(str, frame.columns))})\n")
     elif fmt == "table":
-        text = frame.to_string(index=False, max_colwidth=80) + "\n"
+        text = printable(frame.to_string(index=False, max_colwidth=80) + "\n")
     elif fmt == "csv":
         text = (frame if keep_formulas else frame.map(neutralised)).to_csv(index=False)
     elif fmt == "markdown":
-        text = frame.to_markdown(index=False) + "\n"
+        text = printable(frame.to_markdown(index=False) + "\n")
     else:
         text = frame.to_json(orient="records", date_format="iso") + "\n"
     if out:

@@ -10,7 +10,7 @@ from datetime import date
 import click
 
 from .. import pipeline, store, triage
-from .common import cli, settings_options
+from .common import cli, say, settings_options
 
 BY = click.option("--by", help="Who decides [default: your login name].")
 
@@ -62,8 +62,8 @@ def findings_list(settings, status: str, rule: str | None, fmt: str) -> None:
     else:
         for row in rows:
             extra = f"  [{row['status']}: {row['note']} — {row['by_user']}]" if row["status"] != "open" else ""
-            click.echo(f"{row['finding_id'][:12]}  {row['severity']:<6} {row['occurred_ist']}  {row['rule_id']:<26} "
-                       f"{row['title']}{extra}")
+            say(f"{row['finding_id'][:12]}  {row['severity']:<6} {row['occurred_ist']}  {row['rule_id']:<26} "
+                f"{row['title']}{extra}")
 
 
 def _triage(settings, finding_id: str, action: str, note: str | None, by: str | None, until: date | None = None):

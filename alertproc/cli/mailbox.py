@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .. import pipeline, store
-from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import, progress_bar, settings_options
+from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import, progress_bar, say, settings_options
 from ..doctor import diagnose, init as init_files
 from ..errors import ConfigError, FetchError
 from ..fetch import retention_cutoff
@@ -201,20 +201,20 @@ def status(settings, as_json: bool) -> None:
         return
     click.echo("last runs:")
     for run_ in report_["runs"]:
-        click.echo(f"  {run_['command']:<18} {run_['status']:<7} {run_['finished_at'] or run_['started_at']}  "
+        say(f"  {run_['command']:<18} {run_['status']:<7} {run_['finished_at'] or run_['started_at']}  "
                    f"{run_['source'] or ''}{'  ' + run_['error'] if run_['error'] else ''}")
     click.echo("mailboxes:")
     for sync in report_["sync"]:
-        click.echo(f"  {sync['account']} {sync['folder']}: last UID {sync['last_uid']} at {sync['updated_at']}")
+        say(f"  {sync['account']} {sync['folder']}: last UID {sync['last_uid']} at {sync['updated_at']}")
     click.echo("findings: " + (", ".join(f"{k} {v}" for k, v in report_["findings"].items()) or "none")
                + f"; not yet notified: {report_['not_notified']}")
     click.echo("last alert per GSTIN and ASP (IST):")
     for row in report_["last_seen"]:
-        click.echo(f"  {row['gstin']}  {row['asp_name']:<40} {row['last_ist']}")
+        say(f"  {row['gstin']}  {row['asp_name']:<40} {row['last_ist']}")
     click.echo(f"unparsed alerts: {report_['unparsed_total']} (add a format; `alertproc explain MAIL.eml` shows why); "
                f"spoof suspects: {report_['suspicious_total']}")
     for row in report_["unparsed"]:
-        click.echo(f"  {row['received_ist'] or '—':<16} {row['subject'][:70]:<70} {row['parse_error'][:80]}")
+        say(f"  {row['received_ist'] or '—':<16} {row['subject'][:70]:<70} {row['parse_error'][:80]}")
     click.echo(f"archive: {report_['archive_files']} files, {report_['archive_mb']} MB in {settings.archive}")
 
 

@@ -7,6 +7,7 @@ UIDPLUS)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -52,6 +53,7 @@ def folder(server, path: str) -> str:
     return getattr(server, "prefix", "") + path.replace("/", server.delimiter)
 
 
+@functools.cache  # the sample scenario takes a second to build
 def gst_team_forward() -> tuple[str, bytes]:
     """A colleague's forward that every server's search finds ("gst" in the From, "token" in the
     subject): it must never be filed or deleted."""

@@ -139,11 +139,15 @@ class ImapSettings:
         "help": "From fragment searched to catch look-alike senders ('' disables)"})
     mark_seen: bool = field(default=False, metadata={"help": "mark filed alerts as read"})
     batch_size: int = field(default=1000, metadata={"help": "messages per FETCH and per database commit (1-5000)"})
-    timeout: int = field(default=60, metadata={"help": "network timeout in seconds"})
-    retries: int = field(default=4, metadata={"help": "reconnect attempts after a dropped connection"})
+    timeout: int = field(default=60, metadata={"help": "network timeout in seconds", "range": (1, 3600)})
+    retries: int = field(default=4, metadata={"help": "reconnect attempts after a dropped connection",
+                                             "range": (0, 20)})
     idle_seconds: int = field(default=1500, metadata={
-        "help": "watch: re-issue IDLE after this many seconds (RFC 2177 asks for less than 29 minutes)"})
-    poll_seconds: int = field(default=300, metadata={"help": "watch: polling interval when the server has no IDLE"})
+        "help": "watch: re-issue IDLE after this many seconds (RFC 2177 asks for less than 29 minutes)",
+        "range": (1, 1740)})
+    poll_seconds: int = field(default=300, metadata={
+        "help": "watch: how often each mailbox is checked (with IDLE too: some servers never notify)",
+        "range": (1, 86400)})
 
     @property
     def account(self) -> str:
@@ -174,6 +178,9 @@ def _typed(cls_fields: dict, name: str, value: object, where: str) -> object:
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         wanted = {str: "a string", int: "a whole number", bool: "true or false"}[expected]
         raise ConfigError(f"{where}: '{name}' must be {wanted}, not {value!r}")
+    limits = spec.metadata.get("range")
+    if limits and not limits[0] <= value <= limits[1]:
+        raise ConfigError(f"{where}: '{name}' must be between {limits[0]} and {limits[1]}, not {value!r}")
     choices = spec.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, not {value!r}")
@@ -194,7 +201,7 @@ class SmtpSettings:
     password_env: str = field(default="", metadata={"help": "environment variable holding the password"})
     password_command: str = field(default="", metadata={"help": "command printing the password"})
     from_addr: str = field(default="", metadata={"help": "From address of report mails"})
-    timeout: int = field(default=60, metadata={"help": "network timeout in seconds"})
+    timeout: int = field(default=60, metadata={"help": "network timeout in seconds", "range": (1, 3600)})
 
 
 SMTP_SETTINGS = {f.name: f for f in fields(SmtpSettings)}
@@ -213,8 +220,9 @@ class NotifySettings:
         "help": "markup of the webhook's text, escaped so a finding cannot ping or mislink: slack, teams, or auto "
                 "(teams for *.office.com and Power Automate hosts)", "choices": ("auto", "slack", "teams")})
     command: str = field(default="", metadata={"help": "command that gets the findings as JSON on standard input"})
-    retries: int = field(default=3, metadata={"help": "attempts per channel before giving up until the next run"})
-    timeout: int = field(default=30, metadata={"help": "seconds per attempt"})
+    retries: int = field(default=3, metadata={"help": "attempts per channel before giving up until the next run",
+                                             "range": (0, 20)})
+    timeout: int = field(default=30, metadata={"help": "seconds per attempt", "range": (1, 3600)})
 
 
 NOTIFY_SETTINGS = {f.name: f for f in fields(NotifySettings)}

@@ -250,6 +250,9 @@ class ImapMailbox:
 
     def _select(self, name: str) -> FolderState:
         response = self.client.select_folder(name)
+        if b"UIDVALIDITY" not in response:  # RFC 3501 requires it: without it no UID can be trusted across runs
+            raise FetchError(f"{self.cfg.host} gave no UIDVALIDITY for {name}, so alertproc cannot know whether a UID "
+                             "still names the same message next time; nothing was read. Ask the server's administrator")
         self.selected = FolderState(name, int(response[b"UIDVALIDITY"]), int(response.get(b"UIDNEXT", 0)),
                                     int(response.get(b"EXISTS", 0)))
         return self.selected

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -276,16 +277,34 @@ def _named(header: AuthResults, result: Result) -> str:
     return f"{result} from {header.authserv_id or 'a server that names none'}"
 
 
+def _ascii_fold(domain: str) -> str:
+    """``domain`` as a reader sees it, accents dropped: punycode labels decoded (IDNA), then
+    NFKD with the combining marks removed. Letters with no ASCII look-alike are dropped too."""
+    labels = []
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            try:
+                label = label.encode("ascii").decode("idna")
+            except (UnicodeError, ValueError):
+                pass  # not valid punycode: compared as written
+        labels.append(unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode())
+    return ".".join(labels)
+
+
 def _letters(domain: str) -> str:
     return re.sub(r"[^a-z0-9]", "", domain.lower())
 
 
 @lru_cache(maxsize=4096)  # SequenceMatcher costs ~140 µs, and senders repeat
 def is_lookalike(domain: str, genuine: str) -> bool:
-    """True for a domain made to pass for ``genuine`` (gst-gov.in, gst.gov.in.evil.com, gsst.gov.in)."""
+    """True for a domain made to pass for ``genuine`` (gst-gov.in, gst.gov.in.evil.com, gsst.gov.in,
+    and internationalised ones: xn--gst-0na.gov.in, shown as gøst.gov.in, is compared as gst.gov.in)."""
     domain, genuine = domain.lower().rstrip("."), genuine.lower()
     if not domain or domain == genuine or domain.endswith("." + genuine):
         return False
+    folded = _ascii_fold(domain)
+    if folded != domain and (folded == genuine or is_lookalike(folded, genuine)):
+        return True
     if domain.startswith(genuine + ".") or _letters(domain) == _letters(genuine):
         return True
     if domain.rpartition(".")[0] == genuine.rpartition(".")[0]:  # another top-level domain

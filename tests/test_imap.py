@@ -362,6 +362,15 @@ def test_without_move_a_second_mail_with_a_known_message_id_is_copied_before_it_
         assert contents(server, "INBOX") == []
 
 
+def test_a_server_without_uidvalidity_is_a_clear_error(dovecot, settings):
+    """It was a KeyError (issue #28 item 12)."""
+    from imap_proxy import RewritingProxy
+    append(dovecot, ALERTS[:2])
+    with RewritingProxy(dovecot.port, rewrite=lambda line: None if b"[UIDVALIDITY " in line else line) as proxy:
+        with pytest.raises(FetchError, match="gave no UIDVALIDITY"):
+            fetch(settings, dovecot, cfg=replace(imap_cfg(dovecot), port=proxy.port))
+
+
 def test_mark_seen_marks_only_filed_mail(dovecot, settings):
     append(dovecot, ALERTS[:5] + NOT_ALERTS)
     fetch(settings, dovecot, cfg=imap_cfg(dovecot, mark_seen=True))

@@ -35,6 +35,26 @@ def protected_paths(db: str | Path, archive: str | Path | None = None) -> list[P
     return paths + ([Path(archive)] if archive else [])
 
 
+def code_and_config(settings, config_path: Path | None) -> list[Path]:
+    """What a query's output must never become: the rule, format and template folders (./rules
+    is always a layer: a file there is code the next ``detect`` runs), the policy and the config."""
+    folders = ["rules", settings.rules, *settings.rules_dirs, *settings.formats_dirs, settings.templates_dir]
+    return [Path(p) for p in folders if p] + [Path(settings.policy)] + ([config_path] if config_path else [])
+
+
+# The file endings a query result may be written under, by format: nothing that a tool or
+# alertproc itself would run or load as code or configuration (.sql, .yaml, .toml, .py, .sh).
+DATA_ENDINGS = {"table": (".txt",), "csv": (".csv", ".tsv", ".txt"), "json": (".json",), "markdown": (".md", ".txt")}
+
+
+def check_data_file(out: Path, fmt: str) -> None:
+    """A :class:`ConfigError` unless ``out`` ends like a data file of format ``fmt``."""
+    endings = DATA_ENDINGS[fmt]
+    if out.suffix.lower() not in endings:
+        raise ConfigError(f"--out {out}: a {fmt} result is written to a file ending in {' or '.join(endings)} "
+                          "(never a rule, format, policy or config file)")
+
+
 def check_target(out: Path, protected: list[Path]) -> Path:
     """``out`` if an output may be written there; a :class:`ConfigError` saying why not."""
     try:

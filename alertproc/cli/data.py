@@ -9,10 +9,10 @@ import click
 
 from .. import pipeline, store
 from ..canned import load_queries, run as run_canned
-from .common import EXIT_FAILURE, EXIT_USAGE, cli, printable, settings_options
+from .common import EXIT_FAILURE, EXIT_USAGE, cli, loaded_config, printable, settings_options
 from ..errors import ConfigError
 from ..export import export as export_rows
-from ..outputs import check_target, neutralised, protected_paths, replacing
+from ..outputs import check_data_file, check_target, code_and_config, neutralised, protected_paths, replacing
 from ..report import choose_period
 from ..rulestest import run_rule_tests
 from ..layers import is_shipped, rules_of, sub_dirs
@@ -37,7 +37,9 @@ def write_relation(relation, fmt: str, out: Path | None, protected: list[Path] =
     elif fmt == "table":
         text = printable(frame.to_string(index=False, max_colwidth=80) + "\n")
     elif fmt == "csv":
-        text = (frame if keep_formulas else frame.map(neutralised)).to_csv(index=False)
+        if not keep_formulas:  # column names too: `select 1 as "=cmd|..."` names a header cell
+            frame = frame.map(neutralised).rename(columns=lambda name: neutralised(str(name)))
+        text = frame.to_csv(index=False)
     elif fmt == "markdown":
         text = printable(frame.to_markdown(index=False) + "\n")
     else:
@@ -114,8 +116,10 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
         values[name.strip()] = value
     if canned_name and canned_name not in canned:
         raise ConfigError(f"no canned query '{canned_name}' (see `alertproc sql --list`)")
+    protected = protected_paths(settings.db, settings.archive) + code_and_config(settings, loaded_config().path)
     if out:
-        check_target(out, protected_paths(settings.db, settings.archive))
+        check_target(out, protected)
+        check_data_file(out, fmt)
     con = store.connect(settings.db, read_only=True, sandboxed=not allow_files)
     try:
         if canned_name:
@@ -127,7 +131,7 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
             return
         else:
             relation = con.sql(sys.stdin.read())
-        write_relation(relation, fmt, out, protected_paths(settings.db, settings.archive), keep_formulas)
+        write_relation(relation, fmt, out, protected, keep_formulas)
     except store.duckdb.Error as exc:
         raise store.DatabaseError(str(exc).strip()) from exc
     finally:

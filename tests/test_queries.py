@@ -73,7 +73,7 @@ def test_a_query_file_whose_params_do_not_match_its_sql_is_refused(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
 def test_sql_formats_and_out_file(sample_db, tmp_path, fmt):
-    out = tmp_path / f"result.{fmt}"
+    out = tmp_path / f"result.{ {'table': 'txt', 'markdown': 'md'}.get(fmt, fmt)}"  # a data file's ending
     result = CliRunner().invoke(cli, ["sql", "--db", sample_db.db, "--rules", str(ROOT / "rules"), "--format", fmt,
                                       "--out", str(out), "select rule_id, count(*) as n from findings group by 1 order by 1"])
     assert result.exit_code == 0, result.output

@@ -364,7 +364,9 @@ def test_kill_9_of_alertproc_ends_its_workers_and_fork_server(tmp_path):
         pytest.skip("no worker pool on one core")
     script = tmp_path / "workers.py"
     script.write_text(WORKERS)
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    # The killed process cannot remove its fork server's socket folder (pymp-*): it goes to tmp_path.
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "TMPDIR": str(tmp_path)})
     helpers = [int(pid) for pid in parent.stdout.readline().split()]
     assert len(helpers) >= 2
     os.kill(parent.pid, signal.SIGKILL)

@@ -47,10 +47,6 @@ class Result:
     props: tuple[tuple[str, str], ...] = ()  # (ptype.property lower-case, value as written)
     domain: str | None = None  # the domain it authenticated (header.d, header.i, smtp.mailfrom, header.from)
 
-    def prop(self, name: str) -> str | None:
-        """The value of property ``name`` (``header.d``), or None."""
-        return next((value for key, value in self.props if key == name), None)
-
     def __str__(self) -> str:
         shown = " ".join(f"{k}={v}" for k, v in self.props if k in _DOMAIN_PROPS.get(self.method, ()))
         return f"{self.method}={self.result}" + (f" {shown}" if shown else "")
@@ -64,10 +60,6 @@ class AuthResults:
     results: tuple[Result, ...]  # in header order
     readable: bool = True
     why: str = ""  # when not readable: what is wrong with it
-
-    def get(self, method: str) -> list[str]:
-        """Every result this header gives for ``method``."""
-        return [r.result for r in self.results if r.method == method]
 
 
 @dataclass(frozen=True)

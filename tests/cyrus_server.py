@@ -18,11 +18,9 @@ import tempfile
 from pathlib import Path
 
 from dovecot import USER, free_port
-from local_server import LocalServer
+from local_server import TEST_CACHE, LocalServer
 
-# As root, Cyrus drops to 'nobody', who must reach its binaries: not under /root (as tests/setup-system.sh).
-UNPACKED = Path(os.environ.get("ALERTPROC_TEST_CACHE") or ("/var/cache/alertproc-tests" if os.geteuid() == 0 else
-                                                           Path.home() / ".cache" / "alertproc-tests")) / "cyrus"
+UNPACKED = TEST_CACHE / "cyrus"
 BIN = UNPACKED / "usr" / "lib" / "cyrus" / "bin"
 LIBS = UNPACKED / "usr" / "lib" / "x86_64-linux-gnu"
 

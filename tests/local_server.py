@@ -15,6 +15,11 @@ from imapclient import IMAPClient
 
 from dovecot import PASSWORD
 
+# What tests/setup-system.sh unpacks and fetches (Cyrus, peer test vectors). As root, Cyrus drops to
+# 'nobody', who must reach its binaries: not under /root.
+TEST_CACHE = Path(os.environ.get("ALERTPROC_TEST_CACHE") or ("/var/cache/alertproc-tests" if os.geteuid() == 0 else
+                                                             Path.home() / ".cache" / "alertproc-tests"))
+
 
 class LocalServer:
     """A server process on 127.0.0.1:``port`` for ``user``; subclasses define :meth:`start`."""

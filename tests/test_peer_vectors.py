@@ -8,17 +8,14 @@ sender each header is about and what alertproc must decide (docs/parsing.md, "Al
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
-
 import pytest
 
 from alertproc.senders import read_auth_results, sender_check, verify_dkim
+from local_server import TEST_CACHE
 
-PEER = Path(os.environ.get("ALERTPROC_TEST_CACHE") or ("/var/cache/alertproc-tests" if os.geteuid() == 0 else
-                                                       Path.home() / ".cache" / "alertproc-tests")) / "peer-vectors"
+PEER = TEST_CACHE / "peer-vectors"
 AUTHRES_TESTS = PEER / "authres-1.2.0" / "authres" / "tests"
 DKIM_DATA = PEER / "dkimpy-1.1.8" / "dkim" / "tests" / "data"
 

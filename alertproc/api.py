@@ -97,7 +97,7 @@ class Alertproc:
     def findings(self, status: str = "open", rule: str | None = None) -> list[dict]:
         """Findings in a triage state (``open``, ``acknowledged``, ``suppressed``, ``all``)."""
         if self._reader is None:
-            self._reader = store.connect(self.settings.db, read_only=True)
+            self._reader = store.connect(self.settings.db, read_only=True, sandboxed=True)
         return triage.listed(self._reader, status, rule)
 
     def evidence(self, out: str | Path, week: str | None = None, since: str | None = None,
@@ -115,7 +115,7 @@ class Alertproc:
         is valid until the next writing call on this object.
         """
         if self._reader is None:
-            self._reader = store.connect(self.settings.db, read_only=True)
+            self._reader = store.connect(self.settings.db, read_only=True, sandboxed=True)
         return self._reader.sql(query, params=params)
 
     def _close_reader(self) -> None:

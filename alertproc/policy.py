@@ -79,17 +79,31 @@ def _date(value: object) -> date | None:
 
 
 def _when(value: object) -> datetime | None:
+    """A date-time (IST unless it says otherwise) in UTC; None when it is none or out of range
+    (0001-01-01 00:00 IST is before the first representable UTC instant)."""
     text = str(value).strip()
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
         try:
             return to_utc(datetime.strptime(text, fmt))
         except ValueError:
             continue
+        except OverflowError:
+            return None
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return to_utc(datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
         return None
-    return to_utc(parsed)
+
+
+def _text(path: Path, item: dict, key: str, problems: list[str]) -> str | None:
+    """``item[key]`` when it is absent or a single value (a name, a number); a list or mapping
+    there is a mistake in the file, said with its line (it would become a name like "['a']")."""
+    value = item.get(key)
+    if value is None or isinstance(value, (str, int, float, date)) and not isinstance(value, bool):
+        return None if value is None else str(value)
+    shape = "list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else type(value).__name__
+    problems.append(f"{where(path, item, key)}: '{key}' must be a single value, not a {shape}")
+    return None
 
 
 def _thresholds(path: Path, doc: Located, problems: list[str]) -> dict[str, int]:
@@ -127,8 +141,9 @@ def _approval(path: Path, item: object, gstins: dict, problems: list[str]) -> Ap
         return None
     for key in sorted(set(item) - _ASP_KEYS):
         problems.append(f"{where(path, item, key)}: unknown key '{key}' (known: {', '.join(sorted(_ASP_KEYS))})")
+    asp, gsp = _text(path, item, "asp", problems), _text(path, item, "gsp", problems)
     aliases = item.get("aliases") or []
-    if not isinstance(aliases, list):
+    if not isinstance(aliases, list) or any(isinstance(a, (list, dict)) for a in aliases):
         problems.append(f"{where(path, item, 'aliases')}: 'aliases' must be a list of names")
         aliases = []
     scope = item.get("gstins", ["*"])
@@ -145,8 +160,8 @@ def _approval(path: Path, item: object, gstins: dict, problems: list[str]) -> Ap
         bounds[key] = _date(item[key]) if item.get(key) is not None else None
         if item.get(key) is not None and bounds[key] is None:
             problems.append(f"{where(path, item, key)}: '{key}' must be a date like 2026-01-31")
-    return Approval(str(item["asp"]), tuple(str(a) for a in aliases), item.get("gsp"),
-                    tuple(str(g) for g in scope), bounds["from"], bounds["to"])
+    return Approval(asp or "", tuple(str(a) for a in aliases), gsp, tuple(str(g) for g in scope),
+                    bounds["from"], bounds["to"])
 
 
 def no_policy() -> Policy:
@@ -187,7 +202,7 @@ def parse_policy(doc: object, path: Path) -> Policy:
         gstin = str(item.get("gstin", "")) if isinstance(item, dict) else str(item)
         if not gstin_is_valid(gstin):
             problems.append(f"{where(path, item, 'gstin')}: '{gstin}' is not a valid GSTIN (check character)")
-        policy.gstins[gstin] = item.get("label") if isinstance(item, dict) else None
+        policy.gstins[gstin] = _text(path, item, "label", problems) if isinstance(item, dict) else None
     for item in doc.get("approved_asps") or []:
         approval = _approval(path, item, policy.gstins, problems)
         if approval:
@@ -196,11 +211,15 @@ def parse_policy(doc: object, path: Path) -> Policy:
         if not isinstance(item, dict) or not all(item.get(k) for k in ("gstin", "asp", "at")):
             problems.append(f"{where(path, item)}: each revocation needs gstin, asp and at")
             continue
+        gstin, asp, note = (_text(path, item, key, problems) for key in ("gstin", "asp", "note"))
+        if gstin is not None and not gstin_is_valid(gstin):
+            problems.append(f"{where(path, item, 'gstin')}: '{gstin}' is not a valid GSTIN (check character)")
         at = _when(item["at"])
         if at is None:
-            problems.append(f"{where(path, item, 'at')}: 'at' must be a date-time like 2026-11-03 10:15 (IST)")
+            problems.append(f"{where(path, item, 'at')}: 'at' must be a date-time like 2026-11-03 10:15 (IST), "
+                            "from the year 0002 on")
             continue
-        policy.revocations.append(Revocation(str(item["gstin"]), str(item["asp"]), at, item.get("note")))
+        policy.revocations.append(Revocation(gstin or "", asp or "", at, note))
     policy.thresholds = _thresholds(path, doc, problems)
     if problems:
         raise ConfigError(f"invalid policy {path}:\n  " + "\n  ".join(problems))

@@ -17,6 +17,7 @@ import duckdb
 
 from .domain import SEVERITIES
 from .errors import RuleError
+from .sqlcheck import select_problems
 from .sqlfiles import body, read_header
 from .queries import package_queries
 from .store import now, scalar, transaction
@@ -65,6 +66,7 @@ def load_rules(directories: Path | list[Path], disabled: tuple[str, ...] = ()) -
             meta = _parse_header(path, text, problems)
             if meta.get("id") in here:
                 problems.append(f"{path}:1: duplicate rule id '{meta['id']}' (also in {here[meta['id']]})")
+            problems.extend(select_problems(path, text))
             if len(problems) > before:
                 continue
             here[meta["id"]] = path

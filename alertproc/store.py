@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 from collections.abc import Iterator
@@ -56,6 +57,11 @@ def _explain(exc: duckdb.Error, path: str) -> Exception:
     return DatabaseError(f"{path}: {text.splitlines()[0]}")
 
 
+def disk_full(exc: BaseException) -> bool:
+    """Whether a DuckDB (or OS) error is a full disk."""
+    return "No space left on device" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC
+
+
 # What `alertproc sql` runs under: a query sees the database and nothing else. Without it,
 # `COPY (...) TO '/any/path'` writes files (over rules/*.sql, which detect then runs),
 # read_text('/etc/shadow') reads them and INSTALL downloads code.
@@ -88,10 +94,14 @@ def connect(path: str | Path, read_only: bool = False, sandboxed: bool = False) 
     con.execute("set TimeZone = 'UTC'")
     if sandboxed:
         con.execute("set lock_configuration = true")  # after our own settings: the query may not undo them
+    version = SCHEMA_VERSION if path == ":memory:" else _version(con)
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise DatabaseError(f"{path} was written by a newer alertproc (schema version {version}; this one knows up to "
+                            f"{SCHEMA_VERSION}); upgrade alertproc (`pip install -U alertproc`) to use it")
     if not read_only:
         migrate(con)
     elif path != ":memory:":
-        version = con.execute("select max(version) from schema_version").fetchall()[0][0]
         if version < SCHEMA_VERSION:
             con.close()
             raise DatabaseError(f"{path} has schema version {version}, this alertproc needs {SCHEMA_VERSION}; "
@@ -107,7 +117,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("commit")
     except duckdb.Error:
-        con.execute("rollback")
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass  # a failed commit (a full disk) has ended the transaction already: the first error is the news
         raise
 
 
@@ -118,6 +131,13 @@ def _rekey(con: duckdb.DuckDBPyConnection) -> None:
 
 # Steps a migration's SQL cannot express, run after that file in the same transaction.
 _PYTHON_STEPS = {7: _rekey}
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of a database file (0: a new, empty file)."""
+    known = con.execute("select count(*) from duckdb_tables() where table_name = 'schema_version' "
+                        "and database_name = current_database()").fetchall()[0][0]
+    return int(con.execute("select coalesce(max(version), 0) from schema_version").fetchall()[0][0]) if known else 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

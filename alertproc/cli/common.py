@@ -19,6 +19,7 @@ from ..errors import AlertprocError
 from ..fetch import FetchResult
 from ..ingest import IngestStats
 from ..masking import install_log_filter, mask
+from ..store import disk_full
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
 
@@ -155,6 +156,10 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug or an environment problem: say so in one line for cron mail
+        if disk_full(exc):
+            click.echo(f"alertproc: error: the disk is full ({mask(str(exc).splitlines()[0])}); free space and run "
+                       "again: what was not committed is not kept, the next run takes it up", err=True)
+            sys.exit(EXIT_FAILURE)
         if verbose:
             click.echo(mask(traceback.format_exc()), err=True, nl=False)
             sys.exit(EXIT_FAILURE)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .domain import SEVERITIES
+from .masking import secret_variable
 from .errors import ConfigError
 
 def shipped(name: str) -> Path:
@@ -244,6 +245,8 @@ def _section(cls: type, declared: dict, section: dict, where: str):
         if key not in declared:
             raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(declared)})")
         values[key] = _typed(declared, key, value, where)
+        if key.endswith("_env"):
+            secret_variable(values[key])  # its value is a secret: no child process inherits it
     return cls(**values)
 
 

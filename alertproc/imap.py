@@ -24,12 +24,14 @@ from typing import TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from .deadline import Deadline, connecting
 from .domain import backoff
+from .imapbounds import BoundedIMAPClient
 from .config import ImapSettings
 from .errors import ConfigError, FetchError
 from .archive import sha256_hex
 from .mailbox import RawMail, Selection, SyncState, Wanted
-from .masking import mask, remember
+from .masking import child_environment, mask, remember, remember_login
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,7 +55,8 @@ def _run_secret_command(command: str, what: str) -> str:
     """The first line a password or token command prints; its stderr is passed on (masked)
     as warnings, since it often says what to do ("refresh token expired: log in again")."""
     try:
-        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=False,
+                              env=child_environment())
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         raise ConfigError(f"{what} could not be run: {type(exc).__name__}") from None
     output = done.stdout.strip()
@@ -139,22 +142,12 @@ class ImapMailbox:
         """Open the connection and log in (raises :class:`FetchError` with what to fix)."""
         cfg = self.cfg
         port = cfg.port or (993 if cfg.tls == "ssl" else 143)
+        kind, secret = credential(cfg, self.environ)  # before the clock starts: a token provider may take its time
+        remember_login(cfg.username, secret)  # and the SASL strings it goes in, which a server may echo
+        deadline = Deadline(cfg.timeout)
         try:
-            client = IMAPClient(cfg.host, port=port, ssl=cfg.tls == "ssl",
-                                ssl_context=tls_context(cfg) if cfg.tls == "ssl" else None,
-                                timeout=cfg.timeout)
-            client.normalise_times = False  # keep INTERNALDATE's offset instead of local naive time
-            self._count_commands(client)
-            if cfg.tls == "starttls":
-                client.starttls(tls_context(cfg))
-            kind, secret = credential(cfg, self.environ)
-            if kind == "oauth2" and cfg.oauth2_mechanism == "oauthbearer":
-                client.oauthbearer_login(cfg.username, secret)
-            elif kind == "oauth2":
-                client.oauth2_login(cfg.username, secret)
-            else:
-                client.login(cfg.username, secret)
-            self._capabilities = frozenset(c.decode().upper() for c in client.capabilities())
+            with deadline:
+                client = self._log_in(port, deadline, kind, secret)
         except ssl.SSLCertVerificationError as exc:
             raise FetchError(f"the TLS certificate of {cfg.host} could not be verified ({exc.verify_message}); "
                              "fix the server certificate or set ca_file to your company CA") from None
@@ -162,8 +155,32 @@ class ImapMailbox:
             raise FetchError(f"login as {cfg.username} on {cfg.host} failed: {_server_text(exc)}; "
                              "check the user name and the password or token source") from None
         except (OSError, IMAPClientError) as exc:
+            if deadline.expired:
+                raise FetchError(f"{cfg.host}:{port} did not finish greeting and login within timeout = {cfg.timeout} s "
+                                 "(a server answering a byte at a time); the next run tries again") from None
             raise FetchError(f"cannot reach {cfg.host}:{port}: {_server_text(exc)}; check host, port and tls") from None
+        finally:
+            connecting(None)
         self.client = client
+
+    def _log_in(self, port: int, deadline: Deadline, kind: str, secret: str) -> IMAPClient:
+        """Connect, STARTTLS when asked, log in; the socket is cut when ``deadline`` passes."""
+        cfg = self.cfg
+        connecting(deadline)
+        client = BoundedIMAPClient(cfg.host, port=port, ssl=cfg.tls == "ssl",
+                                   ssl_context=tls_context(cfg) if cfg.tls == "ssl" else None, timeout=cfg.timeout)
+        client.normalise_times = False  # keep INTERNALDATE's offset instead of local naive time
+        self._count_commands(client)
+        if cfg.tls == "starttls":
+            client.starttls(tls_context(cfg))
+        if kind == "oauth2" and cfg.oauth2_mechanism == "oauthbearer":
+            client.oauthbearer_login(cfg.username, secret)
+        elif kind == "oauth2":
+            client.oauth2_login(cfg.username, secret)
+        else:
+            client.login(cfg.username, secret)
+        self._capabilities = frozenset(c.decode().upper() for c in client.capabilities())
+        return client
 
     def _count_commands(self, client: IMAPClient) -> None:
         """Count every command sent (benchmarks check that a no-op sync costs a constant few).
@@ -220,17 +237,22 @@ class ImapMailbox:
     def call(self, operation: Callable[[IMAPClient], T], what: str) -> T:
         """Run ``operation`` on the client; on a dropped connection reconnect and retry."""
         for attempt in range(self.cfg.retries + 1):
+            deadline = Deadline(self.cfg.timeout)  # `timeout` bounds the whole command, not only each read
             try:
                 if self.client is None:
                     self._reconnect()
-                return operation(self.client)
+                with deadline:
+                    deadline.watch(self.client._imap.sock)
+                    return operation(self.client)
             except _DROPPED as exc:
-                self.client = None
+                self.drop()  # its socket too: a cut connection is not reused
+                why = (f"no complete answer within timeout = {self.cfg.timeout} s" if deadline.expired
+                       else _server_text(exc) if isinstance(exc, IMAPClientAbortError) else type(exc).__name__)
                 if attempt == self.cfg.retries:
-                    raise FetchError(f"{what}: connection to {self.cfg.host} lost {attempt + 1} times "
-                                     f"({type(exc).__name__}); the next run resumes where this one stopped") from None
+                    raise FetchError(f"{what}: connection to {self.cfg.host} lost {attempt + 1} times ({why}); "
+                                     "the next run resumes where this one stopped") from None
                 delay = backoff(attempt, 30)
-                log.warning("%s: connection lost (%s); reconnecting in %ss", what, type(exc).__name__, delay)
+                log.warning("%s: connection lost (%s); reconnecting in %ss", what, mask(why), delay)
                 self.sleep(delay)
             except IMAPClientError as exc:
                 raise FetchError(f"{what}: the server said: {_server_text(exc)}") from None

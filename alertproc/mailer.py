@@ -9,9 +9,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from .config import SmtpSettings
+from .deadline import Deadline, connecting, created
 from .errors import ConfigError, FetchError
 from .imap import _run_secret_command, is_loopback
-from .masking import mask, remember
+from .masking import mask, remember, remember_login
 
 
 def _context(cfg: SmtpSettings) -> ssl.SSLContext:
@@ -39,31 +40,57 @@ def send_report(cfg: SmtpSettings, report: Path, recipients: list[str], subject:
     deliver(cfg, report_message(report, cfg.from_addr, recipients, subject), environ)
 
 
+class _Plain(smtplib.SMTP):
+    """Hands its socket to the deadline of the delivery in progress as soon as it exists."""
+
+    def _get_socket(self, host, port, timeout):
+        return created(super()._get_socket(host, port, timeout))
+
+
+class _Tls(smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        return created(super()._get_socket(host, port, timeout))
+
+
+def _secret(cfg: SmtpSettings, environ: dict[str, str]) -> str:
+    if cfg.password_command:
+        secret = _run_secret_command(cfg.password_command, "[smtp] password_command")
+    else:
+        secret = environ.get(cfg.password_env, "")
+        if not secret:
+            raise ConfigError(f"environment variable {cfg.password_env} ([smtp] password_env) is not set")
+    remember_login(cfg.username, secret)  # masked wherever a server echoes it, as is or in AUTH PLAIN's base64
+    return secret
+
+
 def deliver(cfg: SmtpSettings, message: EmailMessage, environ: dict[str, str]) -> None:
     """Send ``message`` over SMTP with verified TLS; the password never leaves this function."""
     if cfg.tls == "none" and not is_loopback(cfg.host):
         raise ConfigError(f'[smtp] tls = "none" is refused for {cfg.host}: plain SMTP is only allowed on loopback')
     port = cfg.port or {"ssl": 465, "starttls": 587, "none": 25}[cfg.tls]
+    secret = _secret(cfg, environ) if cfg.username else ""
+    deadline = Deadline(cfg.timeout)  # `timeout` bounds the whole delivery: a trickling server cannot hold the run
     try:
-        if cfg.tls == "ssl":
-            client = smtplib.SMTP_SSL(cfg.host, port, timeout=cfg.timeout, context=_context(cfg))
-        else:
-            client = smtplib.SMTP(cfg.host, port, timeout=cfg.timeout)
-        with client:
-            if cfg.tls == "starttls":
-                client.starttls(context=_context(cfg))
-            if cfg.username:
-                if cfg.password_command:
-                    secret = _run_secret_command(cfg.password_command, "[smtp] password_command")
-                else:
-                    secret = remember(environ.get(cfg.password_env, ""))  # masked wherever a server echoes it
-                    if not secret:
-                        raise ConfigError(f"environment variable {cfg.password_env} ([smtp] password_env) is not set")
-                client.login(cfg.username, secret)
-            client.send_message(message)
+        with deadline:
+            connecting(deadline)
+            if cfg.tls == "ssl":
+                client = _Tls(cfg.host, port, timeout=cfg.timeout, context=_context(cfg))
+            else:
+                client = _Plain(cfg.host, port, timeout=cfg.timeout)
+            with client:
+                if cfg.tls == "starttls":
+                    client.starttls(context=_context(cfg))
+                if cfg.username:
+                    client.login(cfg.username, secret)
+                client.send_message(message)
     except ssl.SSLCertVerificationError as exc:
         raise FetchError(f"the TLS certificate of {cfg.host} could not be verified ({exc.verify_message})") from None
     except smtplib.SMTPAuthenticationError as exc:
         raise FetchError(f"SMTP login as {cfg.username} on {cfg.host} failed ({exc.smtp_code})") from None
     except (smtplib.SMTPException, OSError) as exc:
+        if deadline.expired:
+            raise FetchError(f"sending mail through {cfg.host}:{port} did not finish within timeout = {cfg.timeout} s"
+                             ) from None
         raise FetchError(mask(f"sending mail through {cfg.host}:{port} failed: {type(exc).__name__}: {exc}")) from None
+    finally:
+        connecting(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from dovecot import free_port
@@ -15,10 +16,13 @@ class RewritingProxy:
     through ``rewrite`` (return None to drop it). Use as a context manager."""
 
     def __init__(self, upstream: int, rewrite: Callable[[bytes], bytes | None] = lambda line: line,
-                 refuse: Callable[[bytes], bool] = lambda line: False):
+                 refuse: Callable[[bytes], bool] = lambda line: False, pace: Callable[[bytes], float] = lambda line: 0,
+                 answer: Callable[[bytes], bytes | None] = lambda line: None):
         """``refuse``: client command lines the proxy answers with BAD itself, as a server that
-        cannot parse them would (never forwarded)."""
-        self.upstream, self.rewrite, self.refuse = upstream, rewrite, refuse
+        cannot parse them would (never forwarded). ``pace``: seconds between the bytes of a
+        server line (a server trickling its answer); 0 sends it at once. ``answer``: what the
+        proxy itself answers to a client line instead of forwarding it (None: forward)."""
+        self.upstream, self.rewrite, self.refuse, self.pace, self.answer = upstream, rewrite, refuse, pace, answer
         self.port = free_port()
         self.listener = socket.create_server(("127.0.0.1", self.port))
         self.sockets: list[socket.socket] = []
@@ -50,7 +54,10 @@ class RewritingProxy:
         reader = client.makefile("rb")
         try:
             for line in reader:
-                if self.refuse(line):
+                answered = self.answer(line)
+                if answered is not None:
+                    client.sendall(answered)
+                elif self.refuse(line):
                     client.sendall(line.split(b" ", 1)[0] + b" BAD Error in IMAP command: unknown argument\r\n")
                 else:
                     server.sendall(line)
@@ -64,7 +71,12 @@ class RewritingProxy:
         try:
             for line in reader:
                 changed = self.rewrite(line)
-                if changed is not None:
+                delay = self.pace(line)
+                if changed is not None and delay:
+                    for byte in changed:
+                        target.sendall(bytes([byte]))
+                        time.sleep(delay)
+                elif changed is not None:
                     target.sendall(changed)
         except OSError:
             pass

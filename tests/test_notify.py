@@ -131,3 +131,121 @@ def test_the_webhook_markup_follows_its_host():
     assert webhook_format("https://hooks.slack.com/services/T/B/x") == "slack"
     assert webhook_format("https://contoso.webhook.office.com/webhookb2/x") == "teams"
     assert webhook_format("https://prod-12.westus.logic.azure.com/workflows/x") == "teams"
+
+
+@pytest.fixture
+def teams():
+    """A receiver that refuses bodies over 28 KB, as Microsoft Teams does (HTTP 413)."""
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if len(body) > 28 * 1024:
+                self.send_response(413)
+            else:
+                received.append(json.loads(body))
+                self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+
+
+def spoof_claiming(con, asp_name):
+    con.execute("""insert into findings select 'f-huge', 'spoofed_alert', 'high', '27AAPFU0939F1ZV', ?, now(),
+                   'Spoofed alert claims ' || ?, 'detail ' || ?, [], now(), now()""", [asp_name, asp_name, asp_name])
+
+
+def test_one_oversized_finding_never_silences_the_channel(sample_con, teams):
+    """A spoof claiming a 100 KB ASP name made the one POST with every pending finding exceed Teams'
+    28 KB: every finding failed with it, every run (issue #28 item 10)."""
+    url, received = teams
+    spoof_claiming(sample_con, "Acme " * 20_000)
+    result = notify(sample_con, notify_settings({"webhook_url": url, "webhook_format": "teams"}, "test"), None, {},
+                    sleep=lambda s: None)
+    highs = high_count(sample_con)
+    assert result.sent == {"webhook": highs} and not result.failed
+    delivered = [f for payload in received for f in payload["findings"]]
+    assert sorted(f["finding_id"] for f in delivered) == sorted(
+        r[0] for r in sample_con.execute("select finding_id from findings where severity = 'high'").fetchall())
+    huge = next(f for f in delivered if f["finding_id"] == "f-huge")
+    assert len(huge["asp_name"]) < 300 and "[cut: 100,000 characters; the report has it all]" in huge["asp_name"]
+
+
+def test_many_findings_go_in_batches_within_the_channel_limit(sample_con, teams):
+    url, received = teams
+    for n in range(60):
+        sample_con.execute("""insert into findings select 'f-' || ?, 'spoofed_alert', 'high', '27AAPFU0939F1ZV', 'A',
+                              now(), 'Spoofed alert ' || ?, repeat('d', 1900), [], now(), now()""", [n, n])
+    result = notify(sample_con, notify_settings({"webhook_url": url, "webhook_format": "teams"}, "test"), None, {},
+                    sleep=lambda s: None)
+    assert not result.failed and result.sent["webhook"] == high_count(sample_con) and len(received) > 3
+    assert sum(len(p["findings"]) for p in received) == high_count(sample_con)
+
+
+def test_a_trickling_webhook_is_cut_by_the_deadline_and_the_other_channels_still_go(sample_con, tmp_path):
+    """A receiver answering a byte every half second held `run` past 90 s (issue #28 item 6)."""
+    import socket
+    import time
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    break
+                time.sleep(0.5)
+            conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    out = tmp_path / "command.json"
+    cfg = notify_settings({"webhook_url": f"http://127.0.0.1:{listener.getsockname()[1]}/hook", "timeout": 2,
+                           "retries": 2, "command": f"sh -c 'cat > {out}'"}, "test")
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=notify(sample_con, cfg, None, {},
+                                                                           sleep=lambda s: None)), daemon=True)
+    worker.start()
+    worker.join(60)
+    listener.close()
+    assert not worker.is_alive(), "notify still waiting for the webhook after 60 s"
+    result = outcome["result"]
+    assert "did not answer within timeout = 2 s" in result.failed["webhook"]
+    assert result.sent == {"command": high_count(sample_con)} and out.exists()
+
+
+def test_a_failure_text_is_masked_where_it_is_stored(sample_con):
+    """The server's text went into notifications.error as it was."""
+    from http.server import HTTPServer
+    from alertproc.masking import remember
+    remember("hunter2-secret-value")
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(500, "Internal error: password hunter2-secret-value rejected")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cfg = notify_settings({"webhook_url": f"http://127.0.0.1:{server.server_address[1]}/", "retries": 1}, "test")
+    result = notify(sample_con, cfg, None, {}, sleep=lambda s: None)
+    server.shutdown()
+    stored = [r[0] for r in sample_con.execute("select distinct error from notifications").fetchall()]
+    assert "hunter2" not in result.failed["webhook"] and stored and all("hunter2" not in e for e in stored)
+    assert all("********" in e for e in stored)

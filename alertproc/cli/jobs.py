@@ -17,8 +17,8 @@ from ..errors import ConfigError
 from ..mailer import send_report
 from ..lake import ENGINES
 from ..report import choose_period
-from .common import (EXIT_FAILURE, cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
-                     settings_options)
+from .common import (EXIT_FAILURE, cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import,
+                     progress_bar, say, settings_options)
 
 
 @cli.command()
@@ -66,11 +66,11 @@ def run(settings, source: Path | None, kind: str | None, sms_files: tuple[Path, 
             print_filing(fetched)
         print_findings(summary.detect)
         if summary.notified:
-            click.echo(f"notified: {summary.notified.sent or 'nothing new'}"
+            say(f"notified: {summary.notified.sent or 'nothing new'}"
                        + (f"; failed: {summary.notified.failed}" if summary.notified.failed else ""))
         click.echo(f"report: {summary.report}")
     for name, why in summary.failed.items():
-        click.echo(f"alertproc: error: mailbox {name} was not synced: {why}", err=True)
+        say(f"alertproc: error: mailbox {name} was not synced: {why}", err=True)
     if summary.failed:
         sys.exit(EXIT_FAILURE)  # before findings: a mailbox not read means the findings are incomplete
     exit_for_findings(fail_on, summary.detect.by_severity)

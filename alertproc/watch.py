@@ -10,7 +10,9 @@ mail marks its account due; the main
 loop then runs the ordinary pipeline (fetch, archive, load, file away, detect, notify) for the
 due accounts under the run lock, so `alertproc sql` and reports work between batches. An
 account whose server is down is retried with backoff while the others go on. SIGTERM or
-SIGINT stops after the batch in hand is committed.
+SIGINT stops after the batch in hand is committed. Each listener's last answer and problem go
+to a heartbeat file beside the database (:mod:`alertproc.heartbeat`), which `alertproc status`
+reads to name an account not heard from.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from . import pipeline
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .domain import backoff
 from .errors import ConfigError, FetchError, LockedError
+from .heartbeat import Heartbeat
 from .imap import ImapMailbox
 from .masking import mask
 from .notify import notify
@@ -57,7 +60,9 @@ class Listener:
         stop = self.watcher.stop
         while not stop.is_set():
             try:
-                if self.wait_for_mail():
+                mail = self.wait_for_mail()
+                self.watcher.heartbeat.heard(self.imap.label)
+                if mail:
                     self.processed.clear()
                     self.due_at = time.monotonic()
                     self.watcher.mark_due(self)
@@ -69,6 +74,7 @@ class Listener:
                 self.failures += 1
                 delay = max(backoff(self.failures, 300), min(self.imap.poll_seconds, 300))
                 log.warning("%s: %s; listening again in %ss", self.imap.label, mask(str(exc)), delay)
+                self.watcher.heartbeat.trouble(self.imap.label, mask(str(exc)))
                 self.close(polite=False)
                 stop.wait(delay)
         self.close()
@@ -156,6 +162,7 @@ class Watcher:
         self.failures: dict[str, int] = {}
         self.cycles = 0
         self._lock = threading.Lock()
+        self.heartbeat = Heartbeat(self.settings.db, {imap.label: imap.poll_seconds for imap in self.accounts})
 
     def mark_due(self, listener: Listener) -> None:
         """Called by a listener: its account has new mail."""
@@ -185,9 +192,11 @@ class Watcher:
                     delay = backoff(failures, 300)
                     self.retry_at[imap.label] = time.monotonic() + delay
                     log.warning("%s: %s; retrying in %ss", imap.label, mask(str(exc)), delay)
+                    self.heartbeat.trouble(imap.label, mask(str(exc)))
                     listener.processed.set()
                     continue
                 self.failures.pop(imap.label, None)
+                self.heartbeat.heard(imap.label)
                 listener.processed.set()
                 new += fetched.imported.new
                 log.info("cycle: %d new, %d filed, %d suspicious in %s", fetched.imported.new,
@@ -243,5 +252,6 @@ class Watcher:
                 listener.processed.set()
             for thread in threads:
                 thread.join(timeout=5)
+            self.heartbeat.stopped()
         log.info("stopped")
         return 0

@@ -102,3 +102,36 @@ def test_a_listener_survives_its_session_being_kicked_while_idling(tmp_path):
             watcher.send_signal(signal.SIGTERM)
             out, err = watcher.communicate(timeout=30)
         assert watcher.returncode == 0, err
+
+
+def test_status_names_an_account_watch_has_not_heard_from(tmp_path):
+    """A listener that cannot reach its server never writes to the database, so a deaf account
+    looked like a quiet one (issue #28 item 2): status now says which one is not heard from."""
+    with Dovecot() as server:
+        table = server.imap_table(poll_seconds=1, idle_seconds=60).replace("[imap]", "[[imap]]\nname = \"alice\"")
+        table += ('[[imap]]\nname = "gone"\nhost = "127.0.0.1"\nport = 1\ntls = "none"\nusername = "x"\n'
+                  'password_env = "TEST_IMAP_PASSWORD"\npoll_seconds = 1\n')
+        (tmp_path / "alertproc.toml").write_text(table)
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
+        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = {}
+
+        def status_says_gone_is_silent():
+            done = subprocess.run([sys.executable, "-m", "alertproc", "status"], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True)
+            said["out"] = done.stdout + done.stderr
+            return done.returncode == 0 and "NOT HEARD FROM: gone" in done.stdout
+
+        try:
+            assert wait_until(status_says_gone_is_silent, seconds=60), said.get("out")
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            watcher.communicate(timeout=30)
+        out = said["out"]
+        assert "watch: running (pid" in out and "NOT HEARD FROM: gone: never heard from — cannot reach 127.0.0.1:1" in out
+        assert "  alice: last heard from " in out and "NOT HEARD FROM: alice" not in out
+        stopped = subprocess.run([sys.executable, "-m", "alertproc", "status", "--json"], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True)
+        watch = __import__("json").loads(stopped.stdout)["watch"]
+        assert watch["running"] is False and watch["stopped_at"] and not any(a["silent"] for a in watch["accounts"].values())

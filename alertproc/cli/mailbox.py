@@ -14,9 +14,11 @@ import click
 from .. import pipeline, store
 from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import, progress_bar, say, settings_options
 from ..doctor import diagnose, init as init_files
+from ..domain import IST
 from ..errors import ConfigError, FetchError
 from ..fetch import retention_cutoff
 from ..masking import MaskingFilter, mask
+from ..heartbeat import listening
 from ..status import operator_status
 from ..watch import Watcher
 
@@ -181,11 +183,35 @@ def watch(settings, account: str | None) -> None:
     sys.exit(Watcher(settings, accounts, notify_cfg, smtp, dict(os.environ)).run())
 
 
+def ist(when) -> str:
+    """A UTC datetime as Indians write it, in IST: 07-12-2026 10:15 IST."""
+    return when.astimezone(IST).strftime("%d-%m-%Y %H:%M IST")
+
+
+def _print_watch(watch: dict | None) -> None:
+    """The watch part of `status`: first, since a deaf account is the news."""
+    if watch is None:
+        return
+    if watch.get("unreadable"):
+        say(f"watch: cannot read its heartbeat ({watch['unreadable']})")
+        return
+    state = (f"running (pid {watch['pid']}, since {ist(watch['started_at'])})" if watch["running"]
+             else f"not running (last started {ist(watch['started_at'])})")
+    click.echo(f"watch: {state}")
+    for label, account in watch["accounts"].items():
+        heard = f"last heard from {ist(account['heard_at'])}" if account["heard_at"] else "never heard from"
+        flag = "NOT HEARD FROM: " if account["silent"] else ""
+        problem = f" — {account['problem']}" if account["problem"] else ""
+        say(f"  {flag}{label}: {heard}{problem}")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @settings_options
 def status(settings, as_json: bool) -> None:
-    """What an operator checks first: last runs, sync state, findings, last alerts, archive.
+    """What an operator checks first: whether `alertproc watch` hears from each account
+    (NOT HEARD FROM names one silent for three check periods), last runs, sync state,
+    findings, last alerts, archive.
 
     \b
     Example:
@@ -196,9 +222,11 @@ def status(settings, as_json: bool) -> None:
         report_ = operator_status(con, Path(settings.archive))
     finally:
         con.close()
+    report_["watch"] = listening(settings.db)
     if as_json:
         click.echo(json.dumps(report_, indent=2, default=str))
         return
+    _print_watch(report_["watch"])
     click.echo("last runs:")
     for run_ in report_["runs"]:
         say(f"  {run_['command']:<18} {run_['status']:<7} {run_['finished_at'] or run_['started_at']}  "

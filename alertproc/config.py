@@ -78,6 +78,9 @@ class Settings:
                 "subject, repeatedly ([EXTERNAL], AW:, WG:, ***SPAM*** ...)"})
     sms_senders: str = field(default=r"^[A-Z0-9]{2}-GST(IND|NIN)$", metadata={
         "help": "regular expression for the sender ids of GST SMS (VM-GSTIND, JD-GSTNIN, ...)"})
+    max_mail_mb: int = field(default=25, metadata={
+        "help": "a mail larger than this (MB) is archived whole but not read: unparsed, \"too large\" "
+                "(GST alerts are a few KB)", "range": (1, 200)})
 
     @property
     def sender_set(self) -> frozenset[str]:

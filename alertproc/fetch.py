@@ -23,7 +23,7 @@ from .errors import ConfigError, FetchError
 from .faults import crash_point
 from .imap import ImapMailbox
 from .ingest import PARALLEL_FROM, IngestStats, ingest_batches, start_workers
-from .mailbox import Mailbox, RawMail, SyncState, Wanted
+from .mailbox import Mailbox, RawMail, SyncState, Wanted, split_batches
 from .parse import MailReader
 from .senders import GENUINE, SUSPECT_VERDICTS
 from .store import first_row, now
@@ -128,7 +128,7 @@ def sync(con: duckdb.DuckDBPyConnection | None, mailbox: Mailbox, archive: Archi
         targets = {"filed": folder(filing.filed)}
         if filing.suspicious:
             targets["suspicious"] = folder(filing.suspicious)
-    batches = [refs[start:start + batch_size] for start in range(0, len(refs), batch_size)]
+    batches = split_batches(refs, batch_size, mailbox.sizes(refs) if refs else {})
     if dry_run:  # the run's own reading and move plan, on the whole mail, with nothing stored or moved
         for batch in batches:
             mails = mailbox.fetch_batch(batch)

@@ -374,6 +374,15 @@ class ImapMailbox:
             return max((int(data[b"UID"]) for data in found.values() if b"UID" in data), default=0)
         return self.call(ask, "fetch the highest UID")
 
+    def sizes(self, refs: list) -> dict[int, int]:
+        """RFC822.SIZE of each UID of ``refs`` (5000 per FETCH: Dovecot limits command length)."""
+        found: dict[int, int] = {}
+        for start in range(0, len(refs), 5000):
+            chunk = refs[start:start + 5000]
+            fetched = self.call(lambda c, chunk=chunk: c.fetch(chunk, ["RFC822.SIZE"]), "fetch sizes")
+            found.update({uid: int(data.get(b"RFC822.SIZE") or 0) for uid, data in fetched.items()})
+        return found
+
     def fetch_batch(self, refs: list) -> list[RawMail]:
         """The raw mail of UIDs ``refs`` of the selected folder (at most 5000)."""
         fetched = self.fetch(refs, FETCH_PARTS)

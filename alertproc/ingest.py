@@ -13,7 +13,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from itertools import islice
 
 import duckdb
 
@@ -21,7 +20,7 @@ from .archive import Archive
 from .faults import crash_point
 from .parse import MailReader, ParsedMail
 from .senders import GENUINE
-from .mailbox import RawMail
+from .mailbox import BATCH_BYTES, RawMail
 from .store import insert_batch, message_id_owners, now, stored_messages
 
 DEFAULT_BATCH = 1000
@@ -209,9 +208,16 @@ class IngestStats:
 
 
 def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
-    """Consecutive lists of at most ``size`` items."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
+    """Consecutive lists of at most ``size`` mails and :data:`~alertproc.mailbox.BATCH_BYTES` bytes."""
+    batch: list[RawMail] = []
+    total = 0
+    for mail in items:
+        if batch and (len(batch) >= size or total + len(mail.raw) > BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(mail)
+        total += len(mail.raw)
+    if batch:
         yield batch
 
 

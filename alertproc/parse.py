@@ -147,6 +147,27 @@ def suspicious_event(candidates: list, subject: str, text: str, sent_at: datetim
                      format_id=claimed.get("format_id"))
 
 
+HEADER_BYTES = 256 * 1024  # what is read of a mail too large to parse: its header block, at most this
+
+
+def too_large(raw: bytes, limit: int) -> ParsedMail:
+    """The row of a mail over the size budget: its headers only, ``unparsed`` with the reason.
+
+    Parsing a 40 MB mail costs several times its size in memory; no GST alert is that big.
+    It is archived whole (the caller does that), feeds no rule, and with no sender verdict
+    it is never filed away: a person looks at it.
+    """
+    head = raw[:HEADER_BYTES]
+    end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=len(head))
+    view = read_mail(head[:end] + b"\r\n\r\n")
+    row = _row(view, _address(unfold("\n".join(view.headers("From")))), view.subject,
+               view.headers("Authentication-Results"))
+    row.update(parse_status="unparsed", parse_error=(
+        f"too large: {len(raw) / 2**20:.1f} MB, over max_mail_mb = {limit // 2**20}; archived whole, not read "
+        "(open the archived copy, or raise max_mail_mb and run `alertproc reparse`)"))
+    return ParsedMail(row)
+
+
 @dataclass(frozen=True)
 class MailReader:
     """Everything that decides how a mail is read: formats, trusted senders and servers, prefixes."""
@@ -158,6 +179,7 @@ class MailReader:
     subject_prefixes: tuple[str, ...] = DEFAULT_SUBJECT_PREFIXES
     dkim_dns: DnsLookup | None = None  # a TXT look-up for the DKIM check (tests pass their own)
     trusted_forwarders: frozenset[str] = frozenset()
+    max_bytes: int = 25 * 2**20  # larger mail is archived whole but not read (max_mail_mb)
 
     @cached_property
     def _prefix_pattern(self) -> re2._Regexp:
@@ -197,6 +219,8 @@ class MailReader:
 
     def parse(self, raw: bytes) -> ParsedMail:
         """Read ``raw`` into a ``messages`` row and its events; a parser bug costs one ``unparsed`` row, never the batch."""
+        if len(raw) > self.max_bytes:
+            return too_large(raw, self.max_bytes)
         try:
             return self.parse_strict(raw)
         except Exception as exc:  # defence in depth: the message is still archived and shown

@@ -122,7 +122,7 @@ def reader_of(settings: Settings) -> MailReader:
     formats = formats_of(settings)
     reader = MailReader(formats, settings.sender_set, settings.require_auth_results,
                         frozenset(i.lower() for i in settings.trusted_authserv_ids), settings.subject_prefixes,
-                        trusted_forwarders=settings.forwarder_set)
+                        trusted_forwarders=settings.forwarder_set, max_bytes=settings.max_mail_mb * 2**20)
     reader.check()
     return reader
 

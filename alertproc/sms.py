@@ -47,17 +47,26 @@ class Sms:
 
 
 def read_xml(path: Path) -> Iterator[Sms]:
-    """SMS Backup & Restore XML (``<smses><sms address= date= body=/>``), streamed and defused."""
+    """SMS Backup & Restore XML (``<smses><sms address= date= body=/>``), streamed and defused.
+
+    Every top-level element is dropped once read — MMS too (``<mms>`` with its base64 parts,
+    often most of an export's bytes), which are skipped: memory holds one element at a time.
+    """
     try:
         events = iterparse(str(path), events=("start", "end"), forbid_dtd=True)
         root = None
+        depth = 0
         for number, (event, element) in enumerate(events):
-            if root is None and event == "start":
-                root = element
-            if event != "end" or element.tag != "sms":
+            if event == "start":
+                root = root if root is not None else element
+                depth += 1
                 continue
-            yield Sms(element.get("address", ""), parse_time(element.get("date")), element.get("body", ""),
-                      f"{path.name}#{number}")
+            depth -= 1
+            if depth != 1:  # the root's children are the records; their parts are dropped with them
+                continue
+            if element.tag == "sms":
+                yield Sms(element.get("address", ""), parse_time(element.get("date")), element.get("body", ""),
+                          f"{path.name}#{number}")
             element.clear()
             root.clear()  # keep memory flat on exports of any size
     except DefusedXmlException as exc:

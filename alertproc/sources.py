@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SourceError
-from .mailbox import RawMail, Selection, SyncState, Wanted
+from .mailbox import RawMail, Selection, SyncState, Wanted, split_batches
 
 LOCAL_KINDS = ("eml", "maildir", "mbox")
 log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ class LocalSource:
 
     def __iter__(self) -> Iterator[RawMail]:
         refs = self.new_messages(None, Wanted()).refs
-        for start in range(0, len(refs), READ_BATCH):
-            yield from self.fetch_batch(refs[start:start + READ_BATCH])
+        for batch in split_batches(refs, READ_BATCH, self.sizes(refs)):
+            yield from self.fetch_batch(batch)
 
     # --- the Mailbox seam -------------------------------------------------------------
 
@@ -87,6 +87,19 @@ class LocalSource:
         else:
             self._files = dict(self._maildir_files())
         return Selection(refs=list(self._files))
+
+    def sizes(self, refs: list) -> dict:
+        """Each message's size: its file's, or its span in the mbox."""
+        if self.kind == "mbox":
+            toc = getattr(self._open_mbox(), "_toc", {})  # mailbox.mbox's offsets, filled by keys()
+            return {key: toc[key][1] - toc[key][0] for key in refs if key in toc}
+        found = {}
+        for ref in refs:
+            try:
+                found[ref] = os.lstat(self._files[ref]).st_size
+            except (OSError, KeyError):
+                continue  # gone: fetch_batch skips it too
+        return found
 
     def fetch_batch(self, refs: list) -> list[RawMail]:
         """The messages named by ``refs``, read from disk."""

@@ -143,7 +143,9 @@ class ImapSettings:
         "help": "From fragment searched to catch look-alike senders ('' disables)"})
     mark_seen: bool = field(default=False, metadata={"help": "mark filed alerts as read"})
     batch_size: int = field(default=1000, metadata={"help": "messages per FETCH and per database commit (1-5000)"})
-    timeout: int = field(default=60, metadata={"help": "network timeout in seconds", "range": (1, 3600)})
+    timeout: int = field(default=60, metadata={
+        "help": "seconds a whole network exchange may take (connect and login; each command), not only one read",
+        "range": (1, 3600)})
     retries: int = field(default=4, metadata={"help": "reconnect attempts after a dropped connection",
                                              "range": (0, 20)})
     idle_seconds: int = field(default=1500, metadata={
@@ -205,7 +207,9 @@ class SmtpSettings:
     password_env: str = field(default="", metadata={"help": "environment variable holding the password"})
     password_command: str = field(default="", metadata={"help": "command printing the password"})
     from_addr: str = field(default="", metadata={"help": "From address of report mails"})
-    timeout: int = field(default=60, metadata={"help": "network timeout in seconds", "range": (1, 3600)})
+    timeout: int = field(default=60, metadata={
+        "help": "seconds a whole network exchange may take (connect and login; each command), not only one read",
+        "range": (1, 3600)})
 
 
 SMTP_SETTINGS = {f.name: f for f in fields(SmtpSettings)}

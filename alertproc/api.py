@@ -23,7 +23,7 @@ import duckdb
 
 from . import evidence as evidence_packs, pipeline, store, triage
 from .accesslog import LogImport
-from .config import Config, ImapSettings, Settings, load_config
+from .config import Config, Settings, load_config
 from .fetch import FetchResult
 from .ingest import IngestStats
 from .report import choose_period

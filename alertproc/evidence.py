@@ -3,8 +3,9 @@
 A pack holds the requested findings (CSV and JSON, with their triage history), every event
 behind them, the portal's access-log and active-token rows among those, every raw mail
 behind them exactly as archived (``mail/<sha256>.eml``), the period's HTML report (not in
-a one-finding pack: it would show the period's other findings), a ``manifest.json`` and a ``SHA256SUMS`` with the SHA-256 of every file, and a README saying
-how to check it. Nothing outside the requested findings goes in.
+a one-finding pack: it would show the period's other findings), a ``manifest.json`` and a
+``SHA256SUMS`` with the SHA-256 of every file, and a README saying how to check it. Nothing
+outside the requested findings goes in.
 """
 
 from __future__ import annotations

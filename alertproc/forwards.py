@@ -99,7 +99,7 @@ def innermost(text: str, senders: frozenset[str]) -> Forwarded | None:
         return None
     lines = text.split("\n")
     blocks = _blocks(lines)
-    for number, (start, end, fields) in reversed(list(enumerate(blocks))):
+    for number, (_start, end, fields) in reversed(list(enumerate(blocks))):
         address = _ADDRESS.search(fields["from"])
         sender = address.group(0).lower() if address else None
         if sender not in senders:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 SUFFIX = ".watch.json"
-MARGIN_SECONDS = 10  # a check takes a moment; a file written a second late is no silence
+MARGIN_SECONDS = 5  # a check takes a moment; a file written a second late is no silence
 
 
 def heartbeat_path(db: str | Path) -> Path:

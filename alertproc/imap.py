@@ -7,12 +7,9 @@ UIDVALIDITY changed meanwhile (the UIDs in hand would then name other messages).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import shlex
 import socket
 import ssl
-import subprocess
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -31,7 +28,8 @@ from .config import ImapSettings
 from .errors import ConfigError, FetchError
 from .archive import sha256_hex
 from .mailbox import RawMail, Selection, SyncState, Wanted
-from .masking import child_environment, mask, remember, remember_login
+from .credentials import from_command, from_env, is_loopback, tls_context
+from .masking import mask, remember, remember_login
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,26 +49,6 @@ class FolderState:
     exists: int
 
 
-def _run_secret_command(command: str, what: str) -> str:
-    """The first line a password or token command prints; its stderr is passed on (masked)
-    as warnings, since it often says what to do ("refresh token expired: log in again")."""
-    try:
-        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=False,
-                              env=child_environment())
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"{what} could not be run: {type(exc).__name__}") from None
-    output = done.stdout.strip()
-    secret = remember(output.splitlines()[0]) if output else ""
-    said = mask(done.stderr).strip().splitlines()
-    for line in said[-5:]:
-        log.warning("%s: %s", what, line)
-    if done.returncode != 0 or not secret:
-        # Never echo its output: it may hold the secret or part of it.
-        raise ConfigError(f"{what} failed (exit {done.returncode}, {len(output)} characters of output)"
-                          + (f": {said[-1][:200]}" if said else ""))
-    return secret
-
-
 def credential(cfg: ImapSettings, environ: dict[str, str]) -> tuple[str, str]:
     """``("password", secret)`` or ``("oauth2", token)``, fetched anew at each call (a token
     command or provider is asked again on every connect: tokens expire after about an hour)."""
@@ -78,34 +56,10 @@ def credential(cfg: ImapSettings, environ: dict[str, str]) -> tuple[str, str]:
         from .oauth import access_token  # the provider libraries are optional extras
         return "oauth2", remember(access_token(cfg, environ))
     if cfg.oauth2_token_command:
-        return "oauth2", _run_secret_command(cfg.oauth2_token_command, "oauth2_token_command")
+        return "oauth2", from_command(cfg.oauth2_token_command, "oauth2_token_command")
     if cfg.password_command:
-        return "password", _run_secret_command(cfg.password_command, "password_command")
-    secret = environ.get(cfg.password_env, "")
-    if not secret:
-        raise ConfigError(f"environment variable {cfg.password_env} (password_env) is not set")
-    return "password", remember(secret)
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` names this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def tls_context(cfg: ImapSettings) -> ssl.SSLContext:
-    """Certificate and host-name verification on, always; ``ca_file`` adds a trusted CA."""
-    context = ssl.create_default_context()
-    if cfg.ca_file:
-        try:
-            context.load_verify_locations(cafile=cfg.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"ca_file {cfg.ca_file}: cannot be loaded: {exc}") from None
-    return context
+        return "password", from_command(cfg.password_command, "password_command")
+    return "password", from_env(environ, cfg.password_env, "password_env")
 
 
 class ImapMailbox:
@@ -168,11 +122,11 @@ class ImapMailbox:
         cfg = self.cfg
         connecting(deadline)
         client = BoundedIMAPClient(cfg.host, port=port, ssl=cfg.tls == "ssl",
-                                   ssl_context=tls_context(cfg) if cfg.tls == "ssl" else None, timeout=cfg.timeout)
+                                   ssl_context=tls_context(cfg.ca_file) if cfg.tls == "ssl" else None, timeout=cfg.timeout)
         client.normalise_times = False  # keep INTERNALDATE's offset instead of local naive time
         self._count_commands(client)
         if cfg.tls == "starttls":
-            client.starttls(tls_context(cfg))
+            client.starttls(tls_context(cfg.ca_file))
         if kind == "oauth2" and cfg.oauth2_mechanism == "oauthbearer":
             client.oauthbearer_login(cfg.username, secret)
         elif kind == "oauth2":

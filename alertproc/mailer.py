@@ -11,15 +11,8 @@ from pathlib import Path
 from .config import SmtpSettings
 from .deadline import Deadline, connecting, created
 from .errors import ConfigError, FetchError
-from .imap import _run_secret_command, is_loopback
-from .masking import mask, remember, remember_login
-
-
-def _context(cfg: SmtpSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if cfg.ca_file:
-        context.load_verify_locations(cafile=cfg.ca_file)
-    return context
+from .credentials import from_command, from_env, is_loopback, tls_context
+from .masking import mask, remember_login
 
 
 def report_message(report: Path, sender: str, recipients: list[str], subject: str) -> EmailMessage:
@@ -54,11 +47,9 @@ class _Tls(smtplib.SMTP_SSL):
 
 def _secret(cfg: SmtpSettings, environ: dict[str, str]) -> str:
     if cfg.password_command:
-        secret = _run_secret_command(cfg.password_command, "[smtp] password_command")
+        secret = from_command(cfg.password_command, "[smtp] password_command")
     else:
-        secret = environ.get(cfg.password_env, "")
-        if not secret:
-            raise ConfigError(f"environment variable {cfg.password_env} ([smtp] password_env) is not set")
+        secret = from_env(environ, cfg.password_env, "[smtp] password_env")
     remember_login(cfg.username, secret)  # masked wherever a server echoes it, as is or in AUTH PLAIN's base64
     return secret
 
@@ -74,12 +65,12 @@ def deliver(cfg: SmtpSettings, message: EmailMessage, environ: dict[str, str]) -
         with deadline:
             connecting(deadline)
             if cfg.tls == "ssl":
-                client = _Tls(cfg.host, port, timeout=cfg.timeout, context=_context(cfg))
+                client = _Tls(cfg.host, port, timeout=cfg.timeout, context=tls_context(cfg.ca_file))
             else:
                 client = _Plain(cfg.host, port, timeout=cfg.timeout)
             with client:
                 if cfg.tls == "starttls":
-                    client.starttls(context=_context(cfg))
+                    client.starttls(context=tls_context(cfg.ca_file))
                 if cfg.username:
                     client.login(cfg.username, secret)
                 client.send_message(message)

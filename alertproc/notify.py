@@ -174,7 +174,7 @@ def _webhook(url: str, body: bytes, timeout: int) -> None:
                 response.read(MAX_ANSWER)
                 if response.status >= 300:
                     raise AlertprocError(f"webhook answered HTTP {response.status}")
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException):
         if deadline.expired:
             raise AlertprocError(f"webhook did not answer within timeout = {timeout} s") from None
         raise

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import ImapSettings
+from .credentials import from_command, from_env
 from .errors import ConfigError
 from .masking import remember
 
@@ -91,13 +92,9 @@ def _library(provider: str, module: str):
 
 def _client_secret(cfg: ImapSettings, environ: dict[str, str]) -> str | None:
     if cfg.oauth2_client_secret_command:
-        from .imap import _run_secret_command
-        return _run_secret_command(cfg.oauth2_client_secret_command, "oauth2_client_secret_command")
+        return from_command(cfg.oauth2_client_secret_command, "oauth2_client_secret_command")
     if cfg.oauth2_client_secret_env:
-        secret = environ.get(cfg.oauth2_client_secret_env, "")
-        if not secret:
-            raise ConfigError(f"environment variable {cfg.oauth2_client_secret_env} (oauth2_client_secret_env) is not set")
-        return remember(secret)
+        return from_env(environ, cfg.oauth2_client_secret_env, "oauth2_client_secret_env")
     return None
 
 
@@ -293,9 +290,8 @@ def login(cfg: ImapSettings, environ: dict[str, str], say: Callable[[str], None]
 def token_status(cfg: ImapSettings, environ: dict[str, str]) -> TokenStatus | None:
     """The token's state for an OAuth2 account, or None for a password account."""
     if cfg.oauth2_token_command and not cfg.oauth2_provider:
-        from .imap import credential
         try:
-            _, token = credential(cfg, environ)
+            token = from_command(cfg.oauth2_token_command, "oauth2_token_command")
         except ConfigError as exc:
             return TokenStatus(cfg.label, "command", "token command", False, str(exc))
         return TokenStatus(cfg.label, "command", "token command", True,

@@ -195,7 +195,7 @@ class MailReader:
         """Raise :class:`ConfigError` now for a subject prefix RE2 cannot compile (not at the first mail)."""
         if self.subject_prefixes:
             try:
-                self._prefix_pattern
+                _ = self._prefix_pattern  # compiles it
             except re2.error as exc:
                 reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
                 raise ConfigError(f"subject_prefixes: not a regular expression RE2 can run: {reason}") from None

@@ -131,7 +131,8 @@ def timelines(rows: list[dict], period: Period) -> list[dict]:
             point["x"] = round(CHART_LEFT + (float(point["at_s"]) - start) / span * (CHART_WIDTH - CHART_LEFT), 1)
             point["y"] = 12 + LANE_HEIGHT * chart["lanes"].index(point["lane"])
         chart["days"] = [{"x": round(CHART_LEFT + d / days * (CHART_WIDTH - CHART_LEFT), 1),
-                          "label": (period.first_day + timedelta(days=d)).strftime("%a %d")} for d in range(days + 1)] if days <= 31 else []
+                          "label": (period.first_day + timedelta(days=d)).strftime("%a %d")}
+                         for d in range(days + 1)] if days <= 31 else []
     return list(charts.values())
 
 

@@ -131,7 +131,8 @@ def run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], as_of: datetime
         # One finding per id even if a rule repeats itself; keep when it was first seen.
         con.execute("""
             create or replace temp table merged as
-            select distinct on (n.finding_id) n.* replace (coalesce(f.first_detected_at, n.first_detected_at) as first_detected_at)
+            select distinct on (n.finding_id)
+                   n.* replace (coalesce(f.first_detected_at, n.first_detected_at) as first_detected_at)
             from new_findings n left join findings f using (finding_id)
             order by n.finding_id, n.title, n.detail
         """)

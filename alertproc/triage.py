@@ -43,7 +43,7 @@ def record(con: duckdb.DuckDBPyConnection, finding_id: str, action: str, note: s
     if len(matches) > 1:
         raise ConfigError(f"{finding_id} matches {len(matches)} findings; give more of its id")
     if action != "reopened" and not (note or "").strip():
-        raise ConfigError(f"say why with --note: an auditor will read it")
+        raise ConfigError("say why with --note: an auditor will read it")
     if until is not None and action != "suppressed":
         raise ConfigError("--until is for `findings suppress` only")
     entry = {"triage_id": scalar(con, "select nextval('triage_ids')"), "finding_id": matches[0],

@@ -212,7 +212,7 @@ class Watcher:
     def _take_due(self) -> list[Listener]:
         now = time.monotonic()
         with self._lock:
-            retry = [l for l in self.listeners if self.retry_at.get(l.imap.label, now + 1) <= now and l not in self.due]
+            retry = [one for one in self.listeners if self.retry_at.get(one.imap.label, now + 1) <= now and one not in self.due]
             for listener in retry:
                 self.retry_at.pop(listener.imap.label)
             due, self.due = self.due + retry, []
@@ -241,8 +241,8 @@ class Watcher:
                         self.stop.wait(30)
                         continue
                 if not threads:  # after the first cycle, so each listener starts from a known UIDNEXT
-                    threads = [threading.Thread(target=l.run, name=f"listen {l.imap.label}", daemon=True)
-                               for l in self.listeners]
+                    threads = [threading.Thread(target=one.run, name=f"listen {one.imap.label}", daemon=True)
+                               for one in self.listeners]
                     for thread in threads:
                         thread.start()
                 self.wake.wait(1)

@@ -102,7 +102,8 @@ def main() -> int:
         else:
             same = found_by["duckdb"] == found_by["spark"]
             say("parity", f"{'identical' if same else 'DIFFERENT'} findings on DuckDB and Spark ({len(found_by['spark']):,})")
-    lines = ["# Lake benchmark", "", f"Run: `python bench/lake.py {'--smoke' if args.smoke else f'--millions {args.millions:g}'}`", "",
+    how = "--smoke" if args.smoke else f"--millions {args.millions:g}"
+    lines = ["# Lake benchmark", "", f"Run: `python bench/lake.py {how}`", "",
              "| figure | value |", "|---|---|"] + [f"| {n} | {v} |" for n, v in LINES]
     (ROOT / "bench" / "lake-results.md").write_text("\n".join(lines) + "\n")
     return 0 if same else 1

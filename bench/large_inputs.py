@@ -40,7 +40,8 @@ def write_log(path: Path, rows: int) -> None:
         out.write("GSTIN,Date Time,ASP Name,GSP Name,Status,API Name,IP Address\n")
         for i in range(rows):
             when = (start + timedelta(seconds=31 * i)).strftime("%d-%m-%Y %H:%M:%S")
-            out.write(f"{make.PUNE},{when},{make.ACME},{make.EGSP},{('Successful', 'Failed')[i % 7 == 0]},GSTR1,203.0.113.{i % 250}\n")
+            status = ("Successful", "Failed")[i % 7 == 0]
+            out.write(f"{make.PUNE},{when},{make.ACME},{make.EGSP},{status},GSTR1,203.0.113.{i % 250}\n")
 
 
 def write_large_mails(path: Path, count: int) -> None:

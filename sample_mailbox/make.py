@@ -225,7 +225,8 @@ def scenario() -> list[tuple[str, bytes]]:
     when = ist("2026-11-21", "09:40")
     fwd = EmailMessage()
     fwd["From"], fwd["To"], fwd["Date"] = "Rahul <rahul@pune-plant.example.in>", TO, format_datetime(when)
-    fwd["Subject"], fwd["Message-ID"] = "Fwd: Authentication token refreshed for your GSTIN 33AAPFU0939F1Z2", f"<{mid()}@mail.example.in>"
+    fwd["Subject"] = "Fwd: Authentication token refreshed for your GSTIN 33AAPFU0939F1Z2"
+    fwd["Message-ID"] = f"<{mid()}@mail.example.in>"
     fwd_time = ist("2026-11-21", "08:12")
     fwd.set_content("FYI - is this ours? Chennai is not on our list.\n\n---------- Forwarded message ---------\n"
                     f"From: GSTN <donotreply@gst.gov.in>\nDate: {format_datetime(fwd_time)}\n"
@@ -263,7 +264,8 @@ def scenario() -> list[tuple[str, bytes]]:
     out = [(slug, msg.as_bytes()) for _, slug, msg in mails]
     # The same alert delivered twice (a second Received hop): dedupe by Message-ID.
     slug, raw = next(item for item in out if item[0] == "refresh")
-    out.append(("duplicate-delivery", b"Received: from relay2.example.in by mx.example.in; Sat, 21 Nov 2026 10:00:00 +0530\r\n" + raw))
+    relay = b"Received: from relay2.example.in by mx.example.in; Sat, 21 Nov 2026 10:00:00 +0530\r\n"
+    out.append(("duplicate-delivery", relay + raw))
     # Broken messages: a truncated multipart alert and header garbage.
     out.append(("malformed-truncated", raw_truncated()))
     out.append(("malformed-garbage", b"\xff\xfe\x00garbage without headers\r\n\x00\x00\r\n"))
@@ -310,7 +312,7 @@ def sms_scenario() -> list[tuple[str, datetime, str]]:
 def sms_backup_xml() -> str:
     """The SMS scenario as an SMS Backup & Restore XML export."""
     from xml.sax.saxutils import quoteattr
-    lines = [f"<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>", f'<smses count="{len(sms_scenario())}">']
+    lines = ["<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>", f'<smses count="{len(sms_scenario())}">']
     for address, when, body in sms_scenario():
         millis = int(when.timestamp() * 1000)
         lines.append(f'  <sms protocol="0" address={quoteattr(address)} date="{millis}" type="1" subject="null" '

@@ -1,8 +1,9 @@
 """Generated events at any scale that make every shipped rule fire (tests and bench/).
 
 Many (GSTIN, ASP) pairs (``write_policy`` writes a policy that knows most of their GSTINs)
-refresh about every six hours, going back in time from 2026-11-20; every pair gets a consent every 30 days (some valid for only a few days), now
-and then a revocation followed by refreshes, access-log entries and API-access switches.
+refresh about every six hours, going back in time from 2026-11-20; every pair gets a consent
+every 30 days (some valid for only a few days), now and then a revocation followed by
+refreshes, access-log entries and API-access switches.
 Clusters of refreshes and of failed accesses make bursts and spikes; unapproved ASPs,
 unknown and invalid GSTINs and spoof suspects are mixed in. Written straight into
 ``events`` by DuckDB (``range``), so ten million rows take seconds, and the same seed

@@ -71,7 +71,8 @@ def test_xlsx_without_gstin_column_takes_gstin_option(con, tmp_path):
 
 def test_missing_columns_are_named_with_the_columns_found(con, tmp_path):
     (tmp_path / "log.csv").write_text("When,Who,What\n1,2,3\n")
-    with pytest.raises(ConfigError, match=r"missing: occurred_at \(one of: .*\); asp_name .*status .*Columns found: 'When', 'Who', 'What'"):
+    with pytest.raises(ConfigError, match=r"missing: occurred_at \(one of: .*\); asp_name .*status "
+                                          r".*Columns found: 'When', 'Who', 'What'"):
         import_access_log(con, tmp_path / "log.csv", gstin="27AAPFU0939F1ZV")
 
 

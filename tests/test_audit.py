@@ -76,7 +76,7 @@ def test_an_acknowledged_finding_stays_so_after_detect_and_is_shown_apart(audit)
     assert target not in invoke("findings", "list").output  # not open
     html = report_html()
     open_part, triaged_part = html.split('<section id="triaged">')
-    assert f'data-rule="unexpected_asp" data-triage="acknowledged"' in triaged_part
+    assert 'data-rule="unexpected_asp" data-triage="acknowledged"' in triaged_part
     pune = "QuickFile GST Services&#34; is not approved for GSTIN 27AAPFU0939F1ZV"
     assert "QuickFile trial, PO 4711" in triaged_part and pune in triaged_part
     assert pune not in open_part.split('id="findings"')[1].split("</section>")[0]
@@ -120,8 +120,10 @@ def test_a_suppressed_finding_is_never_notified(audit):
 # --- active tokens -------------------------------------------------------------------------------
 
 def test_an_active_token_of_an_unapproved_asp_is_a_finding_whose_evidence_is_the_snapshot_row(audit):
-    (event_ids,) = rows("select event_ids from findings where rule_id = 'unexpected_asp' and title like '%QuickFile%27AAPFU0939F1ZV%'")[0]
-    evidence = rows("select kind, channel, status, asp_name, source_ref from events where list_contains(?, event_id)", [event_ids])
+    (event_ids,) = rows("select event_ids from findings where rule_id = 'unexpected_asp' "
+                        "and title like '%QuickFile%27AAPFU0939F1ZV%'")[0]
+    evidence = rows("select kind, channel, status, asp_name, source_ref from events where list_contains(?, event_id)",
+                    [event_ids])
     assert evidence == [("active_token", "portal_tokens", "active", "QuickFile GST Services", "active-tokens.csv:3 "
                          "(generated 2026-11-22T02:40:00+00:00)")]
 

@@ -52,7 +52,8 @@ def test_a_mail_over_the_budget_is_archived_whole_and_recorded_too_large(setting
     con.close()
     assert stats.unparsed == 1 and stats.parsed == 1
     status, error, subject, sender, archived, size, verdict = row
-    assert status == "unparsed" and error.startswith(f"too large: {len(raw) / 2**20:.1f} MB") and "max_mail_mb = 1" in error, error
+    assert status == "unparsed" and error.startswith(f"too large: {len(raw) / 2**20:.1f} MB"), error
+    assert "max_mail_mb = 1" in error
     assert subject.startswith("Authentication token refreshed") and sender == "donotreply@gst.gov.in"
     assert verdict is None and events == (0,) and size == len(raw)  # no verdict: never filed, never a rule's input
     assert (Path(settings.archive) / archived).read_bytes() == raw

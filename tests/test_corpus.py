@@ -37,7 +37,8 @@ def own_corpus() -> dict[str, bytes]:
         "eight-bit-garbage": bytes(range(256)) * 40,
         "bogus-charset": GST_HEAD + b"Content-Type: text/plain; charset=\"x-no-such\"\r\n\r\n\xe9\xff\xfe GSTIN\r\n",
         "boundary-missing": b"From: a@example.in\r\nContent-Type: multipart/mixed; boundary=\"nope\"\r\n\r\nno parts here\r\n",
-        "unterminated": GST_HEAD + b"Content-Type: multipart/alternative; boundary=\"q\"\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nhalf",
+        "unterminated": GST_HEAD + b"Content-Type: multipart/alternative; boundary=\"q\"\r\n\r\n"
+                                   b"--q\r\nContent-Type: text/plain\r\n\r\nhalf",
         "nested-200": nested(200),
         "attachment-50mb": attach + big + b"\r\n--x--\r\n",
         "traversal-name": attach + base64.encodebytes(b"evil") + b"\r\n--x--\r\n",

@@ -246,7 +246,8 @@ def test_an_xlsx_zip_bomb_is_refused_before_it_is_unpacked(tmp_path, monkeypatch
      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ngstins: [*d,*d,*d,*d,*d,*d]\n',
      "aliases (*name) are not allowed"),
     ("gstins: " + "[" * 3000 + "]" * 3000 + "\n", "nested more than 40 levels deep"),
-    ("gstins:\n  - gstin: 27AAPFU0939F1ZV\n    label: Pune\n    label: Mumbai\n", "policy.yaml:4: not valid YAML: key 'label' appears twice"),
+    ("gstins:\n  - gstin: 27AAPFU0939F1ZV\n    label: Pune\n    label: Mumbai\n",
+     "policy.yaml:4: not valid YAML: key 'label' appears twice"),
 ], ids=["alias-bomb", "deep-nesting", "duplicate-key"])
 def test_hostile_yaml_is_refused_quickly_with_file_and_line(tmp_path, monkeypatch, text, says):
     monkeypatch.chdir(tmp_path)

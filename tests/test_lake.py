@@ -100,7 +100,8 @@ def test_detect_on_the_lake_with_duckdb_equals_detect_on_the_database(settings, 
     assert (on_lake.total, on_lake.by_rule, on_lake.problems) == (found.total, found.by_rule, [])
     assert on_lake.lake_findings_added == found.total
     columns = "finding_id, title, detail, event_ids"
-    assert lake_rows(tmp_path / "lake", "findings", columns) == con.execute(f"select {columns} from findings order by all").fetchall()
+    in_db = con.execute(f"select {columns} from findings order by all").fetchall()
+    assert lake_rows(tmp_path / "lake", "findings", columns) == in_db
 
 
 def test_an_object_storage_url_is_refused_with_what_to_do(con):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-import pytest
 
 from alertproc.errors import FetchError
 from alertproc.imap import ImapMailbox

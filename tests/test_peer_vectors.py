@@ -31,7 +31,8 @@ def authres_headers() -> list[str]:
 # with that header's server trusted and require_auth_results on)
 AUTHRES_VERDICTS = [
     (0, "example.com; spf=pass smtp.mailfrom=example.net", "a@example.net", "genuine"),
-    (1, "example.com; auth=pass (cram-md5)", "sender@example.net", "genuine"),  # aligned SPF; auth= is not authentication of the sender
+    # aligned SPF; auth= is not authentication of the sender
+    (1, "example.com; auth=pass (cram-md5)", "sender@example.net", "genuine"),
     (2, "example.com; sender-id=pass", "a@example.com", "auth_missing"),  # Sender ID decides nothing here
     (3, "example.com; sender-id=fail", "sender@example.com", "genuine"),  # aligned dkim=pass header.i
     (4, "example.com; dkim=pass (good signature) header.i=@mail-router", "a@newyork.example.com", "auth_fail"),
@@ -146,7 +147,8 @@ def test_every_signature_is_tried_until_one_verifies(broken):
 
 def test_a_defective_rsa_key_is_no_pass_and_no_crash():
     """dkimpy answers a defective key with 'does not verify' (its own test expects False)."""
-    bad = b"k=rsa; p=MFwwDQYJKoZIhvNAQEBBQADSwAwSAJBANmBe10IgY+u7h3enWTukkqtUD5PR52Tb/mPfjC0QJTocVBq6Za/PlzfV+Py92VaCak19F4WrbVTK5Gg5tW220MCAwEAAQ=="
+    bad = (b"k=rsa; p=MFwwDQYJKoZIhvNAQEBBQADSwAwSAJBANmBe10IgY+u7h3enWTukkqtUD5PR52Tb/mPfjC0QJTocVBq6Za/PlzfV+Py92V"
+           b"aCak19F4WrbVTK5Gg5tW220MCAwEAAQ==")
     result, why = verify_dkim(dkim_file("rfc6376.signed.rsa.msg"), "football.example.com", football(rsa=bad))
     assert result in ("fail", "unreadable") and "football.example.com" in why, why
 

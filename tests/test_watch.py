@@ -53,7 +53,8 @@ def test_mail_appended_while_watching_is_processed_within_seconds_and_sigterm_st
             watcher.send_signal(signal.SIGTERM)
             out, err = watcher.communicate(timeout=30)
         assert watcher.returncode == 0, err
-        assert f"watching alice@127.0.0.1:{server.port} INBOX" in err and "cycle: 3 new, 3 filed" in err and err.rstrip().endswith("stopped")
+        assert f"watching alice@127.0.0.1:{server.port} INBOX" in err and "cycle: 3 new, 3 filed" in err
+        assert err.rstrip().endswith("stopped")
         assert "batch of 3 processed" in err
         assert contents(server, "INBOX") == []
 

@@ -27,11 +27,13 @@ EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
 def settings_options(func: Callable) -> Callable:
     """The options every command shares: where the database, archive, policy and rules are."""
     options = [
-        click.option("--config", "config", type=click.Path(dir_okay=False), help="TOML config file [default: $ALERTPROC_CONFIG or ./alertproc.toml]"),
+        click.option("--config", "config", type=click.Path(dir_okay=False),
+                     help="TOML config file [default: $ALERTPROC_CONFIG or ./alertproc.toml]"),
         click.option("--db", help="DuckDB database file [default: $ALERTPROC_DB or alertproc.duckdb]"),
         click.option("--archive", help="raw-mail archive folder [default: archive]"),
         click.option("--policy", help="policy file [default: rules/policy.yaml]"),
-        click.option("--rules", help="a folder of your own rules (formats/, queries/, tests/ inside) over the shipped ones and ./rules"),
+        click.option("--rules",
+                     help="a folder of your own rules (formats/, queries/, tests/ inside) over the shipped ones and ./rules"),
         click.option("--report-dir", help="folder for HTML reports [default: reports/out]"),
     ]
     for option in reversed(options):

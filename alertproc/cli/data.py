@@ -73,7 +73,8 @@ def repl(con, fmt: str) -> None:
 
 @cli.command()
 @click.argument("query", required=False)
-@click.option("-f", "--file", "query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the query from a .sql file.")
+@click.option("-f", "--file", "query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the query from a .sql file.")
 @click.option("--query", "-q", "canned_name", help="Run a canned query from rules/queries/ by name.")
 @click.option("--param", "-p", "params", multiple=True, help="A canned query parameter, name=value (repeatable).")
 @click.option("--list", "list_queries", is_flag=True, help="List the canned queries and their parameters.")

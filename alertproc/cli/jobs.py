@@ -22,7 +22,8 @@ from .common import (EXIT_FAILURE, cli, loaded_config, exit_for_findings, print_
 
 
 @cli.command()
-@click.option("--source", type=click.Path(exists=True, path_type=Path), help="A folder of .eml files, a Maildir, or an mbox file [default: the [imap] account of the config].")
+@click.option("--source", type=click.Path(exists=True, path_type=Path),
+              help="A folder of .eml files, a Maildir, or an mbox file [default: the [imap] account of the config].")
 @click.option("--kind", type=click.Choice(["eml", "maildir", "mbox"]), help="Kind of source [default: guessed].")
 @click.option("--sms", "sms_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Also import this SMS export (repeatable).")
@@ -142,7 +143,8 @@ def import_(settings, kind: str, path: Path, gstin: str | None, taken_at, file_a
             click.echo(f"  rejected {problem}", err=True)
     elif kind == "sms":
         click.echo(f"sms: {stats.seen} read, {stats.new} new from GST senders, {stats.known} already imported; "
-                   f"{stats.parsed} parsed, {stats.unparsed} unparsed, {stats.not_alerts} not alerts; {stats.events_new} new events")
+                   f"{stats.parsed} parsed, {stats.unparsed} unparsed, {stats.not_alerts} not alerts; "
+                   f"{stats.events_new} new events")
     else:
         print_import(stats)
 
@@ -190,8 +192,10 @@ def detect(settings, fail_on: str | None, lake: str | None, engine: str, spark_m
 @click.option("--week", help="ISO week, e.g. 2026-W47 [default: last complete week, IST].")
 @click.option("--since", help="First day (IST), e.g. 2026-11-01; use with --until.")
 @click.option("--until", help="Last day (IST), inclusive.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file [default: <report-dir>/alertproc-<period>.html].")
-@click.option("--mail-to", "mail_to", multiple=True, help="Also send the report to this address (repeatable; needs [smtp] in the config).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file [default: <report-dir>/alertproc-<period>.html].")
+@click.option("--mail-to", "mail_to", multiple=True,
+              help="Also send the report to this address (repeatable; needs [smtp] in the config).")
 @settings_options
 def report(settings, week: str | None, since: str | None, until: str | None, out: Path | None,
            mail_to: tuple[str, ...]) -> None:
@@ -236,4 +240,5 @@ def reparse(settings, everything: bool) -> None:
         with progress_bar("reparsing", None) as progress:
             s = pipeline.reparse(con, settings, everything, progress)
         pipeline.record_stats(con, run_id, s)
-    click.echo(f"reparsed {s.seen}: {s.parsed} parsed, {s.unparsed} unparsed, {s.not_alerts} not alerts; {s.events_new} new events")
+    click.echo(f"reparsed {s.seen}: {s.parsed} parsed, {s.unparsed} unparsed, {s.not_alerts} not alerts; "
+               f"{s.events_new} new events")

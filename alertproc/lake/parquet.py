@@ -151,7 +151,8 @@ def _export(con: duckdb.DuckDBPyConnection, root: Path) -> LakeWrite:
         if done[table] is None:
             result.rows[table], result.files[table] = 0, 0
             continue
-        result.rows[table], result.files[table] = _write(con, root, table, _new_rows(con, root, table, candidates, params), params)
+        rows = _new_rows(con, root, table, candidates, params)
+        result.rows[table], result.files[table] = _write(con, root, table, rows, params)
     write_findings(con, root, result)
     os.sync()  # the files are durable before the database says they are there
     crash_point("after_lake_sync")

@@ -1,0 +1,102 @@
+"""docs/architecture.md is the map of the code: every module is on it, no module imports
+another in a cycle (imports inside functions included), and no family imports a later one
+beyond the exceptions the map names."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "alertproc"
+MAP = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+ORDER = ["foundation", "storage", "reading", "mail sources and sync", "portal inputs", "audit", "outputs", "faces"]
+# Which families each family may import (its own and the foundations below it).
+MAY_IMPORT = {
+    "foundation": {"foundation"},
+    "storage": {"foundation", "storage"},
+    "reading": {"foundation", "storage", "reading"},
+    "mail sources and sync": {"foundation", "storage", "reading", "mail sources and sync"},
+    "portal inputs": {"foundation", "storage", "reading", "portal inputs"},
+    "audit": {"foundation", "storage", "reading", "audit"},
+    "outputs": set(ORDER[:-1]),
+    "faces": set(ORDER),
+}
+KNOWN = {("alertproc.rekey", "alertproc.extract"), ("alertproc.sms", "alertproc.ingest"),
+         ("alertproc.lake.engines", "alertproc.pipeline")}  # named in the map; issue #29 removes them
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The alertproc modules ``name`` imports anywhere in its file."""
+    here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = here[:len(here) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                out.add(sub if sub in known else target)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m in known and m != name}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(name, path, known) for name, path in known.items()}
+
+
+def families() -> dict[str, str]:
+    out = {}
+    for family, cell in re.findall(r"^\| ([a-z ]+) \| (.*?) \|", MAP, re.M):
+        for file in re.findall(r"`([\w/]+\.py)`", cell):
+            name = "alertproc." + file[:-3].replace("/", ".")
+            out[name.removesuffix(".__init__")] = family
+    return out
+
+
+def test_every_module_is_on_the_map():
+    mentioned = set(re.findall(r"`([\w/]+\.py)`", MAP))
+    missing = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if str(p.relative_to(PACKAGE)) not in mentioned]
+    assert missing == [], f"add these to docs/architecture.md: {missing}"
+
+
+def test_no_import_cycles():
+    edges = graph()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state:
+            assert (cycle := visit(start)) is None, " → ".join(cycle)
+
+
+def test_no_family_imports_a_later_one():
+    family = families()
+    assert set(ORDER) == set(family.values())
+    wrong = sorted((m, d) for m, deps in graph().items() for d in deps
+                   if m in family and family.get(d) not in MAY_IMPORT[family[m]] and (m, d) not in KNOWN)
+    assert wrong == [], f"imports against docs/architecture.md's families: {wrong}"

@@ -48,13 +48,13 @@ def load_sample(settings, con) -> None:
     pipeline.import_tokens_file(con, SAMPLE / "active-tokens.csv", None, None, run)
 
 
-@pytest.mark.parametrize("data", ["sample mailbox", "20,000 generated events"])
+@pytest.mark.parametrize("data", ["sample mailbox", "8,000 generated events"])
 def test_every_rule_gives_the_same_findings_on_duckdb_and_spark(spark, settings, con, tmp_path, data):
     if data == "sample mailbox":
         load_sample(settings, con)
     else:
-        generate(con, 20_000)
-        settings = replace(settings, policy=str(write_policy(tmp_path / "policy.yaml", 20_000)))
+        generate(con, 8_000)
+        settings = replace(settings, policy=str(write_policy(tmp_path / "policy.yaml", 8_000)))
     found = pipeline.detect(con, settings)
     export_lake(con, tmp_path / "lake")
     on = {}

@@ -21,12 +21,15 @@ from pathlib import Path
 
 import duckdb
 
-from . import evidence as evidence_packs, pipeline, store, triage
-from .accesslog import LogImport
+from .outputs import evidence as evidence_packs
+from . import pipeline
+from .storage import store
+from .audit import triage
+from .portal.accesslog import LogImport
 from .config import Config, Settings, load_config
-from .fetch import FetchResult
-from .ingest import IngestStats
-from .report import choose_period
+from .mail.fetch import FetchResult
+from .mail.ingest import IngestStats
+from .outputs.report import choose_period
 
 
 class Alertproc:

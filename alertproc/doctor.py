@@ -6,15 +6,15 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from . import store
+from .storage import store
 from .config import SHIPPED_RULES, ImapSettings, NotifySettings, Settings, SmtpSettings
 from .errors import AlertprocError
-from .imap import ImapMailbox, search_criteria
-from .mailbox import Wanted
-from .oauth import token_status
+from .mail.imap import ImapMailbox, search_criteria
+from .mail.mailbox import Wanted
+from .mail.oauth import token_status
 from .pipeline import reader_of, wanted as wanted_of
-from .policy import load_policy
-from .layers import formats_of, rule_dirs, rules_of
+from .audit.policy import load_policy
+from .audit.layers import formats_of, rule_dirs, rules_of
 
 
 @dataclass

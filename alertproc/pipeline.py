@@ -11,27 +11,29 @@ from pathlib import Path
 
 import duckdb
 
-from . import evidence, inventory, lock, store
-from .archive import Archive
-from .layers import formats_of, rules_of, template_dirs
-from .ingest import IngestStats
+from .outputs import evidence
+from .audit import inventory
+from .storage import lock, store
+from .storage.archive import Archive
+from .audit.layers import formats_of, rules_of, template_dirs
+from .mail.ingest import IngestStats
 from .lake import LakeWrite, export_lake
-from .parse import ALERT_LIKE_SEARCH, MailReader
-from .policy import NO_POLICY, Policy, apply_policy, no_policy, policy_of, without_policy
-from .report import Period, choose_period, last_complete_week, write_report
-from .rules import run_rules
+from .reading.parse import ALERT_LIKE_SEARCH, MailReader
+from .audit.policy import NO_POLICY, Policy, apply_policy, no_policy, policy_of, without_policy
+from .outputs.report import Period, choose_period, last_complete_week, write_report
+from .audit.rules import run_rules
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
-from .notify import NotifyResult, notify
+from .outputs.notify import NotifyResult, notify
 from .errors import ConfigError, FetchError, SourceError
 from .masking import mask
-from .outputs import protected_paths
-from .fetch import CleanupResult, FetchResult, Filing, cleanup, sync
-from .mailbox import Wanted
-from .imap import ImapMailbox
-from .accesslog import LogImport, import_access_log
-from .sms import import_sms, read_sms
-from .tokens import TokenImport, import_tokens
-from .sources import LocalSource, detect_kind
+from .outputs.files import protected_paths
+from .mail.fetch import CleanupResult, FetchResult, Filing, cleanup, sync
+from .mail.mailbox import Wanted
+from .mail.imap import ImapMailbox
+from .portal.accesslog import LogImport, import_access_log
+from .portal.sms import import_sms, read_sms
+from .portal.portal_tokens import TokenImport, import_tokens
+from .mail.sources import LocalSource, detect_kind
 
 Progress = Callable[[int], None]
 

@@ -11,7 +11,7 @@ loop then runs the ordinary pipeline (fetch, archive, load, file away, detect, n
 due accounts under the run lock, so `alertproc sql` and reports work between batches. An
 account whose server is down is retried with backoff while the others go on. SIGTERM or
 SIGINT stops after the batch in hand is committed. Each listener's last answer and problem go
-to a heartbeat file beside the database (:mod:`alertproc.heartbeat`), which `alertproc status`
+to a heartbeat file beside the database (:mod:`alertproc.mail.heartbeat`), which `alertproc status`
 reads to name an account not heard from.
 """
 
@@ -29,10 +29,10 @@ from . import pipeline
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .domain import backoff
 from .errors import ConfigError, FetchError, LockedError
-from .heartbeat import Heartbeat
-from .imap import ImapMailbox
+from .mail.heartbeat import Heartbeat
+from .mail.imap import ImapMailbox
 from .masking import mask
-from .notify import notify
+from .outputs.notify import notify
 
 log = logging.getLogger("alertproc.watch")
 

@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from synthetic import generate, write_policy  # noqa: E402
 
-from alertproc import store  # noqa: E402
+from alertproc.storage import store  # noqa: E402
 from alertproc.config import Settings  # noqa: E402
 from alertproc.lake.engines import detect_lake  # noqa: E402
 from alertproc.lake import export_lake  # noqa: E402
-from alertproc.policy import apply_policy, load_policy  # noqa: E402
-from alertproc.rules import load_rules, run_rules  # noqa: E402
+from alertproc.audit.policy import apply_policy, load_policy  # noqa: E402
+from alertproc.audit.rules import load_rules, run_rules  # noqa: E402
 
 LINES: list[tuple[str, str]] = []
 

@@ -33,14 +33,16 @@ from mangle import realistic_mix  # noqa: E402
 from large_inputs import write_log  # noqa: E402
 from dovecot import PASSWORD, USER, Dovecot  # noqa: E402
 
-from alertproc import inventory, pipeline, store  # noqa: E402
-from alertproc.accesslog import import_access_log  # noqa: E402
+from alertproc.audit import inventory  # noqa: E402
+from alertproc import pipeline  # noqa: E402
+from alertproc.storage import store  # noqa: E402
+from alertproc.portal.accesslog import import_access_log  # noqa: E402
 from alertproc.config import Settings, imap_settings  # noqa: E402
-from alertproc.formats import load_formats  # noqa: E402
-from alertproc.ingest import PARALLEL_FROM, parse_all  # noqa: E402
-from alertproc.parse import MailReader  # noqa: E402
-from alertproc.report import week_period, write_report  # noqa: E402
-from alertproc.rules import load_rules, run_rules  # noqa: E402
+from alertproc.reading.formats import load_formats  # noqa: E402
+from alertproc.mail.ingest import PARALLEL_FROM, parse_all  # noqa: E402
+from alertproc.reading.parse import MailReader  # noqa: E402
+from alertproc.outputs.report import week_period, write_report  # noqa: E402
+from alertproc.audit.rules import load_rules, run_rules  # noqa: E402
 
 SIZES = {  # (imap alerts, rss small, rss large, parse mails, log rows, rules small, rules large, report small, report large)
     "full": (20_000, 10_000, 100_000, 20_000, 1_000_000, 1_000_000, 10_000_000, 100_000, 10_000_000),
@@ -229,7 +231,7 @@ def synthetic_events(path: Path, count: int) -> None:
     """Four refreshes a day for many (GSTIN, ASP) pairs, with consents and a few revocations."""
     con = store.connect(str(path))
     pipeline_settings = Settings(policy=str(ROOT / "rules" / "policy.yaml"), rules=str(ROOT / "rules"))
-    from alertproc.policy import apply_policy, load_policy
+    from alertproc.audit.policy import apply_policy, load_policy
     apply_policy(con, load_policy(Path(pipeline_settings.policy)))
     con.execute("""
         insert into events

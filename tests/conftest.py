@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import store
+from alertproc.storage import store
 from alertproc.config import Settings
-from alertproc.formats import load_formats
+from alertproc.reading.formats import load_formats
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_mailbox"

@@ -118,7 +118,7 @@ def _plain(alert: Alert) -> str:
     """The alert's text: its plain part, or its HTML as a reader would copy it."""
     if alert.plain is not None:
         return alert.plain
-    from alertproc.text import html_to_text
+    from alertproc.reading.text import html_to_text
     return html_to_text(alert.html or "")
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 import openpyxl
 import pytest
 
-from alertproc.accesslog import import_access_log
+from alertproc.portal.accesslog import import_access_log
 from alertproc.errors import ConfigError
 from conftest import SAMPLE
 
@@ -22,7 +22,7 @@ def test_sample_log(con):
 
 def test_a_log_overlapping_the_last_one_adds_only_its_new_rows(con, tmp_path, monkeypatch):
     """Weekly exports overlap; a row repeated inside one file is one event too."""
-    from alertproc import accesslog
+    from alertproc.portal import accesslog
     monkeypatch.setattr(accesslog, "_import_rows", None)  # DuckDB's CSV path alone: no row-by-row fallback
     header, *rows = (SAMPLE / "access-log.csv").read_text().splitlines()
     (tmp_path / "week1.csv").write_text("\n".join([header, *rows[:20]]) + "\n")
@@ -37,7 +37,7 @@ def test_a_log_overlapping_the_last_one_adds_only_its_new_rows(con, tmp_path, mo
 
 def test_rows_of_a_log_read_on_several_threads_keep_their_line_numbers(con, tmp_path, monkeypatch):
     """A row's line number is its position in DuckDB's copy of the file, read in parallel."""
-    from alertproc import accesslog
+    from alertproc.portal import accesslog
     monkeypatch.setattr(accesslog, "_import_rows", None)
     rows = 400_000  # 17 MB: DuckDB's reader splits it between threads (unordered from ~10 MB)
     with open(tmp_path / "log.csv", "w") as out:
@@ -86,7 +86,8 @@ def test_no_gstin_anywhere_is_an_error(con, tmp_path):
 
 def test_csv_and_xlsx_of_the_same_log_give_the_same_events(tmp_path, monkeypatch):
     """CSV goes through DuckDB's reader, XLSX row by row: both must agree exactly."""
-    from alertproc import accesslog, store
+    from alertproc.portal import accesslog
+    from alertproc.storage import store
     lines = (SAMPLE / "access-log.csv").read_text().splitlines()
     lines.insert(3, '27AAPFU0939F1ZV,"21/11/2026 02:32:05 PM","acme  tax cloud pvt. ltd.",X,  success ,,')
     lines.insert(4, "27AAPFU0939F1ZX,1795331520000,Acme Tax Cloud Pvt Ltd,X,REVOKED,GSTR1,")
@@ -119,7 +120,7 @@ def test_csv_and_xlsx_of_the_same_log_give_the_same_events(tmp_path, monkeypatch
 
 
 def test_white_space_in_sql_is_what_python_splits_on(con):
-    from alertproc.accesslog import WHITE_SPACE
+    from alertproc.portal.accesslog import WHITE_SPACE
     chars = [chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF]
     matched = con.execute(f"select list(c) from unnest($chars::varchar[]) t(c) where regexp_full_match(c, '{WHITE_SPACE}')",
                           {"chars": chars}).fetchone()[0]
@@ -129,7 +130,7 @@ def test_white_space_in_sql_is_what_python_splits_on(con):
 def test_a_file_duckdb_refuses_is_read_row_by_row_and_says_so(con, tmp_path, caplog):
     (tmp_path / "log.csv").write_text("GSTIN,Date Time,ASP Name,Status\n"
                                       "27AAPFU0939F1ZV,16-11-2026 09:28:00,Acme,Successful,stray,cells\n")
-    with caplog.at_level("INFO", logger="alertproc.accesslog"):
+    with caplog.at_level("INFO", logger="alertproc.portal.accesslog"):
         result = import_access_log(con, tmp_path / "log.csv")
     assert (result.rows, result.events_new) == (1, 1)
     assert "log.csv: DuckDB's CSV reader refused it (Invalid Input Error" in caplog.text
@@ -138,7 +139,7 @@ def test_a_file_duckdb_refuses_is_read_row_by_row_and_says_so(con, tmp_path, cap
 def test_other_database_errors_are_not_hidden_by_the_row_by_row_path(con, monkeypatch):
     import duckdb
 
-    from alertproc import accesslog
+    from alertproc.portal import accesslog
 
     def broken(*args, **kwargs):
         raise duckdb.ConstraintException("duplicate key")

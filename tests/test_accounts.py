@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import pipeline, store
+from alertproc import pipeline
+from alertproc.storage import store
 from alertproc.config import imap_settings
 from alertproc.errors import FetchError
 from conftest import ROOT
@@ -136,7 +137,7 @@ def test_oauthbearer_logs_in_and_a_bad_token_fails_with_the_servers_words(oauth_
 
 
 def test_the_token_command_runs_again_on_every_reconnect(oauth_server, tmp_path, monkeypatch):
-    from alertproc import fetch as fetch_module
+    from alertproc.mail import fetch as fetch_module
     monkeypatch.setattr(fetch_module, "MOVE_GROUP", 1)
     server = oauth_server
     append(server, ALERTS, user=OTHER_USER)

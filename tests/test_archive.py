@@ -1,6 +1,6 @@
 from datetime import datetime, timezone
 
-from alertproc.archive import Archive, sha256_hex
+from alertproc.storage.archive import Archive, sha256_hex
 
 RAW = b"From: a@b\r\nSubject: x\r\n\r\nbody\r\n"
 WHEN = datetime(2026, 11, 21, tzinfo=timezone.utc)

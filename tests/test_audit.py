@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from click.testing import CliRunner
 
-from alertproc import store
+from alertproc.storage import store
 from alertproc.cli import cli
 from alertproc.errors import AlertprocError
 from conftest import ROOT, SAMPLE
@@ -104,7 +104,7 @@ def test_triage_needs_a_note_and_a_known_finding(audit):
 
 def test_a_suppressed_finding_is_never_notified(audit):
     from alertproc.config import notify_settings
-    from alertproc.notify import notify
+    from alertproc.outputs.notify import notify
     highs = [f for (f,) in rows("select finding_id from findings where severity = 'high' order by 1")]
     assert invoke("findings", "suppress", highs[0], "--note", "known test GSTIN").exit_code == 0
     out = audit / "sent.json"

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import pipeline, store
+from alertproc import pipeline
+from alertproc.storage import store
 from alertproc.errors import SourceError
-from alertproc.mailbox import BATCH_BYTES, split_batches
+from alertproc.mail.mailbox import BATCH_BYTES, split_batches
 from conftest import make
 
 BIG = 3 * 2**20
@@ -70,7 +71,7 @@ def test_a_large_mail_on_imap_is_archived_left_in_the_inbox_and_the_rest_filed(d
     raw = big_alert().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     smalls = [(f"s{n}", small_alert(n).replace(b"\n", b"\r\n")) for n in range(3)]
     append(dovecot, [("big", raw)] + smalls)
-    from alertproc.imap import ImapMailbox
+    from alertproc.mail.imap import ImapMailbox
     with ImapMailbox(imap_cfg(dovecot), ENV) as mailbox:
         mailbox.select("INBOX")
         uids = mailbox.call(lambda c: c.search(["ALL"]), "search")
@@ -84,7 +85,7 @@ def test_a_large_mail_on_imap_is_archived_left_in_the_inbox_and_the_rest_filed(d
 
 def test_an_sms_export_full_of_mms_is_read_in_constant_memory(tmp_path):
     """MMS elements (base64 parts: most of a real export's bytes) were never dropped."""
-    from alertproc.sms import read_sms
+    from alertproc.portal.sms import read_sms
     part = "A" * 2**20
     records = "".join(f'<mms date="17632000000{n:02d}" address="+9198"><parts><part data="{part}"/></parts></mms>'
                       for n in range(40))  # a phone's photos first: nothing cleared them until the next SMS
@@ -103,7 +104,7 @@ def test_an_sms_export_full_of_mms_is_read_in_constant_memory(tmp_path):
 
 def test_an_xlsx_whose_text_table_would_swell_is_refused(tmp_path, monkeypatch):
     """openpyxl holds every shared string: 140 MB of them in a 4.5 MB file took 942 MB and 96 s."""
-    from alertproc import tabular
+    from alertproc.portal import tabular
     monkeypatch.setattr(tabular, "XLSX_MAX_SHARED_STRINGS", 1 * 2**20)
     path = tmp_path / "view-logs.xlsx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:

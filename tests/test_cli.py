@@ -109,7 +109,7 @@ def test_env_var_chooses_the_database(workdir):
 
 
 def test_a_second_writer_exits_75_without_changes(workdir):
-    from alertproc import lock
+    from alertproc.storage import lock
     with lock.exclusive(str(workdir / "alertproc.duckdb")):
         done = alertproc("run", "--source", str(SAMPLE), *POLICY, cwd=workdir)
     assert done.returncode == 75 and "another alertproc run" in done.stderr

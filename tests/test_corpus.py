@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from alertproc import store
-from alertproc.archive import sha256_hex
+from alertproc.storage import store
+from alertproc.storage.archive import sha256_hex
 from alertproc.cli import cli
 from conftest import ROOT, make
 

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from alertproc.evidence import verify
+from alertproc.outputs.evidence import verify
 
 
 def pack(path, entries: list[tuple[str, bytes]], listed: dict[str, bytes]) -> None:

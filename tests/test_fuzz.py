@@ -5,13 +5,13 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from alertproc import store
-from alertproc.accesslog import import_access_log
+from alertproc.storage import store
+from alertproc.portal.accesslog import import_access_log
 from alertproc.errors import AlertprocError
-from alertproc.formats import load_formats
-from alertproc.parse import parse_mail
+from alertproc.reading.formats import load_formats
+from alertproc.reading.parse import parse_mail
 from alertproc.config import Settings
-from alertproc.sms import import_sms, read_sms
+from alertproc.portal.sms import import_sms, read_sms
 
 DEFAULT_SENDERS = Settings().sms_senders
 from conftest import ROOT, SENDERS, make

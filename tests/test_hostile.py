@@ -161,7 +161,7 @@ def maildir_with(tmp_path: Path) -> Path:
 
 
 def stored(workdir: Path) -> list[tuple]:
-    from alertproc import store
+    from alertproc.storage import store
     con = store.connect(str(workdir / "alertproc.duckdb"), read_only=True)
     try:
         return con.execute("select source_ref, archive_path from messages order by 1").fetchall()
@@ -304,7 +304,7 @@ def test_a_server_that_echoes_the_login_line_shows_no_password(tmp_path):
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 1 and "AUTHENTICATIONFAILED" in done.stdout + done.stderr
         assert password not in done.stdout + done.stderr and "********" in done.stdout + done.stderr
-    from alertproc import store
+    from alertproc.storage import store
     con = store.connect(str(tmp_path / "alertproc.duckdb"), read_only=True)
     try:
         errors = con.execute("select error from runs").fetchall()
@@ -332,7 +332,7 @@ def test_an_access_log_with_a_quoted_newline_is_read_row_by_row(tmp_path, monkey
 def test_a_nul_in_an_asp_name_does_not_break_the_xlsx_export(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert invoke("import", "sms", str(sms_export(tmp_path / "sms.xml", "Acme Tax"))).exit_code == 0
-    from alertproc import store
+    from alertproc.storage import store
     con = store.connect(str(tmp_path / "alertproc.duckdb"))
     con.execute("update events set asp_name = 'Acme' || chr(0) || 'Tax'")  # as a CSV import can store it
     con.close()
@@ -347,7 +347,7 @@ def test_a_nul_in_an_asp_name_does_not_break_the_xlsx_export(tmp_path, monkeypat
 WORKERS = f"""
 import sys, time, multiprocessing.forkserver as fs
 sys.path.insert(0, {str(ROOT)!r})
-from alertproc import ingest
+from alertproc.mail import ingest
 if __name__ == "__main__":
     assert ingest.start_workers()
     list(ingest._pool.map(abs, range(8)))

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from alertproc import store
-from alertproc.accesslog import import_access_log
+from alertproc.storage import store
+from alertproc.portal.accesslog import import_access_log
 from alertproc.errors import ConfigError
-from alertproc.lock import exclusive
-from alertproc.sources import LocalSource
+from alertproc.storage.lock import exclusive
+from alertproc.mail.sources import LocalSource
 from conftest import SAMPLE
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import fetch as fetch_module
-from alertproc import pipeline, store
+from alertproc.mail import fetch as fetch_module
+from alertproc import pipeline
+from alertproc.storage import store
 from alertproc.config import imap_settings
 from alertproc.errors import ConfigError, FetchError
-from alertproc.imap import ImapMailbox, uid_sets
+from alertproc.mail.imap import ImapMailbox, uid_sets
 from conftest import ROOT, make
 from dovecot import PASSWORD, USER, Dovecot
 
@@ -466,7 +467,7 @@ def test_mail_as_transport_leaves_it_is_filed_right(dovecot, settings):
 def test_the_search_names_an_explicit_uid_range_never_n_star():
     """GNU imap4d answers nothing to any 'UID n:*', Dovecot the highest UID even when nothing is new:
     a sync searches 'last+1:highest', the highest being a UID the server showed."""
-    from alertproc.imap import search_criteria
+    from alertproc.mail.imap import search_criteria
     cfg = imap_settings({"host": "h", "username": "u", "password_env": "X"}, "test")
     later = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], "42:97")
     backfill = search_criteria(cfg, ["donotreply@gst.gov.in"], ["token"], None, since=date(2026, 11, 1))

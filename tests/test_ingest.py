@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from alertproc.archive import Archive, sha256_hex
-from alertproc.ingest import ingest
-from alertproc.parse import MailReader
-from alertproc.mailbox import RawMail
-from alertproc.sources import LocalSource, detect_kind
+from alertproc.storage.archive import Archive, sha256_hex
+from alertproc.mail.ingest import ingest
+from alertproc.reading.parse import MailReader
+from alertproc.mail.mailbox import RawMail
+from alertproc.mail.sources import LocalSource, detect_kind
 from conftest import SAMPLE, SENDERS, make
 
 
@@ -41,7 +41,7 @@ def test_reimport_adds_nothing(con, tmp_path, formats):
 
 
 def test_batch_size_does_not_change_the_result(con, tmp_path, formats):
-    from alertproc import store
+    from alertproc.storage import store
     other = store.connect(tmp_path / "b.duckdb")
     run_ingest(con, tmp_path, sample_mails(), formats, batch_size=1000)
     run_ingest(other, tmp_path, sample_mails(), formats, batch_size=7)
@@ -98,7 +98,7 @@ def test_same_bytes_twice_in_one_batch_count_once(con, tmp_path, formats):
 def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path, formats, monkeypatch):
     """Batch 2 is read by the workers while batch 1 is recorded: a mail in both is recorded once,
     by batch 1, with an intact archive copy, and counted as known in batch 2."""
-    from alertproc import ingest as ingest_module
+    from alertproc.mail import ingest as ingest_module
     if (os.cpu_count() or 1) < 2:
         pytest.skip("reading ahead needs the worker pool, which needs 2+ cores")
     handed_out = []  # the sha256 of every mail given to be parsed and archived
@@ -118,7 +118,7 @@ def test_same_bytes_in_consecutive_worker_batches_are_stored_once(con, tmp_path,
 
 def test_stored_mail_is_neither_parsed_nor_archived_again(con, tmp_path, formats, monkeypatch):
     """Importing the same mail again (an mbox twice, a folder after a UIDVALIDITY change) only looks it up."""
-    from alertproc import ingest as ingest_module
+    from alertproc.mail import ingest as ingest_module
     mails = sample_mails()
     first = run_ingest(con, tmp_path, mails, formats)
     monkeypatch.setattr(ingest_module, "_pool", None)  # anything read is read here, where the trap is set
@@ -131,7 +131,7 @@ def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monk
     """The pool breaks mid-import: that batch and the rest are read in this process instead."""
     import signal
 
-    from alertproc import ingest as ingest_module
+    from alertproc.mail import ingest as ingest_module
     if (os.cpu_count() or 1) < 2:
         pytest.skip("the worker pool needs 2+ cores")
     monkeypatch.setattr(ingest_module, "_pool", None)  # a pool of this test's own
@@ -180,7 +180,7 @@ def test_a_relative_archive_is_written_where_the_caller_is_now(con, tmp_path, fo
     """The worker pool outlives a change of working folder (a notebook's os.chdir, a test):
     a relative archive root must still mean the caller's folder, or the files land elsewhere
     while the database records them."""
-    from alertproc import ingest as ingest_module
+    from alertproc.mail import ingest as ingest_module
     if not ingest_module.start_workers():
         pytest.skip("the worker pool needs 2+ cores")
     here = tmp_path / "here"

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import inventory, pipeline
+from alertproc.audit import inventory
+from alertproc import pipeline
 from alertproc.domain import IST
-from alertproc.policy import apply_policy, load_policy
-from alertproc.report import _rows, week_period
-from alertproc.store import insert_events, now
+from alertproc.audit.policy import apply_policy, load_policy
+from alertproc.outputs.report import _rows, week_period
+from alertproc.storage.store import insert_events, now
 from conftest import SAMPLE
 
 WEEK = week_period("2026-W47")

@@ -11,12 +11,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from alertproc import pipeline, store
+from alertproc import pipeline
+from alertproc.storage import store
 from alertproc.lake.engines import detect_lake
 from alertproc.errors import ConfigError
 from alertproc.lake import export_lake
 from alertproc.lake.portable import transpile
-from alertproc.rules import load_rules
+from alertproc.audit.rules import load_rules
 from conftest import ROOT, SAMPLE
 from synthetic import generate
 

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from alertproc.cli import cli
 from alertproc.config import ImapSettings
-from alertproc.imap import ImapMailbox
-from alertproc.mailbox import Mailbox
-from alertproc.sources import LocalSource
+from alertproc.mail.imap import ImapMailbox
+from alertproc.mail.mailbox import Mailbox
+from alertproc.mail.sources import LocalSource
 from conftest import ROOT, SAMPLE
 
 POLICY = ["--policy", str(ROOT / "rules" / "policy.yaml")]

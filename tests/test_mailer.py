@@ -63,7 +63,7 @@ def test_the_smtp_password_from_the_environment_is_masked_wherever_a_server_echo
     from email.message import EmailMessage
     from alertproc.config import smtp_settings
     from alertproc.errors import FetchError
-    from alertproc.mailer import deliver
+    from alertproc.outputs.mailer import deliver
     secret = "smtp-Pa55word-from-env"
 
     class Echoing:

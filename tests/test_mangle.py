@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from alertproc.formats import Pattern
-from alertproc.parse import MailReader
+from alertproc.reading.formats import Pattern
+from alertproc.reading.parse import MailReader
 from conftest import SENDERS
 from mangle import FORWARDER, SPOOFS, TRANSFORMS, Alert, alerts, break_at, build, rewrap
 

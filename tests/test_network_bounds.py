@@ -13,7 +13,7 @@ from dataclasses import replace
 
 
 from alertproc.errors import FetchError
-from alertproc.imap import ImapMailbox
+from alertproc.mail.imap import ImapMailbox
 from imap_proxy import RewritingProxy
 from test_imap import ALERTS, ENV, append, imap_cfg
 

@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from alertproc import pipeline
 from alertproc.config import notify_settings, smtp_settings
 from alertproc.errors import ConfigError
-from alertproc.notify import notify
+from alertproc.outputs.notify import notify
 from conftest import Inbox, SAMPLE
 from dovecot import free_port
 
@@ -127,7 +127,7 @@ def test_markup_in_a_finding_reaches_the_webhook_as_text(sample_con, webhook, ki
 
 
 def test_the_webhook_markup_follows_its_host():
-    from alertproc.notify import webhook_format
+    from alertproc.outputs.notify import webhook_format
     assert webhook_format("https://hooks.slack.com/services/T/B/x") == "slack"
     assert webhook_format("https://contoso.webhook.office.com/webhookb2/x") == "teams"
     assert webhook_format("https://prod-12.westus.logic.azure.com/workflows/x") == "teams"

@@ -15,10 +15,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from alertproc import pipeline, store
+from alertproc import pipeline
+from alertproc.storage import store
 from alertproc.config import imap_settings
 from alertproc.errors import ConfigError
-from alertproc.oauth import access_token, token_status
+from alertproc.mail.oauth import access_token, token_status
 from conftest import ROOT
 from dovecot import OTHER_USER, Dovecot
 from introspection import Introspection
@@ -109,7 +110,7 @@ def test_a_token_about_to_expire_is_refreshed_before_use_and_the_cache_stays_pri
                          "username": OTHER_USER, "oauth2_provider": "microsoft", "oauth2_client_id": "client-1",
                          "oauth2_tenant": TENANT, "oauth2_authority": endpoint.base,
                          "oauth2_token_cache": str(tmp_path / "cache" / "pune.json")}, "test")
-    from alertproc.oauth import login as oauth_login
+    from alertproc.mail.oauth import login as oauth_login
     oauth_login(cfg, {}, lambda text: None)
     first = access_token(cfg, {})
     second = access_token(cfg, {})  # each connect asks again: the short-lived token is refreshed

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from alertproc.parse import MailReader, parse_mail
-from alertproc.text import html_to_text
+from alertproc.reading.parse import MailReader, parse_mail
+from alertproc.reading.text import html_to_text
 from conftest import SENDERS, make
 
 IST = make.IST
@@ -184,7 +184,7 @@ def test_an_offline_dns_is_asked_once_per_key(monkeypatch):
     import dns.exception
     import dns.resolver
 
-    from alertproc import senders
+    from alertproc.reading import senders
     calls = []
 
     def timeout(*args, **kwargs):
@@ -208,6 +208,6 @@ def test_a_subject_prefix_re2_cannot_run_is_a_config_error_at_once(formats):
 @given(when=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 12, 31)),
        fmt=st.sampled_from(["%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"]))
 def test_the_fixed_width_date_reader_agrees_with_strptime(when, fmt):
-    from alertproc.formats import _SHAPE, _fixed_width
+    from alertproc.reading.formats import _SHAPE, _fixed_width
     text = when.strftime(fmt)
     assert _fixed_width(text, text.translate(_SHAPE), fmt) == datetime.strptime(text, fmt)

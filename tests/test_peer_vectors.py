@@ -12,7 +12,7 @@ import re
 import time
 import pytest
 
-from alertproc.senders import read_auth_results, sender_check, verify_dkim
+from alertproc.reading.senders import read_auth_results, sender_check, verify_dkim
 from local_server import TEST_CACHE
 
 PEER = TEST_CACHE / "peer-vectors"

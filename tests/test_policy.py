@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import store
+from alertproc.storage import store
 from alertproc.errors import ConfigError
-from alertproc.policy import apply_policy, load_policy
+from alertproc.audit.policy import apply_policy, load_policy
 from conftest import ROOT
 
 

@@ -9,12 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from alertproc import pipeline, store
-from alertproc.canned import load_queries, run
+from alertproc import pipeline
+from alertproc.storage import store
+from alertproc.audit.canned import load_queries, run
 from alertproc.cli import cli
 from alertproc.errors import ConfigError
-from alertproc.export import export
-from alertproc.report import range_period
+from alertproc.outputs.export import export
+from alertproc.outputs.report import range_period
 from conftest import ROOT, SAMPLE
 
 QUERIES = load_queries(ROOT / "rules" / "queries")
@@ -24,8 +25,8 @@ EXAMPLES = {"gstin": "27AAPFU0939F1ZV", "since": "2026-11-01", "until": "2026-11
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
     from alertproc.config import Settings
-    from alertproc.sms import import_sms, read_sms
-    from alertproc.accesslog import import_access_log
+    from alertproc.portal.sms import import_sms, read_sms
+    from alertproc.portal.accesslog import import_access_log
     base = tmp_path_factory.mktemp("sample")
     settings = Settings(db=str(base / "a.duckdb"), archive=str(base / "archive"),
                         policy=str(ROOT / "rules" / "policy.yaml"), rules=str(ROOT / "rules"))

@@ -4,10 +4,10 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from alertproc import store
+from alertproc.storage import store
 from alertproc.domain import asp_key
-from alertproc.extract import event_id
-from alertproc.store import insert_events, now
+from alertproc.reading.extract import event_id
+from alertproc.storage.store import insert_events, now
 
 AT = datetime(2026, 11, 21, 9, 2, tzinfo=timezone.utc)
 OLD_KEYS = {"Kaveri GST Solutions L.L.P.": "KAVERIGSTSOLUTIONSLLP", "ACME TAX CLOUD (P) LTD": "ACMETAXCLOUDP",

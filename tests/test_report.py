@@ -7,7 +7,7 @@ import pytest
 
 from alertproc import pipeline
 from alertproc.errors import ConfigError
-from alertproc.report import choose_period, gather, last_complete_week, week_period
+from alertproc.outputs.report import choose_period, gather, last_complete_week, week_period
 from conftest import SAMPLE
 
 XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
@@ -121,7 +121,7 @@ def test_report_renders_in_chromium_and_hostile_text_stays_text(settings, con, c
 
 
 def test_a_refresh_alerted_by_mail_and_sms_counts_once_in_the_activity_table(settings, con):
-    from alertproc.sms import import_sms, read_sms
+    from alertproc.portal.sms import import_sms, read_sms
     pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
     period = week_period("2026-W47")
     before = {(r["gstin"], r["pair_key"]): r["refreshes"] for r in gather(con, period, SAMPLE, SAMPLE)["pairs"]}

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from alertproc.rules import load_rules
+from alertproc.audit.rules import load_rules
 from conftest import ROOT, SAMPLE
 
 HEADER = "-- id: {id}\n-- title: t\n-- severity: high\n-- description: d\n"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from alertproc import pipeline
-from alertproc.rules import load_rules, run_rules
-from alertproc.rulestest import run_rule_tests
+from alertproc.audit.rules import load_rules, run_rules
+from alertproc.audit.rulestest import run_rule_tests
 from conftest import ROOT, SAMPLE
 
 RULES, PROBLEMS = load_rules(ROOT / "rules")
@@ -85,12 +85,12 @@ def test_duplicate_rows_from_a_rule_make_one_finding(con, tmp_path):
 
 
 def test_the_shipped_samples_give_every_rule_a_finding_with_evidence(settings, con):
-    from alertproc.accesslog import import_access_log
-    from alertproc.sms import import_sms, read_sms
+    from alertproc.portal.accesslog import import_access_log
+    from alertproc.portal.sms import import_sms, read_sms
     pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
     import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), pipeline.reader_of(settings).formats, settings.sms_senders)
     import_access_log(con, SAMPLE / "access-log.csv")
-    from alertproc.tokens import import_tokens
+    from alertproc.portal.portal_tokens import import_tokens
     import_tokens(con, SAMPLE / "active-tokens.csv")
     found = pipeline.detect(con, settings)
     assert found.problems == []

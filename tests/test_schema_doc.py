@@ -2,7 +2,7 @@
 
 import re
 
-from alertproc import store
+from alertproc.storage import store
 from conftest import ROOT
 
 

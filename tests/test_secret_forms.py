@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from alertproc.errors import FetchError
-from alertproc.imap import ImapMailbox
+from alertproc.mail.imap import ImapMailbox
 from alertproc.masking import child_environment, mask, remember, remember_login, secret_variable
 from imap_proxy import RewritingProxy
 from test_imap import imap_cfg

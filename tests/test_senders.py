@@ -5,8 +5,8 @@ from datetime import datetime
 import dkim
 import pytest
 
-from alertproc.parse import MailReader
-from alertproc.senders import DnsUnavailable, read_auth_results, sender_check
+from alertproc.reading.parse import MailReader
+from alertproc.reading.senders import DnsUnavailable, read_auth_results, sender_check
 from conftest import make
 
 SENDERS = frozenset({"donotreply@gst.gov.in"})
@@ -294,7 +294,8 @@ def test_an_outsiders_forwarded_consent_does_not_erase_a_refresh_after_revocatio
     """Issue #27 item 0, end to end: revocation, then an outsider's inline forward of a consent
     (failing DMARC at our trusted server), then a refresh: the high finding stays."""
     from dataclasses import replace
-    from alertproc import pipeline, store
+    from alertproc import pipeline
+    from alertproc.storage import store
     folder = tmp_path / "mail"
     folder.mkdir()
     revoked = make.revoked(make.PUNE, make.ACME, make.EGSP, datetime(2026, 11, 21, 10, 0, tzinfo=make.IST), "rv1")

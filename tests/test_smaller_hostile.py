@@ -10,8 +10,8 @@ import pytest
 
 from alertproc.config import imap_settings, notify_settings, smtp_settings
 from alertproc.errors import ConfigError
-from alertproc.senders import sender_check
-from alertproc.sms import Sms, import_sms
+from alertproc.reading.senders import sender_check
+from alertproc.portal.sms import Sms, import_sms
 from conftest import SAMPLE
 
 SENDERS = frozenset({"donotreply@gst.gov.in"})
@@ -84,7 +84,7 @@ G = "27AAPFU0939F1ZV"
     (f"revocations:\n  - gstin: {G}\n    asp: A\n    at: 0001-01-01 00:00\n", "policy.yaml:4: 'at' must be a date-time"),
 ])
 def test_policy_values_of_the_wrong_type_are_refused_with_their_line(tmp_path, text, message):
-    from alertproc.policy import load_policy
+    from alertproc.audit.policy import load_policy
     (tmp_path / "policy.yaml").write_text(text)
     with pytest.raises(ConfigError) as raised:
         load_policy(tmp_path / "policy.yaml")
@@ -92,7 +92,7 @@ def test_policy_values_of_the_wrong_type_are_refused_with_their_line(tmp_path, t
 
 
 def test_a_database_from_a_newer_alertproc_is_refused(tmp_path):
-    from alertproc import store
+    from alertproc.storage import store
     from alertproc.errors import DatabaseError
     con = store.connect(tmp_path / "a.duckdb")
     con.execute("insert into schema_version values (?, now())", [store.SCHEMA_VERSION + 1])

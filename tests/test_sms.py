@@ -4,7 +4,7 @@ import pytest
 
 from alertproc.errors import ConfigError, SourceError
 from alertproc.config import Settings
-from alertproc.sms import import_sms, read_sms
+from alertproc.portal.sms import import_sms, read_sms
 
 DEFAULT_SENDERS = Settings().sms_senders
 from conftest import SAMPLE, make

@@ -2,8 +2,8 @@
 
 from datetime import datetime, timedelta, timezone
 
-from alertproc.extract import event_id
-from alertproc.store import insert_events, now
+from alertproc.reading.extract import event_id
+from alertproc.storage.store import insert_events, now
 
 START = datetime(2021, 1, 1, tzinfo=timezone.utc)
 

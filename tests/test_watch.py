@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from alertproc import store
+from alertproc.storage import store
 from conftest import ROOT
 from dovecot import PASSWORD, Dovecot
 from test_imap import ALERTS, FILED, append, contents

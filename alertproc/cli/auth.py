@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..oauth import login as oauth_login, token_status
+from ..mail.oauth import login as oauth_login, token_status
 from .common import EXIT_FAILURE, cli, loaded_config, settings_options
 from .mailbox import ACCOUNT
 

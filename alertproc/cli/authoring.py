@@ -10,8 +10,8 @@ import click
 
 from .. import pipeline
 from .common import EXIT_FAILURE, cli, say, settings_options
-from ..explain import Explanation, check_formats, explain_mail
-from ..extract import mask_otp
+from ..reading.explain import Explanation, check_formats, explain_mail
+from ..reading.extract import mask_otp
 
 
 def _show_event(event: dict) -> None:

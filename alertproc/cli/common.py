@@ -16,10 +16,10 @@ from .. import pipeline
 from ..config import Config, load_config
 from ..domain import SEVERITIES
 from ..errors import AlertprocError
-from ..fetch import FetchResult
-from ..ingest import IngestStats
+from ..mail.fetch import FetchResult
+from ..mail.ingest import IngestStats
 from ..masking import install_log_filter, mask
-from ..store import disk_full
+from ..storage.store import disk_full
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
 

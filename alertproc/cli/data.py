@@ -7,15 +7,16 @@ from pathlib import Path
 
 import click
 
-from .. import pipeline, store
-from ..canned import load_queries, run as run_canned
+from .. import pipeline
+from ..storage import store
+from ..audit.canned import load_queries, run as run_canned
 from .common import EXIT_FAILURE, EXIT_USAGE, cli, loaded_config, printable, settings_options
 from ..errors import ConfigError
-from ..export import export as export_rows
-from ..outputs import check_data_file, check_target, code_and_config, neutralised, protected_paths, replacing
-from ..report import choose_period
-from ..rulestest import run_rule_tests
-from ..layers import is_shipped, rules_of, sub_dirs
+from ..outputs.export import export as export_rows
+from ..outputs.files import check_data_file, check_target, code_and_config, neutralised, protected_paths, replacing
+from ..outputs.report import choose_period
+from ..audit.rulestest import run_rule_tests
+from ..audit.layers import is_shipped, rules_of, sub_dirs
 
 
 def origin(path: Path, overrides: Path | None) -> str:
@@ -27,7 +28,7 @@ def origin(path: Path, overrides: Path | None) -> str:
 
 def write_relation(relation, fmt: str, out: Path | None, protected: list[Path] = (),
                    keep_formulas: bool = False) -> None:
-    """Print or save a query result as a table, CSV, JSON or Markdown (see alertproc.outputs)."""
+    """Print or save a query result as a table, CSV, JSON or Markdown (see alertproc.outputs.files)."""
     if relation is None:
         click.echo("ok")
         return

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .. import evidence as packs, pipeline
+from ..outputs import evidence as packs
+from .. import pipeline
 from .common import EXIT_FAILURE, cli, settings_options
 
 

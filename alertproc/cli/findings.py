@@ -9,7 +9,9 @@ from datetime import date
 
 import click
 
-from .. import pipeline, store, triage
+from .. import pipeline
+from ..storage import store
+from ..audit import triage
 from .common import cli, say, settings_options
 
 BY = click.option("--by", help="Who decides [default: your login name].")

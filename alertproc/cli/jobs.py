@@ -10,13 +10,14 @@ from pathlib import Path
 
 import click
 
-from .. import pipeline, store
+from .. import pipeline
+from ..storage import store
 from ..domain import SEVERITIES
 from ..lake.engines import detect_lake
 from ..errors import ConfigError
-from ..mailer import send_report
+from ..outputs.mailer import send_report
 from ..lake import ENGINES
-from ..report import choose_period
+from ..outputs.report import choose_period
 from .common import (EXIT_FAILURE, cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import,
                      progress_bar, say, settings_options)
 

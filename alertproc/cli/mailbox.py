@@ -11,15 +11,16 @@ from pathlib import Path
 
 import click
 
-from .. import pipeline, store
+from .. import pipeline
+from ..storage import store
 from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import, progress_bar, say, settings_options
 from ..doctor import diagnose, init as init_files
 from ..domain import IST
 from ..errors import ConfigError, FetchError
-from ..fetch import retention_cutoff
+from ..mail.fetch import retention_cutoff
 from ..masking import MaskingFilter, mask
-from ..heartbeat import listening
-from ..status import operator_status
+from ..mail.heartbeat import listening
+from ..outputs.status import operator_status
 from ..watch import Watcher
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 
-from .. import store
+from ..storage import store
 from ..config import Settings
 from ..errors import ConfigError
 from .parquet import LakeWrite, attach, lake_lock, lake_root, write_findings
 from ..pipeline import DetectResult, summarize
-from ..policy import apply_policy, no_policy, policy_of
+from ..audit.policy import apply_policy, no_policy, policy_of
 from .portable import ENGINES
-from ..layers import rules_of
-from ..rules import run_rules
+from ..audit.layers import rules_of
+from ..audit.rules import run_rules
 
 def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_master: str | None = None) -> DetectResult:
     """Run every rule over ``lake`` on ``engine``; add new finding versions to the lake."""

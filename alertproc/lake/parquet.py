@@ -22,11 +22,11 @@ from pathlib import Path
 
 import duckdb
 
-from .. import lock
+from ..storage import lock
 from ..errors import ConfigError
 from ..faults import crash_point
-from ..queries import package_queries
-from ..store import first_row, now
+from ..storage.queries import package_queries
+from ..storage.store import first_row, now
 
 TABLES = ("events", "messages", "findings")
 IDENTITY = {"events": "event_id", "messages": "sha256", "findings": "version_id"}

@@ -18,9 +18,9 @@ import duckdb
 
 from ..errors import ConfigError, RuleError
 from .portable import transpile
-from ..queries import package_queries
-from ..rules import Rule, check_columns, frame_params, framed
-from ..store import now
+from ..storage.queries import package_queries
+from ..audit.rules import Rule, check_columns, frame_params, framed
+from ..storage.store import now
 
 POLICY_TABLES = ("policy_gstins", "policy_approved_asps", "policy_asp_aliases", "policy_thresholds")
 LOCAL_MASTER = "local[*]"

@@ -1,0 +1,68 @@
+"""Canned queries: ``rules/queries/*.sql`` with a header (name, description, params).
+
+Parameters are named (``$gstin``) and always bound by DuckDB, never pasted into the SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..errors import ConfigError
+from ..storage.sqlfiles import body, read_header
+
+
+@dataclass(frozen=True)
+class CannedQuery:
+    """One named query file."""
+
+    name: str
+    description: str
+    params: tuple[str, ...]
+    sql: str
+    path: Path
+
+
+def load_queries(directories: Path | list[Path]) -> dict[str, CannedQuery]:
+    """Every query file of ``directories`` by name (a later folder's query overrides an earlier
+    one of the same name); header problems raise with file and line."""
+    folders = [directories] if isinstance(directories, Path) else list(directories)
+    problems: list[str] = []
+    found: dict[str, CannedQuery] = {}
+    paths = [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.sql"))]
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        meta = read_header(path, text, ("name", "description", "params"), problems)
+        if not meta.get("name") or not meta.get("description"):
+            problems.append(f"{path}:1: a query needs '-- name:' and '-- description:'")
+            continue
+        params = tuple(p.strip() for p in meta.get("params", "").split(",") if p.strip())
+        used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", body(text)))
+        if used != set(params):
+            problems.append(f"{path}:1: params lists {sorted(params)} but the SQL uses {sorted(used)}")
+        if meta["name"] in found and found[meta["name"]].path.parent == path.parent:
+            problems.append(f"{path}:1: query name '{meta['name']}' also in {found[meta['name']].path}")
+        found[meta["name"]] = CannedQuery(meta["name"], meta["description"], params, body(text), path)
+    if problems:
+        raise ConfigError("invalid canned queries:\n  " + "\n  ".join(problems))
+    return found
+
+
+def bind(query: CannedQuery, values: dict[str, str]) -> dict[str, str]:
+    """Check the given ``--param`` values against the query's parameters."""
+    unknown = sorted(set(values) - set(query.params))
+    missing = [p for p in query.params if p not in values]
+    if unknown or missing:
+        wanted = ", ".join(f"--param {p}=..." for p in query.params) or "no parameters"
+        raise ConfigError(f"query '{query.name}' takes {wanted}"
+                          + (f"; missing {', '.join(missing)}" if missing else "")
+                          + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+    return values
+
+
+def run(con: duckdb.DuckDBPyConnection, query: CannedQuery, values: dict[str, str]) -> duckdb.DuckDBPyRelation:
+    """The query's result with its parameters bound."""
+    return con.sql(query.sql, params=bind(query, values) or None)

@@ -1,0 +1,73 @@
+"""Triage of findings: acknowledge, suppress (until a day), reopen — an append-only history.
+
+Each entry names the finding by its ``finding_id``, which detect derives from what the
+finding is about, so a recomputed finding keeps its state. The current state is the view
+``findings_triaged``: ``open`` unless the latest entry acknowledges or suppresses it; a
+suppression whose last day (IST) has passed counts as open again.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+
+import duckdb
+
+from ..errors import ConfigError
+from ..storage.store import now, records, scalar
+
+ACTIONS = ("acknowledged", "suppressed", "reopened")
+STATUSES = ("open", "acknowledged", "suppressed", "all")
+
+
+def who() -> str:
+    """The login name of whoever runs the command (``--by`` overrides it)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def record(con: duckdb.DuckDBPyConnection, finding_id: str, action: str, note: str | None,
+           by: str | None = None, until: date | None = None) -> dict:
+    """Append a triage entry; returns it. A note is required to acknowledge or suppress."""
+    if action not in ACTIONS:
+        raise ConfigError(f"unknown triage action '{action}' (use one of {', '.join(ACTIONS)})")
+    matches = [row[0] for row in con.execute(
+        "select finding_id from findings where finding_id = ? or finding_id like ? || '%' order by 1",
+        [finding_id, finding_id]).fetchall()]
+    if finding_id in matches:
+        matches = [finding_id]
+    if not matches:
+        raise ConfigError(f"no finding {finding_id} (see `alertproc findings list --status all`)")
+    if len(matches) > 1:
+        raise ConfigError(f"{finding_id} matches {len(matches)} findings; give more of its id")
+    if action != "reopened" and not (note or "").strip():
+        raise ConfigError("say why with --note: an auditor will read it")
+    if until is not None and action != "suppressed":
+        raise ConfigError("--until is for `findings suppress` only")
+    entry = {"triage_id": scalar(con, "select nextval('triage_ids')"), "finding_id": matches[0],
+             "action": action, "note": (note or "").strip() or None, "by_user": by or who(), "triaged_at": now(),
+             "until_day": until}
+    con.execute("insert into finding_triage values (?, ?, ?, ?, ?, ?, ?)", list(entry.values()))
+    return entry
+
+
+def listed(con: duckdb.DuckDBPyConnection, status: str = "open", rule: str | None = None) -> list[dict]:
+    """Findings in ``status`` (``all`` for every one), most severe and newest first."""
+    if status not in STATUSES:
+        raise ConfigError(f"--status must be one of {', '.join(STATUSES)}")
+    return records(con, """
+        select finding_id, rule_id, severity, gstin, asp_name,
+               strftime(occurred_at_ist, '%Y-%m-%d %H:%M') as occurred_ist, title, triage_status as status,
+               triage_note as note, triage_by as by_user, suppressed_until
+        from findings_triaged
+        where (? = 'all' or triage_status = ?) and (? is null or rule_id = ?)
+        order by case severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end,
+                 occurred_at desc, finding_id""", [status, status, rule, rule])
+
+
+def history(con: duckdb.DuckDBPyConnection, finding_id: str) -> list[dict]:
+    """Every triage entry of a finding, oldest first."""
+    return records(con, "select action, note, by_user, triaged_at, until_day from finding_triage "
+                        "where finding_id = ? order by triage_id", [finding_id])

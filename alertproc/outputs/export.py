@@ -1,0 +1,97 @@
+"""Export findings or events to CSV, JSON, Parquet (DuckDB COPY) or XLSX (streamed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from ..errors import ConfigError
+from .files import FORMULA_SQL, replacing, xlsx_cell
+from .report import Period
+from ..storage.store import scalar
+
+FORMATS = ("csv", "json", "parquet", "xlsx")
+XLSX_MAX_ROWS = 1_048_575  # Excel's limit, less the header row
+_QUERIES = {
+    "events": "select event_id, kind, gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at, "
+              "timezone('Asia/Kolkata', occurred_at) as occurred_at_ist, valid_until, "
+              "timezone('Asia/Kolkata', valid_until) as valid_until_ist, channel, status, format_id, "
+              "source_sha256, source_ref from events",
+    "findings": "select finding_id, rule_id, severity, gstin, asp_name, occurred_at, occurred_at_ist, title, detail, "
+                "array_to_string(event_ids, ' ') as event_ids, first_detected_at from findings_ist",
+}
+
+
+def _selection(what: str, period: Period | None) -> tuple[str, list]:
+    if what not in _QUERIES:
+        raise ConfigError(f"cannot export '{what}' (use one of: {', '.join(_QUERIES)})")
+    if period is None:
+        return f"{_QUERIES[what]} order by occurred_at", []
+    return f"{_QUERIES[what]} where occurred_at >= ? and occurred_at < ? order by occurred_at", [period.since, period.until]
+
+
+def export(con: duckdb.DuckDBPyConnection, what: str, fmt: str, out: Path, period: Period | None = None, *,
+           protected: list[Path] = (), keep_formulas: bool = False) -> int:
+    """Write ``what`` (events or findings) to ``out``; return the number of rows.
+
+    CSV, JSON (one object per line) and Parquet are written by DuckDB itself, straight from
+    the database; XLSX is streamed row by row, so memory stays flat for a million rows. The
+    file is written beside ``out`` and renamed over it when complete (never over one of
+    ``protected``: see :mod:`alertproc.outputs.files`). In CSV and XLSX, text that a spreadsheet
+    would run as a formula is neutralised unless ``keep_formulas``.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format '{fmt}' (use one of: {', '.join(FORMATS)})")
+    sql, params = _selection(what, period)
+    with replacing(out, list(protected)) as temporary:
+        if fmt == "xlsx":
+            return _xlsx(con, sql, params, temporary, keep_formulas)
+        if fmt == "csv" and not keep_formulas:
+            sql = _neutralising(con, sql, params)
+        options = {"csv": "format csv, header true", "json": "format json", "parquet": "format parquet"}[fmt]
+        target = str(temporary).replace("'", "''")  # our own temporary path; COPY takes no parameter for it
+        con.execute(f"copy ({sql}) to '{target}' ({options})", params)
+        return scalar(con, f"select count(*) from ({sql})", params)
+
+
+def _neutralising(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> str:
+    """``sql`` with each text column's formula-like values given a leading quote (OWASP)."""
+    columns = con.execute(f"select * from ({sql}) limit 0", params).description
+    parts = []
+    for name, kind, *_ in columns:
+        quoted = '"' + name.replace('"', '""') + '"'
+        if str(kind) == "VARCHAR":
+            parts.append(f"case when regexp_matches({quoted}, '{FORMULA_SQL}') then chr(39) || {quoted} "
+                         f"else {quoted} end as {quoted}")
+        else:
+            parts.append(quoted)
+    return f"select {', '.join(parts)} from ({sql})"
+
+
+def _xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, out: Path, keep_formulas: bool) -> int:
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+    count = scalar(con, f"select count(*) from ({sql})", params)
+    if count > XLSX_MAX_ROWS:
+        raise ConfigError(f"{count} rows do not fit in one Excel sheet ({XLSX_MAX_ROWS}); "
+                          "use --since/--until, or --format csv or parquet")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("export")
+    cursor = con.execute(sql, params)
+    names = [c[0] for c in cursor.description]
+    sheet.append(names)
+    widths_done = False
+    while rows := cursor.fetchmany(1000):
+        for row in rows:
+            # Excel has no time zones: UTC columns are written as naive UTC, *_ist as naive IST.
+            sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else xlsx_cell(v, keep_formulas)
+                          for v in row])
+        if not widths_done:
+            for index, name in enumerate(names):
+                sheet.column_dimensions[get_column_letter(index + 1)].width = max(12, len(name) + 2)
+            widths_done = True
+    with open(out, "wb") as handle:  # a file object: openpyxl would judge a path by its .tmp ending
+        book.save(handle)
+    return count

@@ -1,0 +1,209 @@
+"""The HTML audit report: one self-contained file per week or date range."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import jinja2
+
+from ..audit import inventory
+from ..domain import IST, SEVERITIES
+from .files import check_target, replacing
+from ..errors import ConfigError
+from ..storage.queries import package_queries
+from ..storage.store import now, records
+
+_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open time range [since, until) in UTC, with how people name it."""
+
+    label: str
+    slug: str
+    since: datetime
+    until: datetime
+
+    @property
+    def first_day(self) -> date:
+        """First day of the period in IST."""
+        return self.since.astimezone(IST).date()
+
+    @property
+    def last_day(self) -> date:
+        """Last day of the period in IST (inclusive)."""
+        return (self.until.astimezone(IST) - timedelta(seconds=1)).date()
+
+    def previous(self) -> "Period":
+        """The period of the same length just before this one."""
+        length = self.until - self.since
+        return Period(f"before {self.label}", "", self.since - length, self.since)
+
+
+def _ist_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), IST).astimezone(timezone.utc)
+
+
+def week_period(week: str) -> Period:
+    """The ISO week ``YYYY-Www`` (Monday to Sunday, IST)."""
+    found = _WEEK.match(week.strip())
+    try:
+        monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1) if found else None
+    except ValueError:
+        monday = None
+    if monday is None:
+        raise ConfigError(f"--week '{week}' is not an ISO week like 2026-W47")
+    label = f"{found.group(1)}-W{found.group(2)}"
+    return Period(label, label, _ist_midnight(monday), _ist_midnight(monday + timedelta(days=7)))
+
+
+def range_period(since: str, until: str) -> Period:
+    """From the start of ``since`` to the end of ``until`` (dates in IST, both inclusive)."""
+    try:
+        first, last = date.fromisoformat(since), date.fromisoformat(until)
+    except ValueError:
+        raise ConfigError(f"--since/--until must be dates like 2026-11-01 (got '{since}', '{until}')") from None
+    if last < first:
+        raise ConfigError("--until is before --since")
+    if first.year < 1970 or last.year > 2999:  # what the archive dates; also keeps IST offsets in range
+        raise ConfigError(f"--since/--until must lie between 1970-01-01 and 2999-12-31 (got {first} to {last})")
+    return Period(f"{first} to {last}", f"{first}_{last}", _ist_midnight(first), _ist_midnight(last + timedelta(days=1)))
+
+
+def last_complete_week(today: date | None = None) -> Period:
+    """The most recent ISO week that has fully ended (in IST)."""
+    today = today or now().astimezone(IST).date()
+    year, week, _ = (today - timedelta(days=7)).isocalendar()
+    return week_period(f"{year}-W{week:02d}")
+
+
+def choose_period(week: str | None, since: str | None, until: str | None) -> Period:
+    """The period named by the options; default the last complete week."""
+    if week and (since or until):
+        raise ConfigError("use either --week or --since/--until, not both")
+    if since or until:
+        if not (since and until):
+            raise ConfigError("--since and --until go together")
+        return range_period(since, until)
+    return week_period(week) if week else last_complete_week()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period, extra: dict | None = None) -> list[dict]:
+    return records(con, package_queries("report.sql")[name], {"since": period.since, "until": period.until, **(extra or {})})
+
+
+def _counts(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
+    counts = {f"findings_{s}": 0 for s in SEVERITIES}
+    for row in _rows(con, "event_counts", period):
+        key = row["kind"] if row["kind"] != "access_attempt" else f"access_{row['status']}"
+        counts[key] = counts.get(key, 0) + row["n"]
+    for row in _rows(con, "message_counts", period):
+        counts[f"mail_{row['parse_status']}"] = row["n"]
+    for row in _rows(con, "finding_counts", period):
+        counts[f"findings_{row['severity']}"] = row["n"]
+    return counts
+
+
+LANES = ("refresh", "consent", "revocation", "access successful", "access failed", "access revoked", "api access changed")
+CHART_WIDTH, LANE_HEIGHT, CHART_LEFT = 760, 18, 130
+
+
+def timelines(rows: list[dict], period: Period) -> list[dict]:
+    """Per GSTIN, the SVG geometry of its events: one lane per kind, x by time in the period."""
+    start, span = period.since.timestamp(), (period.until - period.since).total_seconds()
+    days = int(span // 86400)
+    charts: dict[str, dict] = {}
+    for row in rows:
+        chart = charts.setdefault(row["gstin"], {"gstin": row["gstin"], "points": [], "lanes": []})
+        if row["lane"] not in chart["lanes"]:
+            chart["lanes"].append(row["lane"])
+        chart["points"].append(row)
+    for chart in charts.values():
+        chart["lanes"].sort(key=lambda lane: LANES.index(lane) if lane in LANES else len(LANES))
+        chart["height"] = 24 + LANE_HEIGHT * len(chart["lanes"])
+        for point in chart["points"]:
+            point["x"] = round(CHART_LEFT + (float(point["at_s"]) - start) / span * (CHART_WIDTH - CHART_LEFT), 1)
+            point["y"] = 12 + LANE_HEIGHT * chart["lanes"].index(point["lane"])
+        chart["days"] = [{"x": round(CHART_LEFT + d / days * (CHART_WIDTH - CHART_LEFT), 1),
+                          "label": (period.first_day + timedelta(days=d)).strftime("%a %d")}
+                         for d in range(days + 1)] if days <= 31 else []
+    return list(charts.values())
+
+
+def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, out_dir: Path,
+           rule_notes: dict[str, dict] | None = None) -> dict:
+    """Everything the template shows, as plain Python values."""
+    def link(relative: str) -> str:
+        return Path(os.path.relpath(archive_root / relative, out_dir)).as_posix()
+
+    findings = _rows(con, "findings", period)
+    for finding in findings:
+        finding["links"] = [(p.rsplit("/", 1)[-1][:12], link(p)) for p in (finding.pop("archive_paths") or [])]
+    unparsed = _rows(con, "unparsed", period)
+    suspicious = _rows(con, "suspicious", period)
+    forwarded = _rows(con, "forwarded", period)
+    for row in unparsed + suspicious + forwarded:
+        row["link"] = link(row["archive_path"]) if row["archive_path"] else None
+    return {
+        "rule_notes": rule_notes or {},
+        "suspicious": suspicious,
+        "forwarded": forwarded,
+        "timelines": timelines(_rows(con, "timeline", period), period),
+        "inventory": _rows(con, "inventory", period, inventory.source(con, period.since)),
+        "coverage": _rows(con, "coverage", period),
+        "silent_gstins": _rows(con, "silent_gstins", period),
+        "chart": {"width": CHART_WIDTH, "left": CHART_LEFT, "lane_height": LANE_HEIGHT},
+        "period": period,
+        "generated_ist": now().astimezone(IST).strftime("%d-%m-%Y %H:%M"),
+        "counts": _counts(con, period),
+        "previous": _counts(con, period.previous()),
+        "severities": SEVERITIES,
+        "findings": findings,
+        "pairs": _rows(con, "pairs", period),
+        "unparsed": unparsed,
+        "reconciliation": _rows(con, "reconciliation", period),
+        "reconciliation_gaps": _rows(con, "reconciliation_gaps", period),
+    }
+
+
+def environment(templates: Path | list[Path]) -> jinja2.Environment:
+    """Jinja2 with autoescaping always on: report content comes from untrusted mail.
+
+    ``templates`` may be several folders: the first that has a file wins (a user's own
+    report.css or report.html.j2 over the shipped one).
+    """
+    folders = [templates] if isinstance(templates, Path) else templates
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(f) for f in folders]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path | list[Path], archive_root: Path,
+                 out: Path | None = None, out_dir: Path = Path("reports/out"),
+                 rule_notes: dict[str, dict] | None = None, notices: list[str] | None = None,
+                 protected: list[Path] = ()) -> Path:
+    """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``).
+
+    ``rule_notes`` maps rule ids to their title and description, shown with each finding;
+    ``notices`` are shown above the summary (e.g. that approvals were not checked). The file
+    is written beside ``out`` and renamed over it, never over one of ``protected`` or
+    anything but a regular file (:mod:`alertproc.outputs.files`).
+    """
+    out = out or out_dir / f"alertproc-{period.slug}.html"
+    check_target(out, list(protected))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    context = gather(con, period, archive_root.resolve(), out.parent.resolve(), rule_notes)
+    html = environment(templates).get_template("report.html.j2").render(**context, notices=notices or [])
+    with replacing(out, list(protected)) as temporary:
+        temporary.write_text(html, encoding="utf-8")
+    return out

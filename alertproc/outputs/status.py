@@ -1,0 +1,54 @@
+"""``alertproc status``: the state of things, read-only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from ..domain import SEVERITIES
+from ..storage.store import records, scalar
+
+
+def _archive_size(root: Path) -> tuple[int, int]:
+    files = size = 0
+    stack = [root]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                files += 1
+                size += entry.stat(follow_symlinks=False).st_size
+    return files, size
+
+
+def operator_status(con: duckdb.DuckDBPyConnection, archive: Path) -> dict:
+    """Last run per command and source, sync state, findings, last alerts, archive size."""
+    files, size = _archive_size(archive)
+    return {
+        "runs": records(con, "select command, source, status, started_at, finished_at, error from runs "
+                           "qualify row_number() over (partition by command, source order by run_id desc) = 1 "
+                           "order by started_at desc limit 20"),
+        "sync": records(con, "select account, folder, uidvalidity, last_uid, updated_at from sync_state order by 1, 2"),
+        "findings": dict(con.execute("select severity, count(*) from findings group by 1 order by "
+                                     "list_position($order, severity)", {"order": list(SEVERITIES)}).fetchall()),
+        "not_notified": scalar(con, "select count(*) from findings f where not exists (select 1 from notifications n "
+                                    "where n.finding_id = f.finding_id and n.status = 'sent')"),
+        "last_seen": records(con, "select gstin, mode(asp_name) as asp_name, "
+                                "strftime(timezone('Asia/Kolkata', max(occurred_at)), '%d-%m-%Y %H:%M') as last_ist "
+                                "from events where asp_key is not null and kind <> 'suspicious_alert' "
+                                "group by gstin, asp_key order by max(occurred_at) desc limit 50"),
+        "unparsed": records(con, "select strftime(timezone('Asia/Kolkata', received_at), '%d-%m-%Y %H:%M') as received_ist, "
+                               "subject, parse_error from messages where parse_status = 'unparsed' "
+                               "order by received_at desc nulls last limit 20"),
+        "unparsed_total": scalar(con, "select count(*) from messages where parse_status = 'unparsed'"),
+        "suspicious_total": scalar(con, "select count(*) from messages where parse_status = 'suspicious'"),
+        "archive_files": files,
+        "archive_mb": round(size / 1e6, 1),
+    }

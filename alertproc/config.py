@@ -144,7 +144,8 @@ class ImapSettings:
     mark_seen: bool = field(default=False, metadata={"help": "mark filed alerts as read"})
     batch_size: int = field(default=1000, metadata={"help": "messages per FETCH and per database commit (1-5000)"})
     timeout: int = field(default=60, metadata={
-        "help": "seconds a whole network exchange may take (connect and login; each command), not only one read",
+        "help": "seconds a whole network exchange may take (connect and login; each command, a batch FETCH of up "
+                "to 32 MB included: raise it on a slow link), not only one read",
         "range": (1, 3600)})
     retries: int = field(default=4, metadata={"help": "reconnect attempts after a dropped connection",
                                              "range": (0, 20)})

@@ -29,7 +29,7 @@ from .portal.accesslog import LogImport
 from .config import Config, Settings, load_config
 from .mail.fetch import FetchResult
 from .mail.ingest import IngestStats
-from .outputs.report import choose_period
+from .period import choose_period
 
 
 class Alertproc:

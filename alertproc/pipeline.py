@@ -20,7 +20,8 @@ from .mail.ingest import IngestStats
 from .lake import LakeWrite, export_lake
 from .reading.parse import ALERT_LIKE_SEARCH, MailReader
 from .audit.policy import NO_POLICY, Policy, apply_policy, no_policy, policy_of, without_policy
-from .outputs.report import Period, choose_period, last_complete_week, write_report
+from .outputs.report import write_report
+from .period import Period, choose_period, last_complete_week
 from .audit.rules import run_rules
 from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
 from .outputs.notify import NotifyResult, notify

@@ -41,7 +41,8 @@ from alertproc.config import Settings, imap_settings  # noqa: E402
 from alertproc.reading.formats import load_formats  # noqa: E402
 from alertproc.mail.ingest import PARALLEL_FROM, parse_all  # noqa: E402
 from alertproc.reading.parse import MailReader  # noqa: E402
-from alertproc.outputs.report import week_period, write_report  # noqa: E402
+from alertproc.outputs.report import write_report  # noqa: E402
+from alertproc.period import week_period  # noqa: E402
 from alertproc.audit.rules import load_rules, run_rules  # noqa: E402
 
 SIZES = {  # (imap alerts, rss small, rss large, parse mails, log rows, rules small, rules large, report small, report large)

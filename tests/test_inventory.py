@@ -9,7 +9,8 @@ from alertproc.audit import inventory
 from alertproc import pipeline
 from alertproc.domain import IST
 from alertproc.audit.policy import apply_policy, load_policy
-from alertproc.outputs.report import _rows, week_period
+from alertproc.outputs.report import _rows
+from alertproc.period import week_period
 from alertproc.storage.store import insert_events, now
 from conftest import SAMPLE
 

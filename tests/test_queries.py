@@ -15,7 +15,7 @@ from alertproc.audit.canned import load_queries, run
 from alertproc.cli import cli
 from alertproc.errors import ConfigError
 from alertproc.outputs.export import export
-from alertproc.outputs.report import range_period
+from alertproc.period import range_period
 from conftest import ROOT, SAMPLE
 
 QUERIES = load_queries(ROOT / "rules" / "queries")

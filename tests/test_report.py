@@ -7,7 +7,8 @@ import pytest
 
 from alertproc import pipeline
 from alertproc.errors import ConfigError
-from alertproc.outputs.report import choose_period, gather, last_complete_week, week_period
+from alertproc.outputs.report import gather
+from alertproc.period import choose_period, last_complete_week, week_period
 from conftest import SAMPLE
 
 XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'

@@ -14,7 +14,7 @@ from .common import EXIT_FAILURE, EXIT_USAGE, cli, loaded_config, printable, set
 from ..errors import ConfigError
 from ..outputs.export import export as export_rows
 from ..outputs.files import check_data_file, check_target, code_and_config, neutralised, protected_paths, replacing
-from ..outputs.report import choose_period
+from ..period import choose_period
 from ..audit.rulestest import run_rule_tests
 from ..audit.layers import is_shipped, rules_of, sub_dirs
 

@@ -17,7 +17,7 @@ from ..lake.engines import detect_lake
 from ..errors import ConfigError
 from ..outputs.mailer import send_report
 from ..lake import ENGINES
-from ..outputs.report import choose_period
+from ..period import choose_period
 from .common import (EXIT_FAILURE, cli, loaded_config, exit_for_findings, print_filing, print_findings, print_import,
                      progress_bar, say, settings_options)
 

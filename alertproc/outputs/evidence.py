@@ -27,7 +27,7 @@ from ..storage.archive import Archive, sha256_hex
 from ..errors import ArchiveError, ConfigError
 from .files import neutralised, replacing
 from ..domain import IST
-from .report import Period, week_period
+from ..period import Period, week_of
 from ..storage.store import now, records
 
 CHECK_FILES = ("manifest.json", "SHA256SUMS")
@@ -121,9 +121,7 @@ def build(con: duckdb.DuckDBPyConnection, archive: Archive, out: Path, write_rep
         raise ConfigError("no findings in that selection: nothing to prove (see `alertproc findings list --status all`)")
     single = period is None
     if single:  # one finding: dated by the week it happened in, but without that week's report
-        day = (findings[0]["occurred_at"] or findings[0]["first_detected_at"]).astimezone(IST).date()
-        year, week, _ = day.isocalendar()
-        period = week_period(f"{year}-W{week:02d}")
+        period = week_of((findings[0]["occurred_at"] or findings[0]["first_detected_at"]).astimezone(IST).date())
     event_ids = sorted({e for f in findings for e in (f["event_ids"] or [])})
     events = records(con, "select * from events where list_contains(?, event_id) order by occurred_at, event_id",
                    [event_ids])

@@ -9,7 +9,7 @@ import duckdb
 
 from ..errors import ConfigError
 from .files import FORMULA_SQL, replacing, xlsx_cell
-from .report import Period
+from ..period import Period
 from ..storage.store import scalar
 
 FORMATS = ("csv", "json", "parquet", "xlsx")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -14,85 +12,9 @@ import jinja2
 from ..audit import inventory
 from ..domain import IST, SEVERITIES
 from .files import check_target, replacing
-from ..errors import ConfigError
+from ..period import Period
 from ..storage.queries import package_queries
 from ..storage.store import now, records
-
-_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Period:
-    """A half-open time range [since, until) in UTC, with how people name it."""
-
-    label: str
-    slug: str
-    since: datetime
-    until: datetime
-
-    @property
-    def first_day(self) -> date:
-        """First day of the period in IST."""
-        return self.since.astimezone(IST).date()
-
-    @property
-    def last_day(self) -> date:
-        """Last day of the period in IST (inclusive)."""
-        return (self.until.astimezone(IST) - timedelta(seconds=1)).date()
-
-    def previous(self) -> "Period":
-        """The period of the same length just before this one."""
-        length = self.until - self.since
-        return Period(f"before {self.label}", "", self.since - length, self.since)
-
-
-def _ist_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), IST).astimezone(timezone.utc)
-
-
-def week_period(week: str) -> Period:
-    """The ISO week ``YYYY-Www`` (Monday to Sunday, IST)."""
-    found = _WEEK.match(week.strip())
-    try:
-        monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1) if found else None
-    except ValueError:
-        monday = None
-    if monday is None:
-        raise ConfigError(f"--week '{week}' is not an ISO week like 2026-W47")
-    label = f"{found.group(1)}-W{found.group(2)}"
-    return Period(label, label, _ist_midnight(monday), _ist_midnight(monday + timedelta(days=7)))
-
-
-def range_period(since: str, until: str) -> Period:
-    """From the start of ``since`` to the end of ``until`` (dates in IST, both inclusive)."""
-    try:
-        first, last = date.fromisoformat(since), date.fromisoformat(until)
-    except ValueError:
-        raise ConfigError(f"--since/--until must be dates like 2026-11-01 (got '{since}', '{until}')") from None
-    if last < first:
-        raise ConfigError("--until is before --since")
-    if first.year < 1970 or last.year > 2999:  # what the archive dates; also keeps IST offsets in range
-        raise ConfigError(f"--since/--until must lie between 1970-01-01 and 2999-12-31 (got {first} to {last})")
-    return Period(f"{first} to {last}", f"{first}_{last}", _ist_midnight(first), _ist_midnight(last + timedelta(days=1)))
-
-
-def last_complete_week(today: date | None = None) -> Period:
-    """The most recent ISO week that has fully ended (in IST)."""
-    today = today or now().astimezone(IST).date()
-    year, week, _ = (today - timedelta(days=7)).isocalendar()
-    return week_period(f"{year}-W{week:02d}")
-
-
-def choose_period(week: str | None, since: str | None, until: str | None) -> Period:
-    """The period named by the options; default the last complete week."""
-    if week and (since or until):
-        raise ConfigError("use either --week or --since/--until, not both")
-    if since or until:
-        if not (since and until):
-            raise ConfigError("--since and --until go together")
-        return range_period(since, until)
-    return week_period(week) if week else last_complete_week()
-
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period, extra: dict | None = None) -> list[dict]:
     return records(con, package_queries("report.sql")[name], {"since": period.since, "until": period.until, **(extra or {})})

@@ -9,7 +9,7 @@ import pytest
 from alertproc.storage.archive import Archive, sha256_hex
 from alertproc.mail.ingest import ingest
 from alertproc.reading.parse import MailReader
-from alertproc.mail.mailbox import RawMail
+from alertproc.mail.mailbox import RawMail, batches_of
 from alertproc.mail.sources import LocalSource, detect_kind
 from conftest import SAMPLE, SENDERS, make
 
@@ -141,7 +141,7 @@ def test_a_killed_parser_worker_costs_time_not_mail(con, tmp_path, formats, monk
     request.addfinalizer(pool.shutdown)
     raws = [make.otp(make.PUNE, make.ist("2026-11-21", "10:00") + timedelta(minutes=i), f"k{i}", "123456").as_bytes()
             for i in range(3000)]
-    batches = iter(ingest_module.batched([RawMail(raw, "eml", str(i)) for i, raw in enumerate(raws)], 1000))
+    batches = iter(batches_of([RawMail(raw, "eml", str(i)) for i, raw in enumerate(raws)], 1000, lambda m: len(m.raw)))
 
     def killing_after_the_first():
         yield next(batches)

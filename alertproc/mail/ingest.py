@@ -20,7 +20,7 @@ from ..storage.archive import Archive
 from ..faults import crash_point
 from ..reading.parse import MailReader, ParsedMail
 from ..reading.senders import GENUINE
-from .mailbox import BATCH_BYTES, RawMail
+from .mailbox import RawMail, batches_of
 from ..storage.store import insert_batch, message_id_owners, now, stored_messages
 
 DEFAULT_BATCH = 1000
@@ -207,20 +207,6 @@ class IngestStats:
             setattr(self, name, getattr(self, name) + value)
 
 
-def batched(items: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
-    """Consecutive lists of at most ``size`` mails and :data:`~alertproc.mail.mailbox.BATCH_BYTES` bytes."""
-    batch: list[RawMail] = []
-    total = 0
-    for mail in items:
-        if batch and (len(batch) >= size or total + len(mail.raw) > BATCH_BYTES):
-            yield batch
-            batch, total = [], 0
-        batch.append(mail)
-        total += len(mail.raw)
-    if batch:
-        yield batch
-
-
 @dataclass
 class _PendingBatch:
     """A batch handed to the workers: all its mails, the new ones by sha256, and how to wait
@@ -339,7 +325,8 @@ def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[Raw
            progress: Callable[[int], None] | None = None) -> IngestStats:
     """Ingest ``mails`` batch by batch; each batch is committed on its own."""
     total = IngestStats()
-    for batch, stats, _ in ingest_batches(con, archive, batched(mails, batch_size), reader, run_id):
+    batches = batches_of(mails, batch_size, lambda mail: len(mail.raw))
+    for batch, stats, _ in ingest_batches(con, archive, batches, reader, run_id):
         total.add(stats)
         if progress:
             progress(len(batch))

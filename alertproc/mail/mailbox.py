@@ -8,14 +8,16 @@ archived and loaded, then moved to their folder, and the state advanced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ..storage.archive import sha256_hex
+
+T = TypeVar("T")
 
 Ref = Hashable  # a message's name in its mailbox: an IMAP UID, a file in a Maildir, an mbox key
 
@@ -128,16 +130,22 @@ class Mailbox(Protocol):
 BATCH_BYTES = 32 * 2**20
 
 
-def split_batches(refs: list, count: int, sizes: dict) -> list[list]:
-    """``refs`` in order, in batches of at most ``count`` messages and :data:`BATCH_BYTES` bytes."""
-    batches: list[list] = []
-    batch: list = []
+def batches_of(items: Iterable[T], count: int, size_of: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` in order, in batches of at most ``count`` items and :data:`BATCH_BYTES` bytes
+    (``size_of`` an item; one item larger than that is a batch of its own)."""
+    batch: list[T] = []
     total = 0
-    for ref in refs:
-        size = sizes.get(ref, 0)
+    for item in items:
+        size = size_of(item)
         if batch and (len(batch) >= count or total + size > BATCH_BYTES):
-            batches.append(batch)
+            yield batch
             batch, total = [], 0
-        batch.append(ref)
+        batch.append(item)
         total += size
-    return batches + [batch] if batch else batches
+    if batch:
+        yield batch
+
+
+def split_batches(refs: list, count: int, sizes: dict) -> list[list]:
+    """``refs`` in batches by count and bytes, with the sizes a mailbox gave (missing: 0)."""
+    return list(batches_of(refs, count, lambda ref: sizes.get(ref, 0)))

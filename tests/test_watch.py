@@ -23,6 +23,19 @@ def wait_until(check, seconds=30.0):
     return False
 
 
+# An account whose server is not there (nothing listens on port 1).
+GONE = ('[[imap]]\nname = "gone"\nhost = "127.0.0.1"\nport = 1\ntls = "none"\nusername = "x"\n'
+        'password_env = "TEST_IMAP_PASSWORD"\n')
+
+
+def start_watch(tmp_path):
+    """`alertproc watch` on tmp_path's alertproc.toml, in a process of its own; and its environment."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
+    watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return watcher, env
+
+
 def messages(workdir):
     try:
         con = store.connect(str(workdir / "alertproc.duckdb"), read_only=True)
@@ -39,9 +52,7 @@ def test_mail_appended_while_watching_is_processed_within_seconds_and_sigterm_st
     with Dovecot(idle=idle) as server:
         append(server, ALERTS[:5])
         (tmp_path / "alertproc.toml").write_text(server.imap_table(poll_seconds=1, idle_seconds=60))
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
-        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
-                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watcher, _ = start_watch(tmp_path)
         try:
             assert wait_until(lambda: len(contents(server, FILED)) == 5), "first cycle did not file the backlog"
             started = time.monotonic()
@@ -65,12 +76,9 @@ def test_one_watch_listens_on_every_account_and_a_dead_one_does_not_stop_it(tmp_
         append(server, ALERTS[:2])
         table = server.imap_table(poll_seconds=1, idle_seconds=60).replace("[imap]", "[[imap]]\nname = \"alice\"")
         table += table.replace('name = "alice"', 'name = "bob"').replace('username = "alice"', f'username = "{OTHER_USER}"')
-        table += ('[[imap]]\nname = "gone"\nhost = "127.0.0.1"\nport = 1\ntls = "none"\nusername = "x"\n'
-                  'password_env = "TEST_IMAP_PASSWORD"\n')
+        table += GONE
         (tmp_path / "alertproc.toml").write_text(table)
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
-        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
-                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watcher, _ = start_watch(tmp_path)
         try:
             assert wait_until(lambda: len(contents(server, FILED)) == 2), "first cycle did not file alice's backlog"
             append(server, ALERTS[2:5], user=OTHER_USER)
@@ -89,9 +97,7 @@ def test_a_listener_survives_its_session_being_kicked_while_idling(tmp_path):
     from idle_done() ended the listener thread and watch processed nothing more."""
     with Dovecot() as server:
         (tmp_path / "alertproc.toml").write_text(server.imap_table(poll_seconds=2, idle_seconds=60))
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
-        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
-                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watcher, _ = start_watch(tmp_path)
         try:
             assert wait_until(lambda: messages(tmp_path) == 0)  # the first cycle ran: the database exists
             time.sleep(3)  # the listener is idling now
@@ -110,12 +116,9 @@ def test_status_names_an_account_watch_has_not_heard_from(tmp_path):
     looked like a quiet one (issue #28 item 2): status now says which one is not heard from."""
     with Dovecot() as server:
         table = server.imap_table(poll_seconds=1, idle_seconds=60).replace("[imap]", "[[imap]]\nname = \"alice\"")
-        table += ('[[imap]]\nname = "gone"\nhost = "127.0.0.1"\nport = 1\ntls = "none"\nusername = "x"\n'
-                  'password_env = "TEST_IMAP_PASSWORD"\npoll_seconds = 1\n')
+        table += GONE + "poll_seconds = 1\n"
         (tmp_path / "alertproc.toml").write_text(table)
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TEST_IMAP_PASSWORD": PASSWORD}
-        watcher = subprocess.Popen([sys.executable, "-m", "alertproc", "watch", "--policy", str(ROOT / "rules" / "policy.yaml")],
-                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watcher, env = start_watch(tmp_path)
         said = {}
 
         def status_says_gone_is_silent():

@@ -99,9 +99,7 @@ class Alertproc:
 
     def findings(self, status: str = "open", rule: str | None = None) -> list[dict]:
         """Findings in a triage state (``open``, ``acknowledged``, ``suppressed``, ``all``)."""
-        if self._reader is None:
-            self._reader = store.connect(self.settings.db, read_only=True, sandboxed=True)
-        return triage.listed(self._reader, status, rule)
+        return triage.listed(self._reading(), status, rule)
 
     def evidence(self, out: str | Path, week: str | None = None, since: str | None = None,
                  until: str | None = None, finding: str | None = None) -> evidence_packs.Pack:
@@ -117,9 +115,13 @@ class Alertproc:
         Values go in ``params`` (``$name`` or ``?``), never into the query text. A relation
         is valid until the next writing call on this object.
         """
+        return self._reading().sql(query, params=params)
+
+    def _reading(self) -> duckdb.DuckDBPyConnection:
+        """The read connection, opened at the first read: read-only, in the sandbox of `alertproc sql`."""
         if self._reader is None:
             self._reader = store.connect(self.settings.db, read_only=True, sandboxed=True)
-        return self._reader.sql(query, params=params)
+        return self._reader
 
     def _close_reader(self) -> None:
         if self._reader is not None:

@@ -1,6 +1,6 @@
 """alertproc: GST portal API-access alerts → archive → DuckDB → findings → HTML report.
 
-The CLI is a thin layer over the library; everything it does is callable from Python:
+The CLI is a thin layer over one application object; everything it does is callable from Python:
 
     import alertproc
     with alertproc.open("alertproc.duckdb") as ap:
@@ -11,7 +11,7 @@ The CLI is a thin layer over the library; everything it does is callable from Py
 docs/api.md describes the API.
 """
 
-from .api import Alertproc, open  # noqa: A004 (alertproc.open is the API's entry point)
+from .app.alertproc import Alertproc, open  # noqa: A004 (alertproc.open is the API's entry point)
 from .errors import (AlertprocError, ArchiveError, ConfigError, DatabaseError, FetchError, LockedError,
                      RuleError, SourceError)
 

@@ -39,6 +39,15 @@ DEFAULT_SUBJECT_PREFIXES = (
 KNOWN_SECTIONS = ("alertproc", "imap", "smtp", "notify")
 
 
+def is_shipped(path: Path) -> bool:
+    """True for a file alertproc ships (not one of the user's)."""
+    try:
+        path.resolve().relative_to(SHIPPED_RULES.resolve())
+        return True
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where things live and which mail counts as GST alerts."""

@@ -1,7 +1,8 @@
-"""Facts of the GST domain: GSTIN check characters, ASP name keys, IST."""
+"""Facts of the GST domain: GSTIN check characters, ASP name keys, event identity, IST."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from functools import lru_cache
@@ -84,3 +85,14 @@ def to_utc(naive_ist: datetime) -> datetime:
     if naive_ist.tzinfo is None:
         naive_ist = naive_ist.replace(tzinfo=IST)
     return naive_ist.astimezone(timezone.utc)
+
+
+def event_id(kind: str, gstin: str | None, key: str | None, occurred_at: datetime | None,
+             channel: str, status: str | None, extra: str = "") -> str:
+    """Deterministic event id: the same alert read twice gives the same id.
+
+    ``extra`` separates records that agree on everything else (two API calls in one second).
+    """
+    stamp = occurred_at.isoformat() if occurred_at else ""
+    text = "|".join((kind, gstin or "", key or "", stamp, channel, status or "")) + (f"|{extra}" if extra else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,5 +1,7 @@
 """Exception hierarchy. The CLI turns these into one-line messages and exit codes."""
 
+import errno
+
 
 class AlertprocError(Exception):
     """Base class of every error alertproc raises on purpose; ``exit_code`` is what the CLI exits with."""
@@ -41,3 +43,8 @@ class LockedError(AlertprocError):
 
 class DatabaseError(AlertprocError):
     """Raised when the DuckDB database cannot be opened or a query fails."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a DuckDB (or OS) error is a full disk."""
+    return "No space left on device" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC

@@ -1,4 +1,5 @@
-"""Secrets the process knows, masked out of every message it prints, logs or stores.
+"""What may be shown to a person: secrets the process knows masked out of every message it
+prints, logs or stores, and control characters from data made visible (:func:`printable`).
 
 A password or token is remembered the moment it is read (from the environment, a command
 or a token cache); :func:`mask` replaces each remembered value in a text. A server error that
@@ -18,6 +19,7 @@ import base64
 import json
 import logging
 import os
+import re
 import threading
 
 MASK = "********"
@@ -97,3 +99,14 @@ def install_log_filter() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())
+
+
+# Control characters from data (an ASP name, a subject, a server's text) would drive the terminal:
+# ESC[2J clears it and ESC[32m paints a fake verdict; OSC 8/0 set links and titles even in a pipe
+# read later. C0 (but tab and newline), DEL and C1 are shown as \xNN instead.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as ``\\xNN``: for human output; CSV and JSON stay exact."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)

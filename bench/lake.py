@@ -23,7 +23,7 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from synthetic import generate, write_policy  # noqa: E402
+from helpers.synthetic import generate, write_policy  # noqa: E402
 
 from alertproc.storage import store  # noqa: E402
 from alertproc.config import Settings  # noqa: E402

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import make  # noqa: E402  (the sample builders)
+from helpers import make  # noqa: E402  (the sample builders)
 
 
 def write_mbox(path: Path, count: int) -> None:

@@ -6,7 +6,7 @@
 
 Prints one line per metric as `name value target status`, writes bench/results.md, and exits 1
 when a target is missed (not with --smoke). Sets up its own data: generated alerts, a
-throwaway Dovecot on 127.0.0.1 (tests/dovecot.py), DuckDB files in a temporary folder.
+throwaway Dovecot on 127.0.0.1 (tests/helpers/dovecot.py), DuckDB files in a temporary folder.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
-from conftest import make  # noqa: E402
-from mangle import realistic_mix  # noqa: E402
+from helpers import make  # noqa: E402
+from helpers.mangle import realistic_mix  # noqa: E402
 from large_inputs import write_log  # noqa: E402
-from dovecot import PASSWORD, USER, Dovecot  # noqa: E402
+from helpers.dovecot import PASSWORD, USER, Dovecot  # noqa: E402
 
 from alertproc.audit import inventory  # noqa: E402
-from alertproc import pipeline  # noqa: E402
+from alertproc.app.alertproc import Alertproc  # noqa: E402
 from alertproc.storage import store  # noqa: E402
 from alertproc.portal.accesslog import import_access_log  # noqa: E402
-from alertproc.config import Settings, imap_settings  # noqa: E402
+from alertproc.config import Config, Settings, imap_settings  # noqa: E402
 from alertproc.reading.formats import load_formats  # noqa: E402
 from alertproc.mail.ingest import PARALLEL_FROM, parse_all  # noqa: E402
 from alertproc.reading.parse import MailReader  # noqa: E402
@@ -70,7 +70,7 @@ def timed(func, *args, **kwargs) -> tuple[float, object]:
 
 
 def mailbox(count: int) -> list[bytes]:
-    """A real-shaped mailbox (tests/mangle.py): HTML-only and multipart alerts, base64, QP, folded
+    """A real-shaped mailbox (tests/helpers/mangle.py): HTML-only and multipart alerts, base64, QP, folded
     headers, gateway tags, forwards, 10% other mail; one mail every 87 minutes from 2025-01-01."""
     return realistic_mix(count, seed=count, start=make.ist("2025-01-01", "00:00"))
 
@@ -148,8 +148,10 @@ def bench_imap(count: int, work: Path, enforce: bool) -> None:
         settings = settings_in(work)
         cfg = imap_settings({"host": "127.0.0.1", "port": server.port, "tls": "none", "username": USER,
                              "password_env": "P"}, "bench")
-        run_s, _ = timed(pipeline.run, settings, accounts=(cfg,), period=week_period("2025-W10"), environ={"P": PASSWORD})
-        noop_s, noop = timed(pipeline.fetch_job, settings, cfg, environ={"P": PASSWORD})
+        app = Alertproc(Config(settings=settings, accounts=(cfg,)), {"P": PASSWORD})
+        run_s, _ = timed(app.run, period=week_period("2025-W10"))
+        noop_s, fetched = timed(app.fetch)
+        noop = fetched.results[0]
     per_s = count / run_s
     print(f"  first run {run_s:.2f} s ({per_s:,.0f} msg/s), bare FETCH {fetch_s:.2f} s"
           + (f", mbsync {sync_s:.2f} s" if sync_s else ", mbsync not installed"))
@@ -163,13 +165,13 @@ def bench_imap(count: int, work: Path, enforce: bool) -> None:
 CHILD = """
 import os, resource, sys
 sys.path.insert(0, os.environ["BENCH_TESTS"])
-from dovecot import PASSWORD
-from alertproc import pipeline
-from alertproc.config import Settings, imap_settings
+from helpers.dovecot import PASSWORD
+from alertproc.app.alertproc import Alertproc
+from alertproc.config import Config, Settings, imap_settings
 folder, port = sys.argv[1], int(sys.argv[2])
 settings = Settings(db=folder + "/a.duckdb", archive=folder + "/archive")
 cfg = imap_settings({"host": "127.0.0.1", "port": port, "tls": "none", "username": "alice", "password_env": "P"}, "b")
-pipeline.fetch_job(settings, cfg, environ={"P": PASSWORD})
+assert not Alertproc(Config(settings=settings, accounts=(cfg,)), {"P": PASSWORD}).fetch().failed
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 """
 
@@ -293,7 +295,7 @@ def bench_report(small: int, large: int, work: Path, enforce: bool) -> None:
 def next_batch(con) -> list[dict]:
     """The events of the next batch of mail: 1,000 alerts of the day after the history."""
     after = con.execute("select max(occurred_at) from events").fetchall()[0][0]
-    # Ids as extract.event_id makes them (hex digests): spread over the whole primary-key index,
+    # Ids as domain.event_id makes them (hex digests): spread over the whole primary-key index,
     # unlike "next1", "next2"..., which all land in one corner of it.
     return [{"event_id": hashlib.sha256(b"next%d" % i).hexdigest()[:32], "kind": "token_refreshed",
              "gstin": "27AAPFU0001F1ZV", "asp_name": "ASP 1", "asp_key": "ASP1",

@@ -1,30 +1,17 @@
-"""Shared fixtures: real DuckDB files under tmp_path, the shipped formats, sample builders."""
+"""Shared fixtures: real DuckDB files under tmp_path, the shipped formats, Chromium, Dovecot.
+What tests import (paths, builders, servers) is in the ``helpers`` package."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
 
-from alertproc.storage import store
 from alertproc.config import Settings
 from alertproc.reading.formats import load_formats
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "sample_mailbox"
-SENDERS = frozenset({"donotreply@gst.gov.in"})
-
-
-def _load_make():
-    spec = importlib.util.spec_from_file_location("sample_make", SAMPLE / "make.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make = _load_make()
+from alertproc.storage import store
+from helpers import CHROMIUM_FLAGS, ROOT, chromium_binary
 
 
 @pytest.fixture(scope="session")
@@ -57,18 +44,6 @@ def rules_copy(tmp_path: Path) -> Path:
     return target
 
 
-def chromium_binary() -> str:
-    """Debian's chromium; the test set-up (tests/setup-system.sh) installs it."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.fail("chromium is not installed: run `bash tests/setup-system.sh` (the README's test command does)")
-    return found
-
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
 @pytest.fixture
 def chromium(tmp_path: Path):
     """Run headless Chromium with a throwaway profile; returns a callable(args) -> stdout."""
@@ -88,19 +63,8 @@ def chromium(tmp_path: Path):
 @pytest.fixture
 def dovecot():
     """A fresh Dovecot on 127.0.0.1 with an empty mailbox for user alice."""
-    from dovecot import Dovecot
+    from helpers.dovecot import Dovecot
 
     server = Dovecot().start()
     yield server
     server.stop()
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives: (recipients, raw bytes)."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content))
-        return "250 OK"

@@ -14,7 +14,7 @@ command -v mbsync >/dev/null 2>&1 || missing+=(isync)  # the benchmark's baselin
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)  # PySpark, for the Spark parity test
 # Cyrus IMAP (a server of the test matrix) is never installed: installing it removes
 # dovecot-imapd. Its packages are downloaded and unpacked into a cache folder instead
-# (tests/cyrus_server.py runs it from there); only the libraries it links are installed.
+# (tests/helpers/cyrus_server.py runs it from there); only the libraries it links are installed.
 # As root, Cyrus drops to 'nobody', who must reach its binaries: not under /root.
 cache="${ALERTPROC_TEST_CACHE:-$HOME/.cache/alertproc-tests}"
 [ -n "${ALERTPROC_TEST_CACHE:-}" ] || [ "$(id -u)" -ne 0 ] || cache=/var/cache/alertproc-tests

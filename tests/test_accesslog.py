@@ -7,7 +7,7 @@ import pytest
 
 from alertproc.portal.accesslog import import_access_log
 from alertproc.errors import ConfigError
-from conftest import SAMPLE
+from helpers import SAMPLE
 
 
 def test_sample_log(con):

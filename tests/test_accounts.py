@@ -4,25 +4,20 @@ personal namespace is ``INBOX.`` (as on Courier and Cyrus) — against a real Do
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from alertproc import pipeline
 from alertproc.storage import store
-from alertproc.config import imap_settings
+from alertproc.config import Settings, imap_settings
 from alertproc.errors import FetchError
-from conftest import ROOT
-from dovecot import OTHER_USER, PASSWORD, USER, Dovecot
-from introspection import Introspection
-from test_imap import ALERTS, NOT_ALERTS, SPOOFS, append, contents
+from helpers import POLICY, fetch_one, run_alertproc
+from helpers.dovecot import OTHER_USER, PASSWORD, USER, Dovecot
+from helpers.introspection import Introspection, TOKEN, token_script
+from helpers.imap import ALERTS, NOT_ALERTS, SPOOFS, append, contents
 
-TOKEN = "ya29.a0-test-ACCESS-token-7d1f"
 FILED = "INBOX.GST.Token alerts"
-POLICY = str(ROOT / "rules" / "policy.yaml")
 
 
 @pytest.fixture
@@ -31,16 +26,6 @@ def oauth_server():
         introspection.tokens[TOKEN] = OTHER_USER
         server.introspection = introspection
         yield server
-
-
-def token_script(folder: Path, token: str = TOKEN) -> Path:
-    """A token helper as users write them: prints the token, chats on stderr (the token too)."""
-    calls = folder / "token-calls"
-    script = folder / "token.sh"
-    script.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'refreshed token {token} for {OTHER_USER}' >&2\n"
-                      f"echo '{token}'\n")
-    script.chmod(0o755)
-    return script
 
 
 def two_accounts(server: Dovecot, folder: Path, token: str = TOKEN, mechanism: str = "xoauth2") -> str:
@@ -52,9 +37,7 @@ def two_accounts(server: Dovecot, folder: Path, token: str = TOKEN, mechanism: s
 
 
 def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "HOME": str(workdir), "TEST_IMAP_PASSWORD": PASSWORD}
-    return subprocess.run([sys.executable, "-m", "alertproc", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=180)
+    return run_alertproc(*args, cwd=workdir, env={"TEST_IMAP_PASSWORD": PASSWORD})
 
 
 def every_file_and_row(workdir: Path) -> bytes:
@@ -141,11 +124,11 @@ def test_the_token_command_runs_again_on_every_reconnect(oauth_server, tmp_path,
     monkeypatch.setattr(fetch_module, "MOVE_GROUP", 1)
     server = oauth_server
     append(server, ALERTS, user=OTHER_USER)
-    settings = pipeline.Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
+    settings = Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
     cfg = imap_settings({"host": "127.0.0.1", "port": server.port, "tls": "none", "username": OTHER_USER,
                          "oauth2_token_command": str(token_script(tmp_path)), "batch_size": 10}, "test")
     kicked = []
-    result = pipeline.fetch_job(settings, cfg, environ={},
+    result = fetch_one(settings, cfg, environ={},
                                 progress=lambda n: kicked or (kicked.append(n), server.kick(OTHER_USER)))
     assert result.filed == len(ALERTS)
     # Two logins (the main connection and the one that fetches ahead), then at least one more
@@ -157,7 +140,7 @@ def test_the_token_command_runs_again_on_every_reconnect(oauth_server, tmp_path,
 def test_a_bad_token_is_a_login_error_naming_the_account(oauth_server, tmp_path):
     cfg = imap_settings({"host": "127.0.0.1", "port": oauth_server.port, "tls": "none", "username": OTHER_USER,
                          "oauth2_token_command": str(token_script(tmp_path, "not-a-valid-token"))}, "test")
-    settings = pipeline.Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
+    settings = Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
     with pytest.raises(FetchError, match=f"login as {OTHER_USER} on 127.0.0.1 failed: .*AUTHENTICATIONFAILED") as error:
-        pipeline.fetch_job(settings, cfg, environ={})
+        fetch_one(settings, cfg, environ={})
     assert "not-a-valid-token" not in str(error.value)

@@ -12,7 +12,7 @@ import pytest
 
 import alertproc
 from alertproc.errors import ConfigError, DatabaseError
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE
 
 
 @pytest.fixture

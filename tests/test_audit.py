@@ -13,12 +13,11 @@ from click.testing import CliRunner
 from alertproc.storage import store
 from alertproc.cli import cli
 from alertproc.errors import AlertprocError
-from conftest import ROOT, SAMPLE
+from helpers import POLICY_OPTION, SAMPLE
 
-POLICY = ["--policy", str(ROOT / "rules" / "policy.yaml")]
 SAMPLE_RUN = ["run", "--source", str(SAMPLE / "mail"), "--sms", str(SAMPLE / "sms-backup.xml"),
               "--access-log", str(SAMPLE / "access-log.csv"), "--tokens", str(SAMPLE / "active-tokens.csv"),
-              "--week", "2026-W47", *POLICY]
+              "--week", "2026-W47", *POLICY_OPTION]
 
 
 class Done:
@@ -58,7 +57,7 @@ def finding(rule: str, like: str = "%") -> str:
 
 
 def report_html() -> str:
-    done = invoke("report", "--week", "2026-W47", *POLICY)
+    done = invoke("report", "--week", "2026-W47", *POLICY_OPTION)
     assert done.exit_code == 0, done.output
     with open(done.output.split()[-1], encoding="utf-8") as html:
         return html.read()
@@ -70,7 +69,7 @@ def test_an_acknowledged_finding_stays_so_after_detect_and_is_shown_apart(audit)
     target = finding("unexpected_asp", "%QuickFile%27AAPFU0939F1ZV%")
     done = invoke("findings", "ack", target[:10], "--note", "QuickFile trial, PO 4711", "--by", "cfo")
     assert done.exit_code == 0 and f"{target}: acknowledged by cfo" in done.output
-    assert invoke("detect", *POLICY).exit_code == 0  # recomputes every finding
+    assert invoke("detect", *POLICY_OPTION).exit_code == 0  # recomputes every finding
     listed = json.loads(invoke("findings", "list", "--status", "acknowledged", "--format", "json").output)
     assert [(f["finding_id"], f["note"], f["by_user"]) for f in listed] == [(target, "QuickFile trial, PO 4711", "cfo")]
     assert target not in invoke("findings", "list").output  # not open
@@ -141,7 +140,7 @@ def test_import_tokens_without_a_gstin_column_and_with_a_taken_at(tmp_path, monk
     assert "0 new, 2 already imported" in again.output
     assert rows("select asp_name, status from events order by 1") == [("Old Vendor", "inactive"),
                                                                       ("QuickFile GST Services", "active")]
-    assert invoke("detect", *POLICY).exit_code == 0
+    assert invoke("detect", *POLICY_OPTION).exit_code == 0
     assert rows("select rule_id from findings where asp_name = 'QuickFile GST Services'") == [("unexpected_asp",)]
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import pipeline
 from alertproc.storage import store
 from alertproc.errors import SourceError
 from alertproc.mail.mailbox import BATCH_BYTES, split_batches
-from conftest import make
+from helpers import Staged, make
 
 BIG = 3 * 2**20
 
@@ -46,7 +45,7 @@ def test_a_mail_over_the_budget_is_archived_whole_and_recorded_too_large(setting
     (folder / "big.eml").write_bytes(raw)
     (folder / "small.eml").write_bytes(small_alert(1))
     con = store.connect(settings.db)
-    stats = pipeline.import_mail(con, replace(settings, max_mail_mb=1), folder, "eml", run_id=1)
+    stats = Staged(con, replace(settings, max_mail_mb=1)).import_mail(folder, "eml")
     row = con.execute("select parse_status, parse_error, subject, from_addr, archive_path, size_bytes, sender_check "
                       "from messages where sha256 = ?", [hashlib.sha256(raw).hexdigest()]).fetchone()
     events = con.execute("select count(*) from events where source_sha256 = ?", [hashlib.sha256(raw).hexdigest()]).fetchone()
@@ -67,7 +66,7 @@ def test_batches_are_cut_by_bytes_as_well_as_by_count():
 
 
 def test_a_large_mail_on_imap_is_archived_left_in_the_inbox_and_the_rest_filed(dovecot, settings):
-    from test_imap import ENV, FILED, append, contents, fetch, imap_cfg
+    from helpers.imap import ENV, FILED, append, contents, fetch, imap_cfg
     raw = big_alert().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     smalls = [(f"s{n}", small_alert(n).replace(b"\n", b"\r\n")) for n in range(3)]
     append(dovecot, [("big", raw)] + smalls)

@@ -1,23 +1,12 @@
 """The command line: help everywhere, the main job, exit codes for cron, read-only SQL."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
 from alertproc.cli import cli
-from conftest import ROOT, SAMPLE
-
-
-def alertproc(*args, cwd, env_db=None):
-    """Run the real entry point, as cron would."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
-    if env_db:
-        env["ALERTPROC_DB"] = str(env_db)
-    return subprocess.run([sys.executable, "-m", "alertproc", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
+from helpers import POLICY_OPTION, SAMPLE, run_alertproc
 
 
 @pytest.fixture
@@ -29,7 +18,6 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-POLICY = ["--policy", str(ROOT / "rules" / "policy.yaml")]
 
 
 def commands(group=cli, prefix=()):
@@ -47,20 +35,20 @@ def test_every_command_has_help_with_an_example(command):
 
 def test_run_on_the_sample_twice_gives_the_same_counts(workdir):
     runner = CliRunner()
-    first = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY])
+    first = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY_OPTION])
     assert first.exit_code == 0, first.output
     assert "unexpected_asp: 2" in first.output and "refresh_after_revocation: 1" in first.output
     assert "380 seen, 379 new" in first.output
     assert (workdir / "reports" / "out" / "alertproc-2026-W47.html").is_file()
     assert any((workdir / "archive").rglob("*.eml"))
-    second = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY])
+    second = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY_OPTION])
     assert "0 new, 380 already imported" in second.output
     assert first.output.split("findings:")[1] == second.output.split("findings:")[1]
 
 
 def test_json_summary_and_sql_formats(workdir):
     runner = CliRunner()
-    out = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--json", *POLICY]).output
+    out = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--json", *POLICY_OPTION]).output
     summary = json.loads(out)
     assert summary["imported"]["new"] == 379 and summary["findings"]["by_rule"]["unexpected_asp"] == 2
     query = "select rule_id, count(*) as n from findings group by 1 order by 1"
@@ -72,53 +60,54 @@ def test_json_summary_and_sql_formats(workdir):
 
 
 def test_sql_is_read_only_and_bad_sql_is_one_line(workdir):
-    alertproc("run", "--source", str(SAMPLE), *POLICY, cwd=workdir)
-    done = alertproc("sql", "delete from findings", cwd=workdir)
+    run_alertproc("run", "--source", str(SAMPLE), *POLICY_OPTION, cwd=workdir)
+    done = run_alertproc("sql", "delete from findings", cwd=workdir)
     assert done.returncode == 1 and "read-only" in done.stderr and "Traceback" not in done.stderr
-    done = alertproc("sql", "selec 1", cwd=workdir)
+    done = run_alertproc("sql", "selec 1", cwd=workdir)
     assert done.returncode == 1 and done.stderr.startswith("alertproc: error: Parser Error: syntax error")
     assert "LINE 1: selec 1" in done.stderr and "Traceback" not in done.stderr
-    total = json.loads(alertproc("run", "--source", str(SAMPLE), "--json", *POLICY, cwd=workdir).stdout)["findings"]["total"]
-    assert alertproc("sql", "select count(*) from findings", cwd=workdir).stdout.split()[-1] == str(total)
+    summary = run_alertproc("run", "--source", str(SAMPLE), "--json", *POLICY_OPTION, cwd=workdir).stdout
+    total = json.loads(summary)["findings"]["total"]
+    assert run_alertproc("sql", "select count(*) from findings", cwd=workdir).stdout.split()[-1] == str(total)
 
 
 def test_sql_without_a_database_says_what_to_do(workdir):
-    done = alertproc("sql", "select 1", cwd=workdir)
+    done = run_alertproc("sql", "select 1", cwd=workdir)
     assert done.returncode == 1 and "alertproc run" in done.stderr
 
 
 def test_bad_policy_exits_2_with_one_line(workdir):
     (workdir / "p.yaml").write_text("gstins:\n  - gstin: 27AAPFU0939F1ZX\n")
-    done = alertproc("run", "--source", str(SAMPLE), "--policy", "p.yaml", cwd=workdir)
+    done = run_alertproc("run", "--source", str(SAMPLE), "--policy", "p.yaml", cwd=workdir)
     assert done.returncode == 2 and "p.yaml:2" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_usage_error_exits_2(workdir):
-    assert alertproc("report", "--week", "soon", cwd=workdir).returncode == 2
-    assert alertproc("run", cwd=workdir).returncode == 2
+    assert run_alertproc("report", "--week", "soon", cwd=workdir).returncode == 2
+    assert run_alertproc("run", cwd=workdir).returncode == 2
 
 
 def test_fail_on_gives_exit_3_for_cron(workdir):
-    assert alertproc("run", "--source", str(SAMPLE), "--fail-on", "high", *POLICY, cwd=workdir).returncode == 3
-    assert alertproc("detect", "--fail-on", "high", *POLICY, cwd=workdir).returncode == 3
+    assert run_alertproc("run", "--source", str(SAMPLE), "--fail-on", "high", *POLICY_OPTION, cwd=workdir).returncode == 3
+    assert run_alertproc("detect", "--fail-on", "high", *POLICY_OPTION, cwd=workdir).returncode == 3
 
 
 def test_env_var_chooses_the_database(workdir):
-    done = alertproc("import", "eml", str(SAMPLE / "mail"), cwd=workdir, env_db=workdir / "x.duckdb")
+    done = run_alertproc("import", "eml", str(SAMPLE / "mail"), cwd=workdir, env_db=workdir / "x.duckdb")
     assert done.returncode == 0 and (workdir / "x.duckdb").is_file() and not (workdir / "alertproc.duckdb").exists()
 
 
 def test_a_second_writer_exits_75_without_changes(workdir):
     from alertproc.storage import lock
     with lock.exclusive(str(workdir / "alertproc.duckdb")):
-        done = alertproc("run", "--source", str(SAMPLE), *POLICY, cwd=workdir)
+        done = run_alertproc("run", "--source", str(SAMPLE), *POLICY_OPTION, cwd=workdir)
     assert done.returncode == 75 and "another alertproc run" in done.stderr
     assert not (workdir / "alertproc.duckdb").exists()
 
 
 def test_reparse_turns_unparsed_into_events_after_a_new_format(workdir, rules_copy):
     runner = CliRunner()
-    args = ["--rules", str(rules_copy), *POLICY]
+    args = ["--rules", str(rules_copy), *POLICY_OPTION]
     runner.invoke(cli, ["import", "eml", str(SAMPLE / "mail"), *args])
     (rules_copy / "formats" / "email_token_refreshed_2026b.yaml").write_text(
         "id: email_token_refreshed_2026b\nkind: token_refreshed\nchannel: email\n"
@@ -157,13 +146,13 @@ def test_import_sms_and_access_log_commands(workdir):
     log = runner.invoke(cli, ["import", "access-log", str(SAMPLE / "access-log.csv")])
     assert log.exit_code == 0 and "31 new events" in log.output
     (workdir / "bad.csv").write_text("When,Who\n1,2\n")
-    done = alertproc("import", "access-log", "bad.csv", cwd=workdir)
+    done = run_alertproc("import", "access-log", "bad.csv", cwd=workdir)
     assert done.returncode == 2 and "required column(s) missing" in done.stderr and "'When', 'Who'" in done.stderr
 
 
 def test_verbose_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
-    quiet = alertproc("detect", "--policy", "missing.yaml", cwd=tmp_path)
-    loud = alertproc("-v", "detect", "--policy", "missing.yaml", cwd=tmp_path)
+    quiet = run_alertproc("detect", "--policy", "missing.yaml", cwd=tmp_path)
+    loud = run_alertproc("-v", "detect", "--policy", "missing.yaml", cwd=tmp_path)
     assert quiet.returncode == loud.returncode == 2
     assert "Traceback" in loud.stderr and "Traceback" not in quiet.stderr
     assert "missing.yaml: policy file not found" in loud.stderr

@@ -1,7 +1,7 @@
 import pytest
 
 from alertproc.config import load_config, load_settings
-from alertproc.doctor import example_config, init
+from alertproc.app.starter import example_config, write_starter_files as init
 from alertproc.errors import ConfigError
 
 

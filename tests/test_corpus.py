@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from alertproc.storage import store
 from alertproc.storage.archive import sha256_hex
 from alertproc.cli import cli
-from conftest import ROOT, make
+from helpers import ROOT, make
 
 CORPUS = ROOT / "tests" / "corpus"
 GST_HEAD = (b"From: GSTN <donotreply@gst.gov.in>\r\nSubject: Authentication token refreshed for your GSTIN "

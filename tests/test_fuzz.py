@@ -14,7 +14,7 @@ from alertproc.config import Settings
 from alertproc.portal.sms import import_sms, read_sms
 
 DEFAULT_SENDERS = Settings().sms_senders
-from conftest import ROOT, SENDERS, make
+from helpers import ROOT, SENDERS, make
 
 FORMATS = load_formats(ROOT / "rules" / "formats")
 ALERT = make.refresh_text(make.PUNE, make.ACME, make.EGSP, make.ist("2026-11-21", "14:32"), "fz").as_bytes()

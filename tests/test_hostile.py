@@ -13,9 +13,8 @@ from click.testing import CliRunner
 
 from alertproc.cli import cli
 from alertproc.errors import AlertprocError
-from conftest import ROOT, SAMPLE
+from helpers import POLICY_OPTION, ROOT, SAMPLE
 
-POLICY = ["--policy", str(ROOT / "rules" / "policy.yaml")]
 HOSTILE_ASP = '=HYPERLINK("http://evil.example/x","Revoke")'
 
 
@@ -33,7 +32,7 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ALERTPROC_DB", raising=False)
     runner = CliRunner()
-    done = runner.invoke(cli, ["run", "--source", str(SAMPLE / "mail"), "--week", "2026-W47", *POLICY,
+    done = runner.invoke(cli, ["run", "--source", str(SAMPLE / "mail"), "--week", "2026-W47", *POLICY_OPTION,
                                "--sms", str(sms_export(tmp_path / "sms.xml", HOSTILE_ASP))])
     assert done.exit_code == 0, done.output
     return tmp_path
@@ -299,7 +298,7 @@ def test_a_server_that_echoes_the_login_line_shows_no_password(tmp_path):
     (tmp_path / "alertproc.toml").write_text(f'[imap]\nhost = "127.0.0.1"\nport = {server.port}\ntls = "none"\n'
                                               'username = "alice"\npassword_env = "IMAP_PW"\n')
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "IMAP_PW": password}
-    for args in (["run", *POLICY], ["-v", "fetch"], ["doctor", *POLICY]):
+    for args in (["run", *POLICY_OPTION], ["-v", "fetch"], ["doctor", *POLICY_OPTION]):
         done = subprocess.run([sys.executable, "-m", "alertproc", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 1 and "AUTHENTICATIONFAILED" in done.stdout + done.stderr

@@ -11,7 +11,7 @@ from alertproc.portal.accesslog import import_access_log
 from alertproc.errors import ConfigError
 from alertproc.storage.lock import exclusive
 from alertproc.mail.sources import LocalSource
-from conftest import SAMPLE
+from helpers import SAMPLE
 
 
 @pytest.mark.parametrize("linked", ["cur", "new", ".Evil"])

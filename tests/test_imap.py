@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import os
 import subprocess
 import sys
@@ -14,72 +13,13 @@ from pathlib import Path
 import pytest
 
 from alertproc.mail import fetch as fetch_module
-from alertproc import pipeline
 from alertproc.storage import store
 from alertproc.config import imap_settings
 from alertproc.errors import ConfigError, FetchError
 from alertproc.mail.imap import ImapMailbox, uid_sets
-from conftest import ROOT, make
-from dovecot import PASSWORD, USER, Dovecot
-
-ENV = {"TEST_IMAP_PASSWORD": PASSWORD}
-FILED, SUSPICIOUS = "GST.Token alerts", "GST.Suspicious"
-
-
-def scenario(slugs=None, limit=None):
-    """Sample mails with CRLF line ends, as an IMAP server stores and returns them."""
-    mails = [(slug, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")) for slug, raw in make.scenario()
-             if slugs is None or slug in slugs]
-    return mails[:limit] if limit else mails
-
-
-def append(server: Dovecot, mails, folder="INBOX", flags=(), user=USER):
-    client = server.client(user)
-    if not client.folder_exists(folder):
-        client.create_folder(folder)
-    for _, raw in mails:
-        date_header = email.message_from_bytes(raw).get("Date")
-        when = email.utils.parsedate_to_datetime(date_header) if date_header else None
-        client.append(folder, raw, flags=flags, msg_time=when)
-    client.logout()
-
-
-def contents(server: Dovecot, folder: str, user=USER) -> list[tuple[bytes, tuple]]:
-    """(raw bytes, flags) of every message in a folder, sorted: what a user would see."""
-    client = server.client(user)
-    if not client.folder_exists(folder):
-        client.logout()
-        return []
-    client.select_folder(folder, readonly=True)
-    uids = client.search(["ALL"])
-    data = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"]) if uids else {}
-    client.logout()
-    # \\Recent is per session, not something a user sees change.
-    return sorted((d[b"BODY[]"], tuple(sorted(f for f in d[b"FLAGS"] if f != b"\\Recent"))) for d in data.values())
-
-
-def imap_cfg(server: Dovecot, **extra):
-    values = {"host": "127.0.0.1", "port": server.port, "tls": "none", "username": getattr(server, "user", USER),
-              "password_env": "TEST_IMAP_PASSWORD", **extra}
-    return imap_settings(values, "test")
-
-
-def fetch(settings, server, **options):
-    return pipeline.fetch_job(settings, options.pop("cfg", None) or imap_cfg(server), environ=ENV, **options)
-
-
-def counts(settings):
-    con = store.connect(settings.db, read_only=True)
-    try:
-        return con.execute("select (select count(*) from messages), (select count(*) from events)").fetchone()
-    finally:
-        con.close()
-
-
-ALERTS = scenario({"refresh", "refresh-table", "consent", "revoked", "access-changed", "otp"}, limit=40)
-NOT_ALERTS = scenario({"gst-notice", "other", "forwarded-inline", "forwarded-attachment"})
-SPOOFS = scenario({"spoofed-dmarc-fail", "spoofed-lookalike"})
-
+from helpers import ROOT, cleanup_one, fetch_one, make, run_alertproc
+from helpers.dovecot import PASSWORD, USER, Dovecot
+from helpers.imap import ALERTS, ENV, FILED, NOT_ALERTS, SPOOFS, SUSPICIOUS, append, contents, counts, fetch, imap_cfg, scenario
 
 def test_first_sync_files_exactly_the_alerts_and_leaves_everything_else_untouched(dovecot, settings):
     append(dovecot, ALERTS + SPOOFS)
@@ -181,7 +121,7 @@ def test_committed_batches_are_moved_in_groups(dovecot, settings, monkeypatch):
     monkeypatch.setattr(fetch_module, "MOVE_GROUP", 1)
     with Dovecot() as other:
         append(other, ALERTS + NOT_ALERTS)
-        one_by_one = pipeline.fetch_job(replace(settings, db=settings.db + "2", archive=settings.archive + "2"),
+        one_by_one = fetch_one(replace(settings, db=settings.db + "2", archive=settings.archive + "2"),
                                         imap_cfg(other, batch_size=7), environ=ENV)
     assert one_by_one.filed == grouped.filed
     assert one_by_one.imap_commands - grouped.imap_commands >= len(ALERTS) // 7 - 1  # a MOVE per batch
@@ -208,11 +148,8 @@ def test_dropped_connection_mid_fetch_reconnects_and_finishes(dovecot, settings,
 
 
 def cli(workdir: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "HOME": str(workdir), **ENV}
-    if crash_at:
-        env["ALERTPROC_TEST_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-m", "alertproc", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return run_alertproc(*args, cwd=workdir, env={**ENV, **({"ALERTPROC_TEST_CRASH_AT": crash_at} if crash_at else {})},
+                         timeout=120)
 
 
 def snapshot(server: Dovecot, workdir: Path):
@@ -254,14 +191,14 @@ def test_cleanup_deletes_only_verified_old_alerts(dovecot, settings):
     (Path(settings.archive) / victim).write_bytes(b"tampered")
     cfg = imap_cfg(dovecot)
     tomorrow = date.today() + timedelta(days=1)
-    plan = pipeline.cleanup_job(settings, cfg, tomorrow, apply=False, environ=ENV)
+    plan = cleanup_one(settings, cfg, tomorrow, apply=False, environ=ENV)
     assert (plan.candidates, plan.verified, plan.deleted) == (len(ALERTS), len(ALERTS) - 1, 0)
     assert len(contents(dovecot, FILED)) == len(ALERTS)
-    done = pipeline.cleanup_job(settings, cfg, tomorrow, apply=True, environ=ENV)
+    done = cleanup_one(settings, cfg, tomorrow, apply=True, environ=ENV)
     assert done.deleted == len(ALERTS) - 1 and len(done.kept_unverified) == 1
     assert "altered" in done.kept_unverified[0]["reason"]
     assert len(contents(dovecot, FILED)) == 1
-    nothing_old = pipeline.cleanup_job(settings, cfg, date(2020, 1, 1), apply=True, environ=ENV)
+    nothing_old = cleanup_one(settings, cfg, date(2020, 1, 1), apply=True, environ=ENV)
     assert nothing_old.candidates == 0
 
 
@@ -331,7 +268,7 @@ def test_doctor_reports_capabilities_and_folders(dovecot, tmp_path):
 def test_doctor_runs_the_search_fetch_sends_and_names_a_server_without_uidnext(dovecot, tmp_path):
     """A server that answers BAD to the fetch search (nested OR, valid RFC 3501) passed doctor and
     failed every fetch; a server without UIDNEXT in SELECT (Courier) is named."""
-    from imap_proxy import RewritingProxy
+    from helpers.imap_proxy import RewritingProxy
     append(dovecot, ALERTS[:3] + NOT_ALERTS)
     policy = str(ROOT / "rules" / "policy.yaml")
     with RewritingProxy(dovecot.port, rewrite=lambda line: None if b"[UIDNEXT " in line else line,
@@ -365,7 +302,7 @@ def test_without_move_a_second_mail_with_a_known_message_id_is_copied_before_it_
 
 def test_a_server_without_uidvalidity_is_a_clear_error(dovecot, settings):
     """It was a KeyError (issue #28 item 12)."""
-    from imap_proxy import RewritingProxy
+    from helpers.imap_proxy import RewritingProxy
     append(dovecot, ALERTS[:2])
     with RewritingProxy(dovecot.port, rewrite=lambda line: None if b"[UIDVALIDITY " in line else line) as proxy:
         with pytest.raises(FetchError, match="gave no UIDVALIDITY"):
@@ -440,7 +377,7 @@ def test_overlapping_runs_and_a_reader_while_a_run_writes(dovecot, tmp_path):
 def test_mail_as_transport_leaves_it_is_filed_right(dovecot, settings):
     """A folded spf=fail spoof goes to the suspicious folder; a tagged, a forwarded-prefix and an
     Outlook-wrapped alert are filed; GST mail about API access in an unknown wording stays put."""
-    from mangle import alerts, folded_spf_fail, microsoft_365_fail, subject_tagged, wrapped
+    from helpers.mangle import alerts, folded_spf_fail, microsoft_365_fail, subject_tagged, wrapped
     clean = {a.name: a for a in alerts()}
     spoofs = [("folded", folded_spf_fail(clean["E1-refresh-text"])), ("m365", microsoft_365_fail(clean["E3-consent"]))]
     filed = [("tagged", subject_tagged("[EXTERNAL] ")(clean["E2-refresh-table"])),
@@ -479,7 +416,7 @@ def test_a_lying_or_silent_uidnext_never_hides_new_alerts(dovecot, settings, lie
     """One bogus 'UIDNEXT 4294967295' stored last_uid = 4294967294 and every later fetch found
     nothing; a server without UIDNEXT in SELECT (Courier) must work too."""
     import re as regex
-    from imap_proxy import RewritingProxy
+    from helpers.imap_proxy import RewritingProxy
     state = {"lying": True}
 
     def rewrite(line: bytes) -> bytes | None:

@@ -11,7 +11,7 @@ from alertproc.mail.ingest import ingest
 from alertproc.reading.parse import MailReader
 from alertproc.mail.mailbox import RawMail, batches_of
 from alertproc.mail.sources import LocalSource, detect_kind
-from conftest import SAMPLE, SENDERS, make
+from helpers import SAMPLE, SENDERS, make
 
 
 def run_ingest(con, tmp_path, mails, formats, batch_size=1000):

@@ -10,7 +10,7 @@ from pathlib import Path  # noqa: F401 (types)
 
 import pytest
 
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE
 
 pytestmark = pytest.mark.slow
 

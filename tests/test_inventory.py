@@ -6,21 +6,20 @@ from pathlib import Path
 import pytest
 
 from alertproc.audit import inventory
-from alertproc import pipeline
 from alertproc.domain import IST
 from alertproc.audit.policy import apply_policy, load_policy
 from alertproc.outputs.report import _rows
 from alertproc.period import week_period
 from alertproc.storage.store import insert_events, now
-from conftest import SAMPLE
+from helpers import SAMPLE, Staged
 
 WEEK = week_period("2026-W47")
 
 
 @pytest.fixture
 def db(settings, con):
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
-    pipeline.detect(con, settings)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
+    Staged(con, settings).detect()
     inventory.refresh(con, WEEK.since)  # detect summarised up to its own last complete week: pin it to W47
     return con
 

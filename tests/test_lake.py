@@ -11,15 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from alertproc import pipeline
 from alertproc.storage import store
 from alertproc.lake.engines import detect_lake
 from alertproc.errors import ConfigError
 from alertproc.lake import export_lake
 from alertproc.lake.portable import transpile
 from alertproc.audit.rules import load_rules
-from conftest import ROOT, SAMPLE
-from synthetic import generate
+from helpers import ROOT, SAMPLE, Staged
+from helpers.synthetic import generate
 
 
 def files_with_digests(lake: Path) -> dict[str, str]:
@@ -35,8 +34,8 @@ def lake_rows(lake: Path, table: str, columns: str) -> list[tuple]:
 
 
 def test_export_writes_hive_partitions_with_every_observed_event(settings, con, tmp_path):
-    pipeline.import_mail(con, settings, SAMPLE / "mail", None, 1)
-    pipeline.detect(con, settings)  # adds the policy's manual revocation to events
+    Staged(con, settings).import_mail(SAMPLE / "mail", None)
+    Staged(con, settings).detect()  # adds the policy's manual revocation to events
     written = export_lake(con, tmp_path / "lake")
     observed = con.execute("select event_id, occurred_at from events where channel <> 'manual' order by all").fetchall()
     assert written.rows["events"] == len(observed) > 100
@@ -56,7 +55,7 @@ def test_a_rerun_adds_only_new_rows_as_new_files_and_never_rewrites(settings, co
     again = export_lake(con, lake)
     assert again.rows == {"events": 0, "messages": 0, "findings": 0}
     assert files_with_digests(lake) == before
-    pipeline.import_mail(con, settings, SAMPLE / "mail", None, 1)
+    Staged(con, settings).import_mail(SAMPLE / "mail", None)
     more = export_lake(con, lake)
     after = files_with_digests(lake)
     assert {k: v for k, v in after.items() if k in before} == before  # history untouched
@@ -78,13 +77,13 @@ def test_a_reimported_event_is_not_exported_twice(settings, con, tmp_path):
 
 def test_a_finding_whose_evidence_grew_gets_a_new_version(settings, con, tmp_path):
     generate(con, 2_000)
-    pipeline.detect(con, settings)
+    Staged(con, settings).detect()
     lake = tmp_path / "lake"
     first = export_lake(con, lake).rows["findings"]
     con.execute("""insert into events select md5('extra'), 'token_refreshed', gstin, gstin_valid, asp_name, asp_key,
                    gsp_name, occurred_at + interval 1 minute, null, 'email', null, null, null, 'x', now()
                    from events where asp_name = 'Shadow Filings LLP' order by occurred_at desc limit 1""")
-    pipeline.detect(con, settings)
+    Staged(con, settings).detect()
     assert export_lake(con, lake).rows["findings"] == 1
     rows = lake_rows(lake, "findings", "finding_id, first_detected_at, last_detected_at")
     assert len(rows) == first + 1
@@ -94,7 +93,7 @@ def test_a_finding_whose_evidence_grew_gets_a_new_version(settings, con, tmp_pat
 
 def test_detect_on_the_lake_with_duckdb_equals_detect_on_the_database(settings, con, tmp_path):
     generate(con, 5_000)
-    found = pipeline.detect(con, settings)
+    found = Staged(con, settings).detect()
     export_lake(con, tmp_path / "lake")
     (tmp_path / "lake" / "findings").rename(tmp_path / "exported-findings")
     on_lake = detect_lake(settings, str(tmp_path / "lake"), "duckdb")

@@ -11,9 +11,8 @@ from alertproc.config import ImapSettings
 from alertproc.mail.imap import ImapMailbox
 from alertproc.mail.mailbox import Mailbox
 from alertproc.mail.sources import LocalSource
-from conftest import ROOT, SAMPLE
+from helpers import POLICY_OPTION, SAMPLE
 
-POLICY = ["--policy", str(ROOT / "rules" / "policy.yaml")]
 ALERTS = ["0001-consent.eml", "0002-access-changed.eml"]
 SPOOF = "0348-spoofed-lookalike.eml"
 
@@ -43,12 +42,12 @@ def test_a_maildir_is_filed_like_an_imap_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     root = make_maildir(tmp_path)
     runner = CliRunner()
-    planned = runner.invoke(cli, ["import", "maildir", str(root), "--file-away", "--dry-run", *POLICY])
+    planned = runner.invoke(cli, ["import", "maildir", str(root), "--file-away", "--dry-run", *POLICY_OPTION])
     assert planned.exit_code == 0, planned.output
     assert "would move 2 to the filed folder, 1 to the suspicious folder; 1 left" in planned.output
     assert folder_count(root) == 4 and not (tmp_path / "alertproc.duckdb").exists()
 
-    done = runner.invoke(cli, ["import", "maildir", str(root), "--file-away", *POLICY])
+    done = runner.invoke(cli, ["import", "maildir", str(root), "--file-away", *POLICY_OPTION])
     assert done.exit_code == 0, done.output
     assert "moved 2 to the filed folder, 1 to the suspicious folder; 1 left" in done.output
     assert folder_count(root) == 1  # the personal mail stays
@@ -56,7 +55,7 @@ def test_a_maildir_is_filed_like_an_imap_folder(tmp_path, monkeypatch):
     filed = mailbox.Maildir(root / ".GST.Token alerts", factory=None, create=False)
     assert {filed.get_bytes(key) for key in filed.keys()} == {(SAMPLE / "mail" / n).read_bytes() for n in ALERTS}
 
-    again = runner.invoke(cli, ["import", "maildir", str(root), "--file-away", *POLICY])
+    again = runner.invoke(cli, ["import", "maildir", str(root), "--file-away", *POLICY_OPTION])
     assert "1 candidates" in again.output and "moved 0 to the filed folder" in again.output  # filed folders are not read
     assert folder_count(root, ".GST.Token alerts") == 2
 

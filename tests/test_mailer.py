@@ -8,12 +8,12 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from alertproc.cli import cli
-from conftest import Inbox, ROOT, SAMPLE
+from helpers import Inbox, ROOT, SAMPLE
 
 
 @pytest.fixture
 def smtp_server():
-    from dovecot import free_port
+    from helpers.dovecot import free_port
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -70,7 +70,7 @@ def test_the_smtp_password_from_the_environment_is_masked_wherever_a_server_echo
         async def handle_DATA(self, server, session, envelope):
             return f"554 rejected, your login was {secret}"
 
-    from dovecot import free_port
+    from helpers.dovecot import free_port
     port = free_port()
     controller = Controller(Echoing(), hostname="127.0.0.1", port=port, auth_require_tls=False,
                             authenticator=lambda *args: AuthResult(success=True))

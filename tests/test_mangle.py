@@ -7,8 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 from alertproc.reading.formats import Pattern
 from alertproc.reading.parse import MailReader
-from conftest import SENDERS
-from mangle import FORWARDER, SPOOFS, TRANSFORMS, Alert, alerts, break_at, build, rewrap
+from helpers import SENDERS
+from helpers.mangle import FORWARDER, SPOOFS, TRANSFORMS, Alert, alerts, break_at, build, rewrap
 
 ALERTS = alerts()
 KEY_FIELDS = ("kind", "gstin", "asp_key", "occurred_at", "valid_until", "status")

@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from alertproc.errors import FetchError
 from alertproc.mail.imap import ImapMailbox
-from imap_proxy import RewritingProxy
-from test_imap import ALERTS, ENV, append, imap_cfg
+from helpers.imap_proxy import RewritingProxy
+from helpers.imap import ALERTS, ENV, append, imap_cfg
 
 HANG = 60  # seconds: far beyond the 2 s deadline plus retries, far below the old behaviour
 

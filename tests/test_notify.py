@@ -7,12 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from alertproc import pipeline
 from alertproc.config import notify_settings, smtp_settings
 from alertproc.errors import ConfigError
 from alertproc.outputs.notify import notify
-from conftest import Inbox, SAMPLE
-from dovecot import free_port
+from helpers import Inbox, SAMPLE, Staged
+from helpers.dovecot import free_port
 
 
 @pytest.fixture
@@ -46,8 +45,8 @@ def webhook():
 
 @pytest.fixture
 def sample_con(settings, con):
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
-    pipeline.detect(con, settings)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
+    Staged(con, settings).detect()
     return con
 
 
@@ -99,7 +98,7 @@ def test_run_notifies_new_findings_and_a_rerun_never_resends(tmp_path, monkeypat
     from click.testing import CliRunner
 
     from alertproc.cli import cli
-    from conftest import ROOT
+    from helpers import ROOT
     monkeypatch.chdir(tmp_path)
     calls = tmp_path / "calls"
     (tmp_path / "alertproc.toml").write_text(f'[notify]\ncommand = "sh -c \'cat >> {calls}; echo >> {calls}\'"\n')

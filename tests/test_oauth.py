@@ -1,5 +1,5 @@
 """OAuth2 without a token helper: msal (Microsoft 365) and google-auth (Google Workspace) run
-their real flows against a local stand-in for the providers' endpoints (tests/oauth_endpoint.py),
+their real flows against a local stand-in for the providers' endpoints (tests/helpers/oauth_endpoint.py),
 and the tokens they get log in to a real Dovecot whose oauth2 passdb checks them."""
 
 from __future__ import annotations
@@ -15,22 +15,20 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from alertproc import pipeline
 from alertproc.storage import store
-from alertproc.config import imap_settings
+from alertproc.config import Settings, imap_settings
 from alertproc.errors import ConfigError
 from alertproc.mail.oauth import access_token, token_status
-from conftest import ROOT
-from dovecot import OTHER_USER, Dovecot
-from introspection import Introspection
-from oauth_endpoint import TENANT, OAuthEndpoint
-from test_imap import ALERTS, append, contents
+from helpers import POLICY, fetch_one
+from helpers.dovecot import OTHER_USER, Dovecot
+from helpers.introspection import Introspection
+from helpers.oauth_endpoint import TENANT, OAuthEndpoint
+from helpers.imap import ALERTS, append, contents
 
 pytest.importorskip("msal", reason="the 'm365' extra is not installed")
 pytest.importorskip("google_auth_oauthlib", reason="the 'google' extra is not installed")
 
 FILED = "GST.Token alerts"
-POLICY = str(ROOT / "rules" / "policy.yaml")
 
 
 @pytest.fixture
@@ -116,8 +114,8 @@ def test_a_token_about_to_expire_is_refreshed_before_use_and_the_cache_stays_pri
     second = access_token(cfg, {})  # each connect asks again: the short-lived token is refreshed
     assert endpoint.grants["refresh_token"] >= 2 and first != second
     assert (tmp_path / "cache" / "pune.json").stat().st_mode & 0o777 == 0o600
-    settings = pipeline.Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
-    assert pipeline.fetch_job(settings, cfg, environ={}).filed == 6  # a reconnect with a refreshed token works
+    settings = Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
+    assert fetch_one(settings, cfg, environ={}).filed == 6  # a reconnect with a refreshed token works
 
     os.chmod(tmp_path / "cache" / "pune.json", 0o644)
     with pytest.raises(ConfigError, match="readable by others .* chmod 600"):
@@ -196,8 +194,8 @@ def test_google_service_account_with_delegation(world, tmp_path, monkeypatch):
     cfg = imap_settings({"name": "pune", "host": "127.0.0.1", "port": server.port, "tls": "none",
                          "username": OTHER_USER, "oauth2_provider": "google",
                          "oauth2_service_account_file": str(tmp_path / "sa.json")}, "test")
-    settings = pipeline.Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
-    assert pipeline.fetch_job(settings, cfg, environ={}).filed == 6
+    settings = Settings(db=str(tmp_path / "a.duckdb"), archive=str(tmp_path / "archive"), policy=POLICY)
+    assert fetch_one(settings, cfg, environ={}).filed == 6
     assert endpoint.grants["jwt-bearer"] >= 1
     status = token_status(cfg, {})
     assert status.valid and status.flow == "service account" and OTHER_USER in status.detail

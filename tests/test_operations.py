@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from alertproc.cli import EXIT_FINDINGS, EXIT_LOCKED, EXIT_USAGE
-from conftest import ROOT
+from helpers import ROOT
 
 SYSTEMD = ROOT / "docs" / "systemd"
 DOC = (ROOT / "docs" / "operations.md").read_text()

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from alertproc.reading.parse import MailReader, parse_mail
 from alertproc.reading.text import html_to_text
-from conftest import SENDERS, make
+from helpers import SENDERS, make
 
 IST = make.IST
 WHEN = datetime(2026, 11, 21, 14, 32, 5, tzinfo=IST)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from alertproc.reading.senders import read_auth_results, sender_check, verify_dkim
-from local_server import TEST_CACHE
+from helpers.local_server import TEST_CACHE
 
 PEER = TEST_CACHE / "peer-vectors"
 AUTHRES_TESTS = PEER / "authres-1.2.0" / "authres" / "tests"

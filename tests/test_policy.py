@@ -5,7 +5,7 @@ import pytest
 from alertproc.storage import store
 from alertproc.errors import ConfigError
 from alertproc.audit.policy import apply_policy, load_policy
-from conftest import ROOT
+from helpers import ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

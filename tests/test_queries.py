@@ -9,14 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from alertproc import pipeline
 from alertproc.storage import store
 from alertproc.audit.canned import load_queries, run
 from alertproc.cli import cli
 from alertproc.errors import ConfigError
 from alertproc.outputs.export import export
 from alertproc.period import range_period
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE, Staged, app_of
 
 QUERIES = load_queries(ROOT / "rules" / "queries")
 EXAMPLES = {"gstin": "27AAPFU0939F1ZV", "since": "2026-11-01", "until": "2026-11-30", "severity": "medium"}
@@ -31,10 +30,10 @@ def sample_db(tmp_path_factory):
     settings = Settings(db=str(base / "a.duckdb"), archive=str(base / "archive"),
                         policy=str(ROOT / "rules" / "policy.yaml"), rules=str(ROOT / "rules"))
     con = store.connect(settings.db)
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
-    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), pipeline.reader_of(settings).formats, settings.sms_senders)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
+    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), app_of(settings).reader().formats, settings.sms_senders)
     import_access_log(con, SAMPLE / "access-log.csv")
-    pipeline.detect(con, settings)
+    Staged(con, settings).detect()
     con.close()
     return settings
 

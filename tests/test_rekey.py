@@ -6,7 +6,7 @@ import duckdb
 
 from alertproc.storage import store
 from alertproc.domain import asp_key
-from alertproc.reading.extract import event_id
+from alertproc.domain import event_id
 from alertproc.storage.store import insert_events, now
 
 AT = datetime(2026, 11, 21, 9, 2, tzinfo=timezone.utc)

@@ -5,11 +5,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from alertproc import pipeline
 from alertproc.errors import ConfigError
 from alertproc.outputs.report import gather
 from alertproc.period import choose_period, last_complete_week, week_period
-from conftest import SAMPLE
+from helpers import SAMPLE, Staged, app_of
 
 XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 
@@ -26,8 +25,8 @@ class Elements(HTMLParser):
 
 @pytest.fixture
 def sample_db(settings, con):
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
-    pipeline.detect(con, settings)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
+    Staged(con, settings).detect()
     return con
 
 
@@ -48,7 +47,7 @@ def test_bad_periods_are_config_errors(week, since, until):
 
 
 def test_report_shows_the_weeks_findings_activity_and_unparsed(sample_db, settings):
-    path = pipeline.report(sample_db, settings, week_period("2026-W47"))
+    path = Staged(sample_db, settings).report(week_period("2026-W47"))
     html = path.read_text()
     rules = [attrs["data-rule"] for tag, attrs in Elements(html).tags if "data-rule" in attrs]
     assert rules.count("refresh_after_revocation") == 1 and rules.count("unexpected_asp") == 2
@@ -60,12 +59,12 @@ def test_report_shows_the_weeks_findings_activity_and_unparsed(sample_db, settin
 
 
 def test_quiet_week_says_so(sample_db, settings):
-    html = pipeline.report(sample_db, settings, week_period("2025-W01")).read_text()
+    html = Staged(sample_db, settings).report(week_period("2025-W01")).read_text()
     assert "No open findings this period." in html and "No ASP activity this period." in html
 
 
 def test_evidence_links_point_at_archived_mail(sample_db, settings, tmp_path):
-    path = pipeline.report(sample_db, settings, week_period("2026-W47"))
+    path = Staged(sample_db, settings).report(week_period("2026-W47"))
     links = [attrs["href"] for tag, attrs in Elements(path.read_text()).tags if tag == "a"]
     assert links and all((path.parent / link).resolve().is_file() for link in links)
 
@@ -86,17 +85,17 @@ def hostile_db(con):
 
 def test_hostile_text_is_escaped(settings, con):
     hostile_db(con)
-    pipeline.detect(con, settings)
-    html = pipeline.report(con, settings, week_period("2026-W47")).read_text()
+    Staged(con, settings).detect()
+    html = Staged(con, settings).report(week_period("2026-W47")).read_text()
     assert not any(tag in ("script", "img") for tag, _ in Elements(html).tags)
     assert "&lt;img src=x onerror=" in html
 
 
 def test_report_renders_in_chromium_and_hostile_text_stays_text(settings, con, chromium, tmp_path):
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
     hostile_db(con)
-    pipeline.detect(con, settings)
-    path = pipeline.report(con, settings, week_period("2026-W47"))
+    Staged(con, settings).detect()
+    path = Staged(con, settings).report(week_period("2026-W47"))
     # Calibrate: a page that loads from the network shows which NetLog traffic annotation page
     # requests carry (Chromium itself phones home too, under other annotations).
     probe = tmp_path / "probe.html"
@@ -123,9 +122,9 @@ def test_report_renders_in_chromium_and_hostile_text_stays_text(settings, con, c
 
 def test_a_refresh_alerted_by_mail_and_sms_counts_once_in_the_activity_table(settings, con):
     from alertproc.portal.sms import import_sms, read_sms
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
     period = week_period("2026-W47")
     before = {(r["gstin"], r["pair_key"]): r["refreshes"] for r in gather(con, period, SAMPLE, SAMPLE)["pairs"]}
-    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), pipeline.reader_of(settings).formats, settings.sms_senders)
+    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), app_of(settings).reader().formats, settings.sms_senders)
     after = {(r["gstin"], r["pair_key"]): r["refreshes"] for r in gather(con, period, SAMPLE, SAMPLE)["pairs"]}
     assert after[("27AAPFU0939F1ZV", "ACMETAXCLOUD")] == before[("27AAPFU0939F1ZV", "ACMETAXCLOUD")] > 20

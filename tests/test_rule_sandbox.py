@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from alertproc.audit.rules import load_rules
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE
 
 HEADER = "-- id: {id}\n-- title: t\n-- severity: high\n-- description: d\n"
 COLUMNS = "gstin, asp_name, occurred_at, 'x' as title, {detail} as detail, [event_id] as event_ids"

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from alertproc import pipeline
 from alertproc.audit.rules import load_rules, run_rules
 from alertproc.audit.rulestest import run_rule_tests
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE, Staged, app_of
 
 RULES, PROBLEMS = load_rules(ROOT / "rules")
 SCENARIOS = run_rule_tests(RULES, ROOT / "rules" / "tests")
@@ -60,18 +59,18 @@ def test_a_broken_user_rule_is_reported_and_the_others_still_run(rules_copy, set
                                               "select 1 as gstin")
     from dataclasses import replace
     settings = replace(settings, rules=str(rules_copy))
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
-    found = pipeline.detect(con, settings)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
+    found = Staged(con, settings).detect()
     assert any("zz_broken.sql" in p and "no_such_table" in p for p in found.problems)
     assert any("zz_columns.sql:1" in p and "event_ids" in p for p in found.problems)
     assert found.by_rule["unexpected_asp"] >= 1 and found.by_rule["refresh_after_revocation"] >= 1
 
 
 def test_findings_are_stable_across_runs_and_keep_first_detection(settings, con):
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
-    pipeline.detect(con, settings)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
+    Staged(con, settings).detect()
     first = con.execute("select finding_id, first_detected_at, event_ids from findings order by 1").fetchall()
-    pipeline.detect(con, settings)
+    Staged(con, settings).detect()
     assert con.execute("select finding_id, first_detected_at, event_ids from findings order by 1").fetchall() == first
 
 
@@ -87,12 +86,12 @@ def test_duplicate_rows_from_a_rule_make_one_finding(con, tmp_path):
 def test_the_shipped_samples_give_every_rule_a_finding_with_evidence(settings, con):
     from alertproc.portal.accesslog import import_access_log
     from alertproc.portal.sms import import_sms, read_sms
-    pipeline.import_mail(con, settings, SAMPLE / "mail", "eml", run_id=1)
-    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), pipeline.reader_of(settings).formats, settings.sms_senders)
+    Staged(con, settings).import_mail(SAMPLE / "mail", "eml")
+    import_sms(con, read_sms(SAMPLE / "sms-backup.xml"), app_of(settings).reader().formats, settings.sms_senders)
     import_access_log(con, SAMPLE / "access-log.csv")
     from alertproc.portal.portal_tokens import import_tokens
     import_tokens(con, SAMPLE / "active-tokens.csv")
-    found = pipeline.detect(con, settings)
+    found = Staged(con, settings).detect()
     assert found.problems == []
     assert set(found.by_rule) == {r.id for r in RULES}
     linked = con.execute("""

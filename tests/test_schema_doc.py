@@ -3,7 +3,7 @@
 import re
 
 from alertproc.storage import store
-from conftest import ROOT
+from helpers import ROOT
 
 
 def documented() -> dict[str, set[str]]:

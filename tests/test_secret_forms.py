@@ -15,8 +15,8 @@ import pytest
 from alertproc.errors import FetchError
 from alertproc.mail.imap import ImapMailbox
 from alertproc.masking import child_environment, mask, remember, remember_login, secret_variable
-from imap_proxy import RewritingProxy
-from test_imap import imap_cfg
+from helpers.imap_proxy import RewritingProxy
+from helpers.imap import imap_cfg
 
 
 @pytest.mark.parametrize("secret", ['pa"ss\\word-1', "ünïcode-pass\\", 'q"uote"d'])
@@ -95,7 +95,7 @@ def test_the_notify_command_and_the_password_command_see_no_password_variable(tm
         f"password_command = \"sh -c 'env > {seen_by_password}; echo pw-from-command'\"\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTPROC_")}
     env["ALERTPROC_SMTP_SECRET"] = "smtp-secret-value"
-    from conftest import SAMPLE
+    from helpers import SAMPLE
     done = subprocess.run([sys.executable, "-m", "alertproc", "run", "--source", str(SAMPLE / "mail"), "--week",
                            "2026-W47"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert seen_by_notify.exists(), done.stdout + done.stderr

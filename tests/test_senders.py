@@ -7,7 +7,7 @@ import pytest
 
 from alertproc.reading.parse import MailReader
 from alertproc.reading.senders import DnsUnavailable, read_auth_results, sender_check
-from conftest import make
+from helpers import Staged, make
 
 SENDERS = frozenset({"donotreply@gst.gov.in"})
 
@@ -294,7 +294,6 @@ def test_an_outsiders_forwarded_consent_does_not_erase_a_refresh_after_revocatio
     """Issue #27 item 0, end to end: revocation, then an outsider's inline forward of a consent
     (failing DMARC at our trusted server), then a refresh: the high finding stays."""
     from dataclasses import replace
-    from alertproc import pipeline
     from alertproc.storage import store
     folder = tmp_path / "mail"
     folder.mkdir()
@@ -307,8 +306,8 @@ def test_an_outsiders_forwarded_consent_does_not_erase_a_refresh_after_revocatio
     strict = replace(settings, require_auth_results=True, trusted_authserv_ids=("mx.example.in",))
     con = store.connect(strict.db)
     try:
-        pipeline.import_mail(con, strict, folder, "eml", run_id=1)
-        pipeline.detect(con, strict)
+        Staged(con, strict).import_mail(folder, "eml")
+        Staged(con, strict).detect()
         statuses = sorted(s for (s,) in con.execute("select parse_status from messages").fetchall())
         rules = [r for (r,) in con.execute("select rule_id from findings").fetchall()]
     finally:

@@ -16,13 +16,12 @@ from datetime import date
 
 import pytest
 
-from alertproc import pipeline
-from conftest import ROOT, make
-from cyrus_server import Cyrus
-from dovecot import PASSWORD, Dovecot
-from imap4d_server import Imap4d
-from pymap_server import Pymap
-from test_imap import ALERTS, ENV, NOT_ALERTS, SPOOFS, append, contents, counts, fetch, imap_cfg
+from helpers import ROOT, app_of, cleanup_one, make, run_alertproc
+from helpers.cyrus_server import Cyrus
+from helpers.dovecot import PASSWORD, Dovecot
+from helpers.imap4d_server import Imap4d
+from helpers.pymap_server import Pymap
+from helpers.imap import ALERTS, ENV, NOT_ALERTS, SPOOFS, append, contents, counts, fetch, imap_cfg
 
 SERVERS = {"dovecot": Dovecot, "pymap": Pymap, "imap4d": Imap4d, "cyrus": Cyrus}
 
@@ -92,7 +91,7 @@ def test_first_sync_rerun_new_mail_and_filing(movable, settings):
 
     # A user drags the colleague's forward into the filed folder: cleanup keeps it, deletes the rest.
     append(server, [gst_team_forward()], folder=filed)
-    cleaned = pipeline.cleanup_job(settings, imap_cfg(server), date(2099, 1, 1), apply=True, environ=ENV)
+    cleaned = cleanup_one(settings, imap_cfg(server), date(2099, 1, 1), apply=True, environ=ENV)
     assert cleaned.deleted == len(ALERTS) and [k["reason"] for k in cleaned.kept_unverified] == [
         "not GSTN's own alert: never deleted"]
     assert [raw for raw, _ in contents(server, filed)] == [gst_team_forward()[1]]
@@ -121,10 +120,10 @@ def test_uidvalidity_change_rescans_without_duplicates(server, settings):
 
 def test_two_accounts_one_by_xoauth2_on_the_second_server(tmp_path):
     """pymap's in-memory backend serves one user, so two accounts are two pymap servers: alice by
-    password, bob by XOAUTH2 (a launcher adds the mechanism: tests/pymap_server.py). pymap has no
+    password, bob by XOAUTH2 (a launcher adds the mechanism: tests/helpers/pymap_server.py). pymap has no
     NAMESPACE, so the folders go at the top with its '/' (the INBOX. namespace: test_accounts.py)."""
-    from dovecot import USER
-    from test_accounts import cli, token_script, TOKEN
+    from helpers.dovecot import USER
+    from helpers.introspection import TOKEN, token_script
     with Pymap() as first, Pymap(user="bob", token=TOKEN) as second:
         append(first, ALERTS[:10] + NOT_ALERTS)
         append(second, ALERTS[10:25] + NOT_ALERTS)
@@ -133,13 +132,13 @@ def test_two_accounts_one_by_xoauth2_on_the_second_server(tmp_path):
             f'username = "{USER}"\npassword_env = "TEST_IMAP_PASSWORD"\n\n'
             f'[[imap]]\nname = "west"\nhost = "127.0.0.1"\nport = {second.port}\ntls = "none"\n'
             f'username = "bob"\noauth2_token_command = "{token_script(tmp_path)}"\n')
-        done = cli(tmp_path, "run")
+        done = run_alertproc("run", cwd=tmp_path, env=ENV)
         assert done.returncode == 0, done.stderr
         assert len(contents(first, "GST/Token alerts")) == 10 and len(contents(second, "GST/Token alerts")) == 15
         for box in (first, second):
             assert sorted(raw for raw, _ in contents(box, "INBOX")) == sorted(raw for _, raw in NOT_ALERTS)
         assert TOKEN not in done.stdout + done.stderr
-        again = cli(tmp_path, "run")
+        again = run_alertproc("run", cwd=tmp_path, env=ENV)
         assert again.stdout.count(": 0 candidates") == 2
 
 
@@ -158,9 +157,8 @@ def test_a_server_that_cannot_move_mail_keeps_it_all(settings):
         assert fetch(settings, server).imported.new == 10
         assert len(contents(server, "INBOX")) == 20 + 2 + len(NOT_ALERTS) + 1 + 10
         with pytest.raises(Exception, match="no UIDPLUS"):
-            pipeline.cleanup_job(settings, imap_cfg(server), date(2099, 1, 1), apply=True, environ=ENV)
-        from alertproc.doctor import diagnose
-        said = {c.name: c for c in diagnose(settings, (imap_cfg(server),), ENV)}
+            cleanup_one(settings, imap_cfg(server), date(2099, 1, 1), apply=True, environ=ENV)
+        said = {c.name: c for c in app_of(settings, ENV, accounts=(imap_cfg(server),)).doctor()}
         assert "not every server that announces it notifies" in said["imap capabilities"].detail
         assert said["imap fetch search"].ok and not said["imap capabilities"].ok  # no way to file: says so
 
@@ -168,7 +166,7 @@ def test_a_server_that_cannot_move_mail_keeps_it_all(settings):
 def test_watch_picks_up_new_mail_within_seconds(server, tmp_path):
     """IDLE on Dovecot, polling where IDLE is silent (imap4d) or absent: new mail within 30 s.
     Progress is read from watch's log: a reader of the database would hold up its writer."""
-    from test_watch import wait_until
+    from helpers import wait_until
     append(server, ALERTS[:2])
     (tmp_path / "alertproc.toml").write_text(
         f'[imap]\nhost = "127.0.0.1"\nport = {server.port}\ntls = "none"\nusername = "{getattr(server, "user", "alice")}"\n'

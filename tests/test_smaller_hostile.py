@@ -12,7 +12,7 @@ from alertproc.config import imap_settings, notify_settings, smtp_settings
 from alertproc.errors import ConfigError
 from alertproc.reading.senders import sender_check
 from alertproc.portal.sms import Sms, import_sms
-from conftest import SAMPLE
+from helpers import SAMPLE
 
 SENDERS = frozenset({"donotreply@gst.gov.in"})
 

@@ -7,7 +7,7 @@ from alertproc.config import Settings
 from alertproc.portal.sms import import_sms, read_sms
 
 DEFAULT_SENDERS = Settings().sms_senders
-from conftest import SAMPLE, make
+from helpers import SAMPLE, make
 
 
 def load(con, path, formats):

@@ -9,11 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from alertproc import pipeline
 from alertproc.lake.engines import detect_lake
 from alertproc.lake import export_lake
-from conftest import ROOT, SAMPLE
-from synthetic import generate
+from helpers import ROOT, SAMPLE, Staged
+from helpers.synthetic import generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 pytest.importorskip("pyspark", reason="the 'spark' extra is not installed (pip install -e '.[spark]'): Spark parity not tested")
@@ -42,10 +41,10 @@ def database_findings(con) -> set[tuple]:
 
 def load_sample(settings, con) -> None:
     run = 1
-    pipeline.import_mail(con, settings, SAMPLE / "mail", None, run)
-    pipeline.import_sms_file(con, settings, SAMPLE / "sms-backup.xml", run)
-    pipeline.import_access_log_file(con, settings, SAMPLE / "access-log.csv", None, run)
-    pipeline.import_tokens_file(con, SAMPLE / "active-tokens.csv", None, None, run)
+    Staged(con, settings).import_mail(SAMPLE / "mail", None, run)
+    Staged(con, settings).read("sms", SAMPLE / "sms-backup.xml", run)
+    Staged(con, settings).read("access-log", SAMPLE / "access-log.csv", run)
+    Staged(con, settings).read("tokens", SAMPLE / "active-tokens.csv", run)
 
 
 # The sample mailbox fires every rule. The same parity over 20,160 generated events (many
@@ -53,7 +52,7 @@ def load_sample(settings, con) -> None:
 # which fails on any difference: here it cost half a minute of a suite kept under twelve.
 def test_every_rule_gives_the_same_findings_on_duckdb_and_spark(spark, settings, con, tmp_path):
     load_sample(settings, con)
-    found = pipeline.detect(con, settings)
+    found = Staged(con, settings).detect()
     export_lake(con, tmp_path / "lake")
     on = {}
     for engine in ("duckdb", "spark"):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE
 
 
 @pytest.fixture(scope="module")

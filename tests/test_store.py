@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from alertproc.reading.extract import event_id
+from alertproc.domain import event_id
 from alertproc.storage.store import insert_events, now
 
 START = datetime(2021, 1, 1, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from alertproc.storage import store
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE
 
 EVIL = "Acme\x1b[2J\x1b[32m all clear\x1b]8;;http://evil.example\x07link\x1b]8;;\x07\x1b]0;title\x07\x9b31m\r"
 

@@ -9,18 +9,9 @@ import time
 import pytest
 
 from alertproc.storage import store
-from conftest import ROOT
-from dovecot import PASSWORD, Dovecot
-from test_imap import ALERTS, FILED, append, contents
-
-
-def wait_until(check, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
+from helpers import ROOT, wait_until
+from helpers.dovecot import PASSWORD, Dovecot
+from helpers.imap import ALERTS, FILED, append, contents
 
 
 # An account whose server is not there (nothing listens on port 1).
@@ -71,7 +62,7 @@ def test_mail_appended_while_watching_is_processed_within_seconds_and_sigterm_st
 
 
 def test_one_watch_listens_on_every_account_and_a_dead_one_does_not_stop_it(tmp_path):
-    from dovecot import OTHER_USER
+    from helpers.dovecot import OTHER_USER
     with Dovecot() as server:
         append(server, ALERTS[:2])
         table = server.imap_table(poll_seconds=1, idle_seconds=60).replace("[imap]", "[[imap]]\nname = \"alice\"")

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import ConfigError
+from ..layered import load_layered
 from ..storage.sqlfiles import body, read_header
 
 
@@ -24,31 +25,27 @@ class CannedQuery:
     params: tuple[str, ...]
     sql: str
     path: Path
+    overrides: Path | None = None  # the file of the same name this one replaces
+
+
+def _load_one(path: Path, problems: list[str]) -> CannedQuery | None:
+    text = path.read_text(encoding="utf-8")
+    meta = read_header(path, text, ("name", "description", "params"), problems)
+    if not meta.get("name") or not meta.get("description"):
+        problems.append(f"{path}:1: a query needs '-- name:' and '-- description:'")
+        return None
+    params = tuple(p.strip() for p in meta.get("params", "").split(",") if p.strip())
+    used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", body(text)))
+    if used != set(params):
+        problems.append(f"{path}:1: params lists {sorted(params)} but the SQL uses {sorted(used)}")
+        return None
+    return CannedQuery(meta["name"], meta["description"], params, body(text), path)
 
 
 def load_queries(directories: Path | list[Path]) -> dict[str, CannedQuery]:
-    """Every query file of ``directories`` by name (a later folder's query overrides an earlier
-    one of the same name); header problems raise with file and line."""
-    folders = [directories] if isinstance(directories, Path) else list(directories)
-    problems: list[str] = []
-    found: dict[str, CannedQuery] = {}
-    paths = [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.sql"))]
-    for path in paths:
-        text = path.read_text(encoding="utf-8")
-        meta = read_header(path, text, ("name", "description", "params"), problems)
-        if not meta.get("name") or not meta.get("description"):
-            problems.append(f"{path}:1: a query needs '-- name:' and '-- description:'")
-            continue
-        params = tuple(p.strip() for p in meta.get("params", "").split(",") if p.strip())
-        used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", body(text)))
-        if used != set(params):
-            problems.append(f"{path}:1: params lists {sorted(params)} but the SQL uses {sorted(used)}")
-        if meta["name"] in found and found[meta["name"]].path.parent == path.parent:
-            problems.append(f"{path}:1: query name '{meta['name']}' also in {found[meta['name']].path}")
-        found[meta["name"]] = CannedQuery(meta["name"], meta["description"], params, body(text), path)
-    if problems:
-        raise ConfigError("invalid canned queries:\n  " + "\n  ".join(problems))
-    return found
+    """Every query file of ``directories`` by name, by layers (:func:`alertproc.layered.load_layered`);
+    problems raise, every one with its file and line."""
+    return load_layered(directories, "*.sql", _load_one, lambda query: query.name, "canned query").strict().items
 
 
 def bind(query: CannedQuery, values: dict[str, str]) -> dict[str, str]:

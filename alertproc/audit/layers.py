@@ -58,15 +58,6 @@ def template_dirs(settings: Settings) -> list[Path]:
     return _unique(users + [SHIPPED_REPORTS / "templates"])
 
 
-def is_shipped(path: Path) -> bool:
-    """True for a file alertproc ships (not one of the user's)."""
-    try:
-        path.resolve().relative_to(SHIPPED_RULES.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def formats_of(settings: Settings) -> FormatSet:
     """Every format of every layer; an error when no e-mail format is left (never a quiet empty run)."""
     formats = load_formats(format_dirs(settings), settings.disabled_formats)

@@ -17,6 +17,7 @@ import duckdb
 
 from ..domain import SEVERITIES
 from ..errors import RuleError
+from ..layered import load_layered
 from ..storage.sqlcheck import select_problems
 from ..storage.sqlfiles import body, read_header
 from ..storage.queries import package_queries
@@ -51,31 +52,23 @@ def _parse_header(path: Path, text: str, problems: list[str]) -> dict[str, str]:
     return meta
 
 
+def _load_one(path: Path, problems: list[str]) -> Rule | None:
+    text = path.read_text(encoding="utf-8")
+    before = len(problems)
+    meta = _parse_header(path, text, problems)
+    problems.extend(select_problems(path, text))
+    if len(problems) > before:
+        return None
+    return Rule(meta["id"], meta["title"], meta["severity"], meta["description"], body(text), path,
+                needs_policy=meta.get("needs") == "policy")
+
+
 def load_rules(directories: Path | list[Path], disabled: tuple[str, ...] = ()) -> tuple[list[Rule], list[str]]:
-    """Load every ``*.sql`` of ``directories`` in order (a later file with an id seen before
-    overrides it); return the good rules and a problem per bad one. Ids in ``disabled`` are
-    left out."""
-    folders = [directories] if isinstance(directories, Path) else list(directories)
-    problems: list[str] = []
-    by_id: dict[str, Rule] = {}
-    for folder in folders:
-        here: dict[str, Path] = {}
-        for path in sorted(folder.glob("*.sql")):
-            text = path.read_text(encoding="utf-8")
-            before = len(problems)
-            meta = _parse_header(path, text, problems)
-            if meta.get("id") in here:
-                problems.append(f"{path}:1: duplicate rule id '{meta['id']}' (also in {here[meta['id']]})")
-            problems.extend(select_problems(path, text))
-            if len(problems) > before:
-                continue
-            here[meta["id"]] = path
-            earlier = by_id.get(meta["id"])
-            by_id[meta["id"]] = Rule(meta["id"], meta["title"], meta["severity"], meta["description"], body(text), path,
-                                     earlier.path if earlier else None, meta.get("needs") == "policy")
-    for unknown in sorted(set(disabled) - set(by_id)):
-        problems.append(f"disabled_rules: '{unknown}' names no loaded rule")
-    return [r for r in by_id.values() if r.id not in disabled], problems
+    """Load every ``*.sql`` of ``directories`` by layers (:func:`alertproc.layered.load_layered`);
+    return the good rules and a problem per bad file (a broken rule never stops the others).
+    Ids in ``disabled`` are left out."""
+    loaded = load_layered(directories, "*.sql", _load_one, lambda rule: rule.id, "rule", disabled, "disabled_rules")
+    return list(loaded.items.values()), loaded.problems
 
 
 def _sql_problem(rule: Rule, exc: duckdb.Error) -> str:

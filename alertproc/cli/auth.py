@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from ..mail.oauth import login as oauth_login, token_status
-from .common import EXIT_FAILURE, cli, loaded_config, settings_options
+from ..app.alertproc import Alertproc
+from .common import EXIT_FAILURE, cli, settings_options
 from .mailbox import ACCOUNT
 
 
@@ -29,7 +28,7 @@ def auth() -> None:
 @auth.command("login")
 @ACCOUNT
 @settings_options
-def auth_login(settings, account: str | None) -> None:
+def auth_login(app: Alertproc, account: str | None) -> None:
     """Log in to an OAuth2 account once; later runs refresh its token silently.
 
     Microsoft: prints a code to enter at microsoft.com/devicelogin, from any browser.
@@ -41,20 +40,13 @@ def auth_login(settings, account: str | None) -> None:
     Example:
       alertproc auth login --account mumbai
     """
-    accounts = [a for a in loaded_config().imap_accounts(account) if a.oauth2_provider]
-    if not accounts:
-        raise click.UsageError("no account with oauth2_provider in the config (password and token-command "
-                               "accounts need no login)")
-    if len(accounts) > 1:
-        raise click.UsageError(f"several OAuth2 accounts: choose one with --account "
-                               f"({', '.join(a.label for a in accounts)})")
-    click.echo(oauth_login(accounts[0], dict(os.environ), lambda text: click.echo(text, err=True)))
+    click.echo(app.auth_login(account, lambda text: click.echo(text, err=True)))
 
 
 @auth.command("status")
 @ACCOUNT
 @settings_options
-def auth_status(settings, account: str | None) -> None:
+def auth_status(app: Alertproc, account: str | None) -> None:
     """Whether each OAuth2 account's token is valid, for whom, with which scope, until when.
 
     Exit 1 when one is not; the line says what to do.
@@ -64,10 +56,9 @@ def auth_status(settings, account: str | None) -> None:
       alertproc auth status
     """
     bad = 0
-    for cfg in loaded_config().imap_accounts(account):
-        status = token_status(cfg, dict(os.environ))
+    for label, status in app.auth_status(account).items():
         if status is None:
-            click.echo(f"{cfg.label}: password login, no token")
+            click.echo(f"{label}: password login, no token")
             continue
         bad += not status.valid
         click.echo(f"{'ok  ' if status.valid else 'FAIL'} {status.account} ({status.provider}, {status.flow}): "

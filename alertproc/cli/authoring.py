@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from .. import pipeline
+from ..app.alertproc import Alertproc
 from .common import EXIT_FAILURE, cli, say, settings_options
-from ..reading.explain import Explanation, check_formats, explain_mail
-from ..reading.extract import mask_otp
 
 
 def _show_event(event: dict) -> None:
@@ -20,34 +18,27 @@ def _show_event(event: dict) -> None:
             say(f"    {name}: {event[name]}")
 
 
-def _masking(found: Explanation):
-    """OTP mail has its digits masked everywhere it is shown; other mail is shown as it is."""
-    otp = found.outcome.message["kind"] == "otp_sent" or "otp" in found.cleaned_subject.lower()
-    return mask_otp if otp else (lambda text: text)
-
-
-def print_explanation(found: Explanation) -> None:
+def print_explanation(found) -> None:
     """The explanation, step by step, for a person at a terminal."""
     message = found.outcome.message
-    mask_otp = _masking(found)
     say(f"from:     {found.from_addr}")
-    say(f"subject:  {mask_otp(found.subject)}")
+    say(f"subject:  {found.shown(found.subject)}")
     say(f"sender:   {found.sender_verdict} — {found.sender_reason}")
-    say(f"as alert: subject read as {mask_otp(found.cleaned_subject)!r}" +
+    say(f"as alert: subject read as {found.shown(found.cleaned_subject)!r}" +
                (" (forwarded)" if found.forwarded else ""))
     say(f"formats for this subject: {', '.join(found.candidates) or 'none'}"
                + ("" if found.candidates or not found.alert_like else " (but it names an API-access matter)"))
     for number, text in enumerate(found.texts, start=1):
         label = "plain text" if number == 1 else "HTML, flattened"
         say(f"\n--- text {number} ({label}), as the formats see it ---")
-        say(mask_otp(text))
+        say(found.shown(text))
         for trial in (t for t in found.trials if t.text_number == number):
             say(f"\n  format {trial.format_id} ({trial.path})")
             if trial.body_matches is False:
                 say("    body pattern: no match (format skipped)")
                 continue
             for name, value in trial.fields.items():
-                say(f"    {name}: {mask_otp(value) if value is not None else '— not found'}")
+                say(f"    {name}: {found.shown(value) if value is not None else '— not found'}")
             if trial.missing:
                 say(f"    missing required: {', '.join(trial.missing)}")
     say(f"\nresult: {message['parse_status']}" + (f" — {message['parse_error']}" if message["parse_error"] else ""))
@@ -60,7 +51,7 @@ def print_explanation(found: Explanation) -> None:
 @click.argument("mail", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @settings_options
-def explain(settings, mail: Path, as_json: bool) -> None:
+def explain(app: Alertproc, mail: Path, as_json: bool) -> None:
     """Show how one mail is read: sender verdict, the text the formats see, each field found.
 
     For writing a format for a new wording: save the mail (.eml), run this, add or edit a
@@ -72,10 +63,10 @@ def explain(settings, mail: Path, as_json: bool) -> None:
       alertproc explain ~/Downloads/new-alert.eml
       alertproc explain --rules ./rules unparsed.eml
     """
-    found = explain_mail(mail.read_bytes(), pipeline.reader_of(settings))
+    found = app.explain(mail)
     if as_json:
         click.echo(json.dumps({"sender_check": found.sender_verdict, "sender_detail": found.sender_reason,
-                               "subject": _masking(found)(found.cleaned_subject), "candidates": found.candidates,
+                               "subject": found.shown(found.cleaned_subject), "candidates": found.candidates,
                                "parse_status": found.outcome.message["parse_status"],
                                "parse_error": found.outcome.message["parse_error"],
                                "events": found.outcome.events}, default=str, indent=2))
@@ -98,7 +89,7 @@ def formats() -> None:
 
 @formats.command("list")
 @settings_options
-def formats_list(settings) -> None:
+def formats_list(app: Alertproc) -> None:
     """List every alert format: id, kind, channel, and where it comes from (and what it overrides).
 
     \b
@@ -106,7 +97,7 @@ def formats_list(settings) -> None:
       alertproc formats list --rules ./my-rules
     """
     from .data import origin
-    loaded = pipeline.reader_of(settings).formats.formats
+    loaded = app.formats()
     width = max((len(f.id) for f in loaded), default=10)
     for fmt in loaded:
         click.echo(f"{fmt.id:<{width}}  {fmt.kind:<18}  {fmt.channel:<5}  ({origin(fmt.path, fmt.overrides)})")
@@ -114,7 +105,7 @@ def formats_list(settings) -> None:
 
 @formats.command("check")
 @settings_options
-def formats_check(settings) -> None:
+def formats_check(app: Alertproc) -> None:
     """Load every format (errors with file and line) and warn about risky patterns.
 
     Exit 0 with no warnings, 1 with warnings, 2 when a format does not load.
@@ -123,10 +114,9 @@ def formats_check(settings) -> None:
     Example:
       alertproc formats check --rules ./rules
     """
-    reader = pipeline.reader_of(settings)
-    warnings = check_formats(reader.formats)
+    warnings = app.check_formats()
     for warning in warnings:
         click.echo(f"warning: {warning.where}: {warning.message}")
-    click.echo(f"{len(reader.formats.formats)} formats, {len(warnings)} warnings")
+    click.echo(f"{len(app.formats())} formats, {len(warnings)} warnings")
     if warnings:
         sys.exit(EXIT_FAILURE)

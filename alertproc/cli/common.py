@@ -1,9 +1,10 @@
-"""The ``alertproc`` group, the options every command shares, the printing helpers and ``main``."""
+"""The ``alertproc`` group, the options every command shares (which open the application
+object for the command), the printing helpers and ``main``."""
 
 from __future__ import annotations
 
 import logging
-import re
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -12,14 +13,11 @@ from functools import wraps
 
 import click
 
-from .. import pipeline
-from ..config import Config, load_config
+from ..app.alertproc import Alertproc
+from ..config import load_config
 from ..domain import SEVERITIES
-from ..errors import AlertprocError
-from ..mail.fetch import FetchResult
-from ..mail.ingest import IngestStats
-from ..masking import install_log_filter, mask
-from ..storage.store import disk_full
+from ..errors import AlertprocError, disk_full
+from ..masking import install_log_filter, mask, printable
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
 
@@ -42,15 +40,11 @@ def settings_options(func: Callable) -> Callable:
     @wraps(func)
     def wrapper(config, db, archive, policy, rules, report_dir, **kwargs):
         loaded = load_config(config, db=db, archive=archive, policy=policy, rules=rules, report_dir=report_dir)
-        click.get_current_context().meta["config"] = loaded  # the commands take their sections from it
-        return func(settings=loaded.settings, **kwargs)
+        app = Alertproc(loaded, dict(os.environ))
+        click.get_current_context().call_on_close(app.close)
+        return func(app=app, **kwargs)
 
     return wrapper
-
-
-def loaded_config() -> Config:
-    """The config file as the shared options read it, every section checked."""
-    return click.get_current_context().meta["config"]
 
 
 @contextmanager
@@ -72,23 +66,12 @@ def exit_for_findings(severity: str | None, by_severity: dict[str, int]) -> None
         sys.exit(EXIT_FINDINGS)
 
 
-# Control characters from data (an ASP name, a subject, a server's text) would drive the terminal:
-# ESC[2J clears it and ESC[32m paints a fake verdict; OSC 8/0 set links and titles even in a pipe
-# read later. C0 (but tab and newline), DEL and C1 are shown as \xNN instead.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every control character shown as ``\\xNN``: for human output; CSV and JSON stay exact."""
-    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
-
-
 def say(text: str = "", **options) -> None:
     """click.echo of human-readable text that may hold data (see :func:`printable`)."""
     click.echo(printable(text), **options)
 
 
-def print_import(s: IngestStats) -> None:
+def print_import(s) -> None:
     """The import part of a summary."""
     click.echo(f"messages: {s.seen} seen, {s.new} new, {s.known} already imported, {s.duplicates} duplicates; "
                f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, "
@@ -96,7 +79,7 @@ def print_import(s: IngestStats) -> None:
                f"{s.events_new} new events")
 
 
-def print_filing(result: FetchResult) -> None:
+def print_filing(result) -> None:
     """The mailbox part of a summary."""
     verb = "would move" if result.plan else "moved"
     where = f"imap {result.account} {result.folder}" if result.account else f"maildir {result.folder}"
@@ -107,7 +90,7 @@ def print_filing(result: FetchResult) -> None:
                f"filed folder, {result.suspicious} to the suspicious folder; {result.left} left in place")
 
 
-def print_findings(found: pipeline.DetectResult) -> None:
+def print_findings(found) -> None:
     """The findings part of a summary."""
     click.echo(f"findings: {found.total} ({', '.join(f'{k} {v}' for k, v in sorted(found.by_severity.items())) or 'none'})")
     for rule_id, count in found.by_rule.items():

@@ -6,17 +6,12 @@ import sys
 from pathlib import Path
 
 import click
+import duckdb
 
-from .. import pipeline
-from ..storage import store
-from ..audit.canned import load_queries, run as run_canned
-from .common import EXIT_FAILURE, EXIT_USAGE, cli, loaded_config, printable, settings_options
-from ..errors import ConfigError
-from ..outputs.export import export as export_rows
-from ..outputs.files import check_data_file, check_target, code_and_config, neutralised, protected_paths, replacing
-from ..period import choose_period
-from ..audit.rulestest import run_rule_tests
-from ..audit.layers import is_shipped, rules_of, sub_dirs
+from ..app.alertproc import Alertproc
+from ..config import is_shipped
+from ..errors import ConfigError, DatabaseError
+from .common import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
 
 
 def origin(path: Path, overrides: Path | None) -> str:
@@ -26,34 +21,19 @@ def origin(path: Path, overrides: Path | None) -> str:
                     if overrides else "")
 
 
-def write_relation(relation, fmt: str, out: Path | None, protected: list[Path] = (),
-                   keep_formulas: bool = False) -> None:
-    """Print or save a query result as a table, CSV, JSON or Markdown (see alertproc.outputs.files)."""
+def show_rows(app: Alertproc, relation, fmt: str, out: Path | None, keep_formulas: bool = False) -> None:
+    """Print a query's result, or save it to ``out``."""
     if relation is None:
         click.echo("ok")
         return
-    frame = relation.df()
-    if fmt == "table" and frame.empty:
-        text = printable(f"(no rows; columns: {', '.join(map(str, frame.columns))})\n")
-    elif fmt == "table":
-        text = printable(frame.to_string(index=False, max_colwidth=80) + "\n")
-    elif fmt == "csv":
-        if not keep_formulas:  # column names too: `select 1 as "=cmd|..."` names a header cell
-            frame = frame.map(neutralised).rename(columns=lambda name: neutralised(str(name)))
-        text = frame.to_csv(index=False)
-    elif fmt == "markdown":
-        text = printable(frame.to_markdown(index=False) + "\n")
-    else:
-        text = frame.to_json(orient="records", date_format="iso") + "\n"
+    text, rows = app.save_rows(relation, fmt, out, keep_formulas)
     if out:
-        with replacing(out, list(protected)) as temporary:
-            temporary.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {len(frame)} rows to {out}", err=True)
+        click.echo(f"wrote {rows} rows to {out}", err=True)
     else:
         click.echo(text, nl=False)
 
 
-def repl(con, fmt: str) -> None:
+def repl(app: Alertproc, fmt: str, allow_files: bool) -> None:
     """A small read-only SQL prompt: statements end with ';', an empty line or Ctrl-D quits."""
     click.echo("read-only SQL on the alertproc database; end statements with ';', Ctrl-D to quit", err=True)
     buffer = ""
@@ -66,8 +46,8 @@ def repl(con, fmt: str) -> None:
         buffer += line + "\n"
         if buffer.strip().endswith(";"):
             try:
-                write_relation(con.sql(buffer), fmt, None)
-            except store.duckdb.Error as exc:
+                show_rows(app, app.sql(buffer, allow_files=allow_files), fmt, None)
+            except duckdb.Error as exc:
                 click.echo(f"error: {exc}", err=True)
             buffer = ""
 
@@ -86,7 +66,7 @@ def repl(con, fmt: str) -> None:
 @click.option("--keep-formulas", is_flag=True, help="--format csv: write text starting with = + - @ as it is "
                                                      "(a spreadsheet may run it as a formula).")
 @settings_options
-def sql(settings, query: str | None, query_file: Path | None, canned_name: str | None, params: tuple[str, ...],
+def sql(app: Alertproc, query: str | None, query_file: Path | None, canned_name: str | None, params: tuple[str, ...],
         list_queries: bool, fmt: str, out: Path | None, allow_files: bool, keep_formulas: bool) -> None:
     """Query the database read-only: SQL text, a .sql file, a canned query, or a prompt.
 
@@ -102,9 +82,8 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
       alertproc sql --query asp-activity -p gstin=27AAPFU0939F1ZV -p since=2026-07-01 -p until=2026-09-30
       alertproc sql -f my-question.sql --format markdown
     """
-    canned = load_queries(sub_dirs(settings, "queries"))
     if list_queries:
-        for item in canned.values():
+        for item in app.queries().values():
             click.echo(f"{item.name}: {item.description}")
             click.echo(f"    params: {', '.join(item.params) or 'none'}  ({item.path})")
         return
@@ -116,28 +95,21 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
         if name.strip() in values:
             raise ConfigError(f"--param {name.strip()} is given twice; give each parameter once")
         values[name.strip()] = value
-    if canned_name and canned_name not in canned:
-        raise ConfigError(f"no canned query '{canned_name}' (see `alertproc sql --list`)")
-    protected = protected_paths(settings.db, settings.archive) + code_and_config(settings, loaded_config().path)
     if out:
-        check_target(out, protected)
-        check_data_file(out, fmt)
-    con = store.connect(settings.db, read_only=True, sandboxed=not allow_files)
+        app.check_output(out, fmt)
     try:
         if canned_name:
-            relation = run_canned(con, canned[canned_name], values)
+            relation = app.query(canned_name, values, allow_files=allow_files)
         elif query or query_file:
-            relation = con.sql(query if query else query_file.read_text(encoding="utf-8"))
+            relation = app.sql(query if query else query_file.read_text(encoding="utf-8"), allow_files=allow_files)
         elif sys.stdin.isatty():
-            repl(con, fmt)
+            repl(app, fmt, allow_files)
             return
         else:
-            relation = con.sql(sys.stdin.read())
-        write_relation(relation, fmt, out, protected, keep_formulas)
-    except store.duckdb.Error as exc:
-        raise store.DatabaseError(str(exc).strip()) from exc
-    finally:
-        con.close()
+            relation = app.sql(sys.stdin.read(), allow_files=allow_files)
+        show_rows(app, relation, fmt, out, keep_formulas)
+    except duckdb.Error as exc:
+        raise DatabaseError(str(exc).strip()) from exc
 
 
 @cli.command("export")
@@ -150,7 +122,7 @@ def sql(settings, query: str | None, query_file: Path | None, canned_name: str |
 @click.option("--keep-formulas", is_flag=True, help="CSV/XLSX: write text starting with = + - @ as it is "
                                                      "(by default it gets a leading ' so no spreadsheet runs it).")
 @settings_options
-def export_(settings, what: str, fmt: str | None, out: Path, since: str | None, until: str | None,
+def export_(app: Alertproc, what: str, fmt: str | None, out: Path, since: str | None, until: str | None,
             keep_formulas: bool) -> None:
     """Export findings or events as CSV, XLSX, JSON lines or Parquet, or everything as a lake.
 
@@ -170,19 +142,11 @@ def export_(settings, what: str, fmt: str | None, out: Path, since: str | None, 
     if what == "lake":
         if fmt or since or until:
             raise ConfigError("export lake writes everything the lake lacks as Parquet: drop --format, --since and --until")
-        written = pipeline.export_lake_job(settings, out)
+        written = app.export_lake(out)
         click.echo(f"lake {written.lake}: " + ", ".join(
             f"{table} +{written.rows[table]} rows in {written.files[table]} new file(s)" for table in written.rows))
         return
-    if out.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {out / (what + '.' + (fmt or 'csv'))}")
-    period = choose_period(None, since, until) if (since or until) else None
-    con = store.connect(settings.db, read_only=True)
-    try:
-        rows = export_rows(con, what, fmt or "csv", out, period, keep_formulas=keep_formulas,
-                           protected=protected_paths(settings.db, settings.archive))
-    finally:
-        con.close()
+    rows = app.export(what, out, fmt or "csv", since, until, keep_formulas=keep_formulas)
     click.echo(f"wrote {rows} {what} to {out}")
 
 
@@ -199,14 +163,14 @@ def rules() -> None:
 
 @rules.command("list")
 @settings_options
-def rules_list(settings) -> None:
+def rules_list(app: Alertproc) -> None:
     """List every rule: id, severity, title and file. Broken rule files are reported.
 
     \b
     Example:
       alertproc rules list --rules ./my-rules
     """
-    found, problems = rules_of(settings)
+    found, problems = app.rules()
     width = max((len(r.id) for r in found), default=10)
     for rule in found:
         click.echo(f"{rule.id:<{width}}  {rule.severity:<6}  {rule.title}  ({origin(rule.path, rule.overrides)})")
@@ -220,7 +184,7 @@ def rules_list(settings) -> None:
 @click.option("--tests", "tests_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of scenario files [default: <rules>/tests].")
 @settings_options
-def rules_test(settings, tests_dir: Path | None) -> None:
+def rules_test(app: Alertproc, tests_dir: Path | None) -> None:
     """Run every rule's fixture scenarios (events in, expected findings out).
 
     Scenario files live in rules/tests/ (format: rules/tests/README.md). Exit 1 if any
@@ -230,8 +194,7 @@ def rules_test(settings, tests_dir: Path | None) -> None:
     Example:
       alertproc rules test
     """
-    found, problems = rules_of(settings)
-    results = run_rule_tests(found, [tests_dir] if tests_dir else sub_dirs(settings, "tests"), settings.disabled_rules)
+    results, found, problems = app.test_rules(tests_dir)
     for result in results:
         click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.rule_id}: {result.name}")
         if not result.ok:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..outputs import evidence as packs
-from .. import pipeline
+from ..app.alertproc import Alertproc
 from .common import EXIT_FAILURE, cli, settings_options
 
 
@@ -20,7 +19,7 @@ from .common import EXIT_FAILURE, cli, settings_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The zip to write, e.g. pack.zip.")
 @settings_options
 @click.pass_context
-def evidence(ctx: click.Context, settings, week: str | None, since: str | None, until: str | None,
+def evidence(ctx: click.Context, app: Alertproc, week: str | None, since: str | None, until: str | None,
              finding_id: str | None, out: Path | None) -> None:
     """Make an evidence pack: the findings, every raw mail and portal row behind them, the
     period's report (not for one --finding), and the SHA-256 of every file; `evidence verify`
@@ -39,7 +38,7 @@ def evidence(ctx: click.Context, settings, week: str | None, since: str | None, 
         return
     if out is None:
         raise click.UsageError("--out is required, e.g. --out pack.zip")
-    pack = pipeline.evidence_job(settings, out, week=week, since=since, until=until, finding=finding_id)
+    pack = app.evidence(out, week=week, since=since, until=until, finding=finding_id)
     click.echo(f"wrote {pack.path}: {pack.findings} finding(s), {pack.events} event(s), {pack.mails} mail(s), "
                f"{len(pack.files)} files with their SHA-256; check it with `alertproc evidence verify {pack.path}`")
 
@@ -53,7 +52,7 @@ def evidence_verify(pack: Path) -> None:
     Example:
       alertproc evidence verify gst-november.zip
     """
-    result = packs.verify(pack)
+    result = Alertproc.verify_evidence(pack)
     for problem in result.problems:
         click.echo(f"FAIL {problem}")
     if not result.ok:

@@ -9,9 +9,7 @@ from datetime import date
 
 import click
 
-from .. import pipeline
-from ..storage import store
-from ..audit import triage
+from ..app.alertproc import Alertproc
 from .common import cli, say, settings_options
 
 BY = click.option("--by", help="Who decides [default: your login name].")
@@ -35,22 +33,18 @@ def findings() -> None:
 
 
 @findings.command("list")
-@click.option("--status", type=click.Choice(triage.STATUSES), default="open", show_default=True)
+@click.option("--status", type=click.Choice(Alertproc.TRIAGE_STATES), default="open", show_default=True)
 @click.option("--rule", help="Only this rule's findings.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @settings_options
-def findings_list(settings, status: str, rule: str | None, fmt: str) -> None:
+def findings_list(app: Alertproc, status: str, rule: str | None, fmt: str) -> None:
     """Findings in a triage state, most severe and newest first.
 
     \b
     Example:
       alertproc findings list --status all --rule unexpected_asp --format csv > findings.csv
     """
-    con = store.connect(settings.db, read_only=True)
-    try:
-        rows = triage.listed(con, status, rule)
-    finally:
-        con.close()
+    rows = app.findings(status, rule)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
     elif fmt == "csv":
@@ -68,9 +62,8 @@ def findings_list(settings, status: str, rule: str | None, fmt: str) -> None:
                 f"{row['title']}{extra}")
 
 
-def _triage(settings, finding_id: str, action: str, note: str | None, by: str | None, until: date | None = None):
-    with pipeline.writing(settings) as con:
-        entry = triage.record(con, finding_id, action, note, by, until)
+def _triage(app: Alertproc, finding_id: str, action: str, note: str | None, by: str | None, until: date | None = None):
+    entry = app.triage(finding_id, action, note, by, until)
     until_text = f" until {entry['until_day']}" if entry["until_day"] else ""
     click.echo(f"{entry['finding_id']}: {action}{until_text} by {entry['by_user']}")
 
@@ -80,14 +73,14 @@ def _triage(settings, finding_id: str, action: str, note: str | None, by: str | 
 @click.option("--note", required=True, help="Why this is accepted (an auditor reads it).")
 @BY
 @settings_options
-def findings_ack(settings, finding_id: str, note: str, by: str | None) -> None:
+def findings_ack(app: Alertproc, finding_id: str, note: str, by: str | None) -> None:
     """Acknowledge a finding: seen, explained, kept on record (the first characters of its id do).
 
     \b
     Example:
       alertproc findings ack 3f2a9c --note "approved by the CFO on 2026-11-20, policy updated"
     """
-    _triage(settings, finding_id, "acknowledged", note, by)
+    _triage(app, finding_id, "acknowledged", note, by)
 
 
 @findings.command("suppress")
@@ -96,14 +89,14 @@ def findings_ack(settings, finding_id: str, note: str, by: str | None) -> None:
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (IST) it stays suppressed [default: until reopened].")
 @BY
 @settings_options
-def findings_suppress(settings, finding_id: str, note: str, until, by: str | None) -> None:
+def findings_suppress(app: Alertproc, finding_id: str, note: str, until, by: str | None) -> None:
     """Suppress a finding: listed apart in the report, never notified; reopens after --until.
 
     \b
     Example:
       alertproc findings suppress 3f2a9c --note "known test GSTIN" --until 2026-12-31
     """
-    _triage(settings, finding_id, "suppressed", note, by, until.date() if until else None)
+    _triage(app, finding_id, "suppressed", note, by, until.date() if until else None)
 
 
 @findings.command("reopen")
@@ -111,11 +104,11 @@ def findings_suppress(settings, finding_id: str, note: str, until, by: str | Non
 @click.option("--note", help="Why (optional).")
 @BY
 @settings_options
-def findings_reopen(settings, finding_id: str, note: str | None, by: str | None) -> None:
+def findings_reopen(app: Alertproc, finding_id: str, note: str | None, by: str | None) -> None:
     """Reopen an acknowledged or suppressed finding.
 
     \b
     Example:
       alertproc findings reopen 3f2a9c --note "the ASP is active again"
     """
-    _triage(settings, finding_id, "reopened", note, by)
+    _triage(app, finding_id, "reopened", note, by)

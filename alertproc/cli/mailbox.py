@@ -4,44 +4,32 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
 
-from .. import pipeline
-from ..storage import store
-from .common import EXIT_FAILURE, cli, loaded_config, print_filing, print_import, progress_bar, say, settings_options
-from ..doctor import diagnose, init as init_files
+from ..app.alertproc import Alertproc
 from ..domain import IST
-from ..errors import ConfigError, FetchError
-from ..mail.fetch import retention_cutoff
-from ..masking import MaskingFilter, mask
-from ..mail.heartbeat import listening
-from ..outputs.status import operator_status
-from ..watch import Watcher
+from ..masking import MaskingFilter
+from .common import EXIT_FAILURE, cli, print_filing, print_import, progress_bar, say, settings_options
 
 
 ACCOUNT = click.option("--account", "account", metavar="NAME",
                        help="Only the [[imap]] account with this name (or user@host) [default: every account].")
 
 
-def each_account(accounts, work) -> None:
-    """Run ``work(account)`` for every account; one that fails is reported and the others go
-    on; exit 1 at the end if any failed."""
-    failed = []
-    for account in accounts:
-        try:
-            work(account)
-        except (FetchError, ConfigError) as exc:
-            if len(accounts) == 1:
-                raise
-            click.echo(f"alertproc: error: mailbox {account.label}: {mask(str(exc))}", err=True)
-            failed.append(account.label)
-    if failed:
-        click.echo(f"alertproc: {len(failed)} of {len(accounts)} mailboxes failed: {', '.join(failed)}", err=True)
+def report_accounts(outcome, show) -> None:
+    """``show(label, result)`` for each account that worked; name each that failed (exit 1), or
+    fail as the only one asked for failed (its own message and exit code)."""
+    outcome.raise_if_only_account_failed()
+    for label, result in outcome.done.items():
+        show(label, result)
+    for label, why in outcome.reasons().items():
+        say(f"alertproc: error: mailbox {label}: {why}", err=True)
+    if outcome.failed:
+        total = len(outcome.failed) + len(outcome.done)
+        say(f"alertproc: {len(outcome.failed)} of {total} mailboxes failed: {', '.join(outcome.failed)}", err=True)
         sys.exit(EXIT_FAILURE)
 
 
@@ -53,7 +41,7 @@ def each_account(accounts, work) -> None:
 @ACCOUNT
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (one object per mailbox, one per line).")
 @settings_options
-def fetch(settings, dry_run: bool, no_file_away: bool, since, until, account: str | None, as_json: bool) -> None:
+def fetch(app: Alertproc, dry_run: bool, no_file_away: bool, since, until, account: str | None, as_json: bool) -> None:
     """Fetch new alerts over IMAP, archive and load them, and file them away.
 
     Every [imap] / [[imap]] account of the config is fetched in turn (or only --account);
@@ -68,13 +56,13 @@ def fetch(settings, dry_run: bool, no_file_away: bool, since, until, account: st
       alertproc fetch --config alertproc.toml --dry-run
       alertproc fetch --account pune-office --since 2026-01-01 --until 2026-03-31
     """
-    def work(imap) -> None:
-        with progress_bar(f"fetching {imap.label}", None) as progress:
-            result = pipeline.fetch_job(settings, imap, dry_run=dry_run, file_away=not no_file_away,
-                                        since=since.date() if since else None, until=until.date() if until else None,
-                                        progress=progress)
+    with progress_bar("fetching", None) as progress:
+        outcome = app.fetch(dry_run=dry_run, file_away=not no_file_away, since=since.date() if since else None,
+                            until=until.date() if until else None, account=account, progress=progress)
+
+    def show(label: str, result) -> None:
         if as_json:
-            click.echo(json.dumps({"mailbox": imap.label, **result.as_dict()}, default=str))
+            click.echo(json.dumps({"mailbox": label, **result.as_dict()}, default=str))
             return
         if dry_run:
             for item in result.plan:
@@ -82,7 +70,7 @@ def fetch(settings, dry_run: bool, no_file_away: bool, since, until, account: st
         else:
             print_import(result.imported)
         print_filing(result)
-    each_account(loaded_config().imap_accounts(account), work)
+    report_accounts(outcome, show)
 
 
 @cli.command()
@@ -91,7 +79,7 @@ def fetch(settings, dry_run: bool, no_file_away: bool, since, until, account: st
 @ACCOUNT
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (one object per mailbox, one per line).")
 @settings_options
-def cleanup(settings, older_than: str, apply: bool, account: str | None, as_json: bool) -> None:
+def cleanup(app: Alertproc, older_than: str, apply: bool, account: str | None, as_json: bool) -> None:
     """Remove old filed alerts from the server — only those whose archived copy verifies.
 
     Each message is downloaded and hashed; it is deleted only if the archive holds a file
@@ -102,26 +90,25 @@ def cleanup(settings, older_than: str, apply: bool, account: str | None, as_json
       alertproc cleanup --older-than 90d            # dry run: what would go
       alertproc cleanup --older-than 90d --apply
     """
-    cutoff = retention_cutoff(older_than, date.today())
+    with progress_bar("verifying", None) as progress:
+        outcome = app.cleanup(older_than, apply, account, progress)
 
-    def work(imap) -> None:
-        with progress_bar(f"verifying {imap.label}", None) as progress:
-            result = pipeline.cleanup_job(settings, imap, cutoff, apply, progress)
+    def show(label: str, result) -> None:
         if as_json:
-            click.echo(json.dumps({"mailbox": imap.label, **result.as_dict()}))
+            click.echo(json.dumps({"mailbox": label, **result.as_dict()}))
             return
         verb = "deleted" if apply else "would delete"
-        click.echo(f"{imap.label} {result.folder}: {result.candidates} filed before {cutoff}; {result.verified} "
+        click.echo(f"{label} {result.folder}: {result.candidates} filed before {result.older_than}; {result.verified} "
                    f"verified, {verb} {result.deleted if apply else result.verified}; "
                    f"{len(result.kept_unverified)} kept unverified")
         for item in result.kept_unverified:
             click.echo(f"  kept uid {item['uid']}: {item['reason']}", err=True)
-    each_account(loaded_config().imap_accounts(account), work)
+    report_accounts(outcome, show)
 
 
 @cli.command()
 @settings_options
-def doctor(settings) -> None:
+def doctor(app: Alertproc) -> None:
     """Check the set-up: config, policy, formats, rules, database, archive, every IMAP account.
 
     Exit 1 when something needs fixing; each failing line says what to do.
@@ -130,7 +117,7 @@ def doctor(settings) -> None:
     Example:
       alertproc doctor --config /etc/alertproc/alertproc.toml
     """
-    checks = diagnose(settings, loaded_config().accounts, dict(os.environ))
+    checks = app.doctor()
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
         if not check.ok and check.advice:
@@ -148,7 +135,7 @@ def init(directory: Path) -> None:
     Example:
       alertproc init && $EDITOR alertproc.toml rules/policy.yaml
     """
-    written = init_files(directory)
+    written = Alertproc.init(directory)
     for path in written:
         click.echo(f"wrote {path}")
     if not written:
@@ -158,7 +145,7 @@ def init(directory: Path) -> None:
 @cli.command()
 @ACCOUNT
 @settings_options
-def watch(settings, account: str | None) -> None:
+def watch(app: Alertproc, account: str | None) -> None:
     """Stay connected and process alerts as they arrive (IMAP IDLE, or polling), with one
     listening connection per [imap] / [[imap]] account.
 
@@ -171,9 +158,6 @@ def watch(settings, account: str | None) -> None:
     Example:
       alertproc watch --config /etc/alertproc/alertproc.toml
     """
-    config = loaded_config()
-    accounts = config.imap_accounts(account)
-    notify_cfg, smtp = config.notify, config.smtp
     logging.getLogger("alertproc").setLevel(logging.INFO)
     if not logging.getLogger().handlers or not click.get_current_context().find_root().params.get("verbose"):
         handler = logging.StreamHandler(sys.stderr)
@@ -181,7 +165,7 @@ def watch(settings, account: str | None) -> None:
         handler.addFilter(MaskingFilter())
         logging.getLogger("alertproc.watch").addHandler(handler)
         logging.getLogger("alertproc.watch").propagate = False
-    sys.exit(Watcher(settings, accounts, notify_cfg, smtp, dict(os.environ)).run())
+    sys.exit(app.watch(account))
 
 
 def ist(when) -> str:
@@ -209,7 +193,7 @@ def _print_watch(watch: dict | None) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @settings_options
-def status(settings, as_json: bool) -> None:
+def status(app: Alertproc, as_json: bool) -> None:
     """What an operator checks first: whether `alertproc watch` hears from each account
     (NOT HEARD FROM names one silent for three check periods), last runs, sync state,
     findings, last alerts, archive.
@@ -218,12 +202,7 @@ def status(settings, as_json: bool) -> None:
     Example:
       alertproc status
     """
-    con = store.connect(settings.db, read_only=True)
-    try:
-        report_ = operator_status(con, Path(settings.archive))
-    finally:
-        con.close()
-    report_["watch"] = listening(settings.db)
+    report_ = app.status()
     if as_json:
         click.echo(json.dumps(report_, indent=2, default=str))
         return
@@ -244,6 +223,6 @@ def status(settings, as_json: bool) -> None:
                f"spoof suspects: {report_['suspicious_total']}")
     for row in report_["unparsed"]:
         say(f"  {row['received_ist'] or '—':<16} {row['subject'][:70]:<70} {row['parse_error'][:80]}")
-    click.echo(f"archive: {report_['archive_files']} files, {report_['archive_mb']} MB in {settings.archive}")
+    click.echo(f"archive: {report_['archive_files']} files, {report_['archive_mb']} MB in {app.settings.archive}")
 
 

@@ -14,46 +14,41 @@ from ..storage import store
 from ..config import Settings
 from ..errors import ConfigError
 from .parquet import LakeWrite, attach, lake_lock, lake_root, write_findings
-from ..pipeline import DetectResult, summarize
-from ..audit.policy import apply_policy, no_policy, policy_of
+from ..audit.detection import DetectResult, Detection, counted, prepare
 from .portable import ENGINES
-from ..audit.layers import rules_of
 from ..audit.rules import run_rules
 
 def detect_lake(settings: Settings, lake: str, engine: str = "duckdb", spark_master: str | None = None) -> DetectResult:
     """Run every rule over ``lake`` on ``engine``; add new finding versions to the lake."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}' (use one of: {', '.join(ENGINES)})")
-    rules, problems = rules_of(settings)
-    policy = policy_of(settings)
-    skipped = [r.id for r in rules if r.needs_policy] if policy is None else []
-    rules = [r for r in rules if r.id not in skipped]
+    detection = prepare(settings)
     con = store.connect(":memory:")
     try:
-        apply_policy(con, policy or no_policy())
+        detection.apply_policy(con)
         if engine == "spark":
-            return _on_spark(con, rules, problems, lake, spark_master)
+            return _on_spark(con, detection, lake, spark_master)
         with lake_lock(lake) as root:
             attach(con, root)
-            total, run_problems = run_rules(con, rules)
+            total, problems = run_rules(con, detection.rules)
             written = LakeWrite(str(root))
             write_findings(con, root, written)
-        result = summarize(con, total, problems + run_problems)
+        result = counted(con, detection.result, total, problems)
         result.lake_findings_added = written.rows["findings"]
-        result.skipped = skipped
         return result
     finally:
         con.close()
 
 
-def _on_spark(con, rules, problems: list[str], lake: str, master: str | None) -> DetectResult:
+def _on_spark(con, detection: Detection, lake: str, master: str | None) -> DetectResult:
     from . import spark as engine
     remote = "://" in lake  # object storage or HDFS: Spark reads and appends there itself
     location = lake if remote else str(lake_root(lake))
     session = engine.session(master)
     engine.register_inputs(session, con, location)
-    detected = engine.run_rules(session, rules)
-    result = DetectResult(problems=problems + detected.problems)
+    detected = engine.run_rules(session, detection.rules)
+    result = detection.result
+    result.problems = result.problems + detected.problems
     if detected.findings is None:
         return result
     by_rule, by_severity = Counter(), Counter()

@@ -1,4 +1,4 @@
-"""Sync a mailbox: new alerts searched, archived, loaded and filed away — and cleanup later.
+"""Sync a mailbox: new alerts searched, archived, loaded and filed away (cleanup later: :mod:`.cleanup`).
 
 :func:`sync` is the one path every :class:`~alertproc.mail.mailbox.Mailbox` goes through, an IMAP
 folder or a local Maildir alike. Order of a batch, which is what makes a crash anywhere
@@ -14,17 +14,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 
-from ..storage.archive import Archive, sha256_hex
-from ..errors import ConfigError, FetchError
+from ..storage.archive import Archive
 from ..faults import crash_point
-from .imap import ImapMailbox
-from .ingest import PARALLEL_FROM, IngestStats, ingest_batches, start_workers
+from ..storage.runs import IngestStats
+from .ingest import PARALLEL_FROM, ingest_batches, start_workers
 from .mailbox import Mailbox, RawMail, SyncState, Wanted, split_batches
-from ..reading.parse import MailReader
+from ..reading.parse import ALERT_LIKE_SEARCH, MailReader
 from ..reading.senders import GENUINE, SUSPECT_VERDICTS
 from ..storage.store import first_row, now
 
@@ -84,6 +83,12 @@ def filing_action(row: dict, senders: frozenset[str]) -> str | None:
     if row["sender_check"] == GENUINE and row.get("from_addr") in senders and row["kind"] is not None:
         return "filed"
     return None
+
+
+def wanted(reader: MailReader, since: date | None = None, until: date | None = None) -> Wanted:
+    """What a sync searches for: the senders (and trusted forwarders) and subjects of every loaded format."""
+    return Wanted(tuple(sorted(reader.senders | reader.trusted_forwarders)),
+                  tuple(reader.formats.subject_searches(ALERT_LIKE_SEARCH)), since, until)
 
 
 def _sync_state(con: duckdb.DuckDBPyConnection | None, mailbox: Mailbox) -> SyncState | None:
@@ -221,73 +226,3 @@ def _move(mailbox: Mailbox, moves: dict[str, list], targets: dict[str, str], mar
         if refs:
             mailbox.move(refs, targets[action], mark_seen=mark_seen and action == "filed")
             crash_point("after_move")
-
-
-def retention_cutoff(older_than: str, today: date) -> date:
-    """The first day kept for ``--older-than`` written as ``90d``, ``12w`` or a date ``2026-08-01``."""
-    text = older_than.strip().lower()
-    units = {"d": 1, "w": 7}
-    if text[:-1].isdigit() and text[-1:] in units:
-        return today - timedelta(days=int(text[:-1]) * units[text[-1]])
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--older-than '{older_than}': use a number of days or weeks (90d, 12w) or a date") from None
-
-
-@dataclass
-class CleanupResult:
-    """What cleanup deleted (or would delete) and what it kept because it could not verify."""
-
-    folder: str
-    older_than: date
-    candidates: int = 0
-    verified: int = 0
-    deleted: int = 0
-    kept_unverified: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        """A JSON-ready summary."""
-        return {**asdict(self), "older_than": self.older_than.isoformat()}
-
-
-def cleanup(con: duckdb.DuckDBPyConnection, mailbox: ImapMailbox, archive: Archive, older_than: date,
-            senders: frozenset[str], apply: bool = False, progress: Progress | None = None) -> CleanupResult:
-    """Delete filed alerts that arrived before ``older_than`` — each only if it is GSTN's own
-    genuine alert as stored (a colleague's forward or any other mail a user put into the folder
-    is kept), and its archived copy exists and its sha256 matches the server's bytes. Without
-    ``apply`` only count."""
-    cfg = mailbox.cfg
-    folder = mailbox.server_name(cfg.filed_folder)
-    result = CleanupResult(folder, older_than)
-    if apply and not mailbox.has("UIDPLUS"):
-        raise FetchError(f"{cfg.host} has no UIDPLUS: deleting would expunge every message flagged \\Deleted in "
-                         f"{folder}, not only alertproc's; nothing was deleted (without --apply the plan is shown)")
-    mailbox.select(folder)
-    uids = mailbox.search(["BEFORE", older_than])
-    result.candidates = len(uids)
-    for start in range(0, len(uids), cfg.batch_size):
-        batch = uids[start:start + cfg.batch_size]
-        fetched = mailbox.fetch(batch, ["BODY.PEEK[]"])
-        verified = []
-        for uid in batch:
-            raw = fetched.get(uid, {}).get(b"BODY[]")
-            sha = sha256_hex(raw) if raw is not None else None
-            row = first_row(con, "select archive_path, kind, parse_status, sender_check, from_addr, forwarded "
-                                 "from messages where sha256 = ?", [sha]) if sha else None
-            if row and filing_action(dict(zip(("kind", "parse_status", "sender_check", "from_addr", "forwarded"),
-                                              row[1:])), senders) != "filed":
-                result.kept_unverified.append({"uid": uid, "sha256": sha, "reason": "not GSTN's own alert: never deleted"})
-            elif row and row[0] and archive.verify(row[0], sha):
-                verified.append(uid)
-            else:
-                reason = "not in the database" if row is None else "archive copy missing or altered"
-                result.kept_unverified.append({"uid": uid, "sha256": sha, "reason": reason})
-        result.verified += len(verified)
-        if apply and verified:
-            mailbox.delete(verified)
-            crash_point("after_cleanup_delete")
-            result.deleted += len(verified)
-        if progress:
-            progress(len(batch))
-    return result

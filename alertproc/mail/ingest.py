@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -21,6 +21,8 @@ from ..faults import crash_point
 from ..reading.parse import MailReader, ParsedMail
 from ..reading.senders import GENUINE
 from .mailbox import RawMail, batches_of
+from ..storage import store
+from ..storage.runs import IngestStats
 from ..storage.store import insert_batch, message_id_owners, now, stored_messages
 
 DEFAULT_BATCH = 1000
@@ -174,40 +176,6 @@ def parse_all(job: Reading | MailReader, tasks: list) -> list:
 
 
 @dataclass
-class IngestStats:
-    """What one import did; ``seen == new + known + duplicates + skipped`` always holds, and
-    ``new == parsed + unparsed + suspicious + forwarded + ignored``.
-
-    ``known``: the same bytes are stored already. ``duplicates``: other bytes, but a
-    Message-ID that is stored already (archived and recorded, no events). ``forwarded``: a
-    forwarded alert that is not trusted (recorded, no events). ``skipped``: SMS
-    from a sender id that is not GSTN's (personal messages: counted, never stored).
-    """
-
-    seen: int = 0
-    new: int = 0
-    known: int = 0
-    duplicates: int = 0
-    parsed: int = 0
-    unparsed: int = 0
-    suspicious: int = 0
-    forwarded: int = 0
-    ignored: int = 0
-    events_new: int = 0
-    skipped: int = 0
-
-    @property
-    def not_alerts(self) -> int:
-        """Mail and SMS that are no alert: stored as ``ignored``, or (SMS of others) skipped."""
-        return self.ignored + self.skipped
-
-    def add(self, other: "IngestStats") -> None:
-        """Accumulate ``other`` into this."""
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
-
-
-@dataclass
 class _PendingBatch:
     """A batch handed to the workers: all its mails, the new ones by sha256, and how to wait
     for what the workers read of those."""
@@ -331,3 +299,41 @@ def ingest(con: duckdb.DuckDBPyConnection, archive: Archive, mails: Iterable[Raw
         if progress:
             progress(len(batch))
     return total
+
+
+def reparse(con: duckdb.DuckDBPyConnection, archive: Archive, reader: MailReader, everything: bool = False,
+            progress: Callable[[int], None] | None = None, batch_size: int = 1000) -> IngestStats:
+    """Parse archived mail again with the current formats, without fetching anything.
+
+    By default only ``unparsed`` and ``ignored`` mail is read again (mail a new format may
+    now recognise); ``everything`` re-reads parsed alerts too. A message's e-mail events are
+    replaced in the same transaction as its row, so nothing is duplicated;
+    ``events_new`` counts the events that did not exist before.
+    """
+    statuses = ["unparsed", "ignored", "parsed"] if everything else ["unparsed", "ignored"]
+    rows = con.execute("select sha256, archive_path, message_id, source_ref from messages "
+                       "where list_contains(?, parse_status) order by sha256", [statuses]).fetchall()
+    stats = IngestStats()
+    count_events = "select count(*) from events"
+    before = store.scalar(con, count_events)
+    for start in range(0, len(rows), batch_size):
+        updates, events = [], []
+        for sha, path, message_id, ref in rows[start:start + batch_size]:
+            result = reader.parse(archive.read(path))
+            updates.append({**result.message, "sha256": sha})
+            for event in result.events:
+                event.update(source_sha256=sha, source_ref=message_id or ref, imported_at=now())
+            events.extend(result.events)
+            status = result.message["parse_status"]
+            setattr(stats, status, getattr(stats, status) + 1)
+        update_table = store.arrow_table(updates, store.MESSAGE_COLUMNS)  # noqa: F841 (read by name in the SQL)
+        with store.transaction(con):
+            con.execute("update messages set kind = u.kind, format_id = u.format_id, parse_status = u.parse_status, "
+                        "parse_error = u.parse_error from update_table u where messages.sha256 = u.sha256")
+            con.execute("delete from events where channel = 'email' and source_sha256 in (select sha256 from update_table)")
+            store.insert_events(con, events)
+        stats.seen += len(updates)
+        if progress:
+            progress(len(updates))
+    stats.events_new = store.scalar(con, count_events) - before
+    return stats

@@ -1,4 +1,5 @@
-"""Export findings or events to CSV, JSON, Parquet (DuckDB COPY) or XLSX (streamed)."""
+"""Export findings or events to CSV, JSON, Parquet (DuckDB COPY) or XLSX (streamed), and a
+query's result as a table, CSV, JSON or Markdown (:func:`tabulate`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas
 
 from ..errors import ConfigError
-from .files import FORMULA_SQL, replacing, xlsx_cell
+from ..masking import printable
+from .files import FORMULA_SQL, neutralised, replacing, xlsx_cell
 from ..period import Period
 from ..storage.store import scalar
 
@@ -22,6 +25,22 @@ _QUERIES = {
     "findings": "select finding_id, rule_id, severity, gstin, asp_name, occurred_at, occurred_at_ist, title, detail, "
                 "array_to_string(event_ids, ' ') as event_ids, first_detected_at from findings_ist",
 }
+
+
+def tabulate(frame: pandas.DataFrame, fmt: str, keep_formulas: bool = False) -> str:
+    """A query's result as text: an aligned table, CSV (formulas neutralised unless
+    ``keep_formulas``), Markdown or JSON records. Table and Markdown show control characters."""
+    if fmt == "table" and frame.empty:
+        return printable(f"(no rows; columns: {', '.join(map(str, frame.columns))})\n")
+    if fmt == "table":
+        return printable(frame.to_string(index=False, max_colwidth=80) + "\n")
+    if fmt == "csv":
+        if not keep_formulas:  # column names too: `select 1 as "=cmd|..."` names a header cell
+            frame = frame.map(neutralised).rename(columns=lambda name: neutralised(str(name)))
+        return frame.to_csv(index=False)
+    if fmt == "markdown":
+        return printable(frame.to_markdown(index=False) + "\n")
+    return frame.to_json(orient="records", date_format="iso") + "\n"
 
 
 def _selection(what: str, period: Period | None) -> tuple[str, list]:

@@ -24,7 +24,7 @@ from ..errors import ConfigError, SourceError
 from ..reading.extract import extract, mask_otp
 from ..reading.text import normalise
 from ..reading.formats import FormatSet
-from ..mail.ingest import IngestStats
+from ..storage.runs import IngestStats
 from ..storage.store import insert_batch, now, stored_messages
 from .tabular import map_columns, parse_time, read_rows
 

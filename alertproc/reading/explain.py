@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .extract import mask_otp
 from .formats import Format, FormatSet, Pattern
 from .parse import ALERT_LIKE, MailReader, ParsedMail
 
@@ -41,6 +42,11 @@ class Explanation:
     alert_like: bool
     trials: list[FormatTrial]
     outcome: ParsedMail
+
+    def shown(self, text: str) -> str:
+        """``text`` as it may be shown: an OTP mail has its digits masked everywhere it is shown."""
+        otp = self.outcome.message["kind"] == "otp_sent" or "otp" in self.cleaned_subject.lower()
+        return mask_otp(text) if otp else text
 
     @property
     def trusted_event(self) -> dict | None:

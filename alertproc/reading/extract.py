@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..domain import IST, asp_key, gstin_is_valid, to_utc
+from ..domain import IST, asp_key, event_id, gstin_is_valid, to_utc
 from .formats import Format, utf8
 
 _DURATION = re.compile(r"(\d+)\s*(day|hour)", re.IGNORECASE)
@@ -22,17 +21,6 @@ class Extraction:
     format_id: str | None = None
     event: dict | None = None
     error: str | None = None
-
-
-def event_id(kind: str, gstin: str | None, key: str | None, occurred_at: datetime | None,
-             channel: str, status: str | None, extra: str = "") -> str:
-    """Deterministic event id: the same alert read twice gives the same id.
-
-    ``extra`` separates records that agree on everything else (two API calls in one second).
-    """
-    stamp = occurred_at.isoformat() if occurred_at else ""
-    text = "|".join((kind, gstin or "", key or "", stamp, channel, status or "")) + (f"|{extra}" if extra else "")
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def new_event(kind: str, gstin: str | None, asp_name: str | None, occurred_at: datetime, channel: str, *,

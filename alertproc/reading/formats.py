@@ -7,13 +7,13 @@ matter of adding a file, never of editing code. See ``rules/formats/README.md``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import re2
 
-from ..errors import ConfigError
+from ..layered import load_layered
 from ..yamlfile import load_yaml, where
 
 # Compiled by RE2, whose matching time is linear in the text: no pattern, shipped or a user's,
@@ -323,30 +323,8 @@ def _load_one(path: Path, problems: list[str]) -> Format | None:
 
 
 def load_formats(directories: Path | list[Path], disabled: tuple[str, ...] = ()) -> FormatSet:
-    """Load every ``*.yaml`` of ``directories`` in order; a later file with an id seen before
-    overrides it. Every problem is reported at once, with file and line; ids in ``disabled``
-    are left out."""
-    folders = [directories] if isinstance(directories, Path) else list(directories)
-    problems: list[str] = []
-    by_id: dict[str, Format] = {}
-    for folder in folders:
-        if not folder.is_dir():
-            problems.append(f"{folder}: formats folder not found")
-            continue
-        here: dict[str, Path] = {}
-        for path in sorted(folder.glob("*.yaml")):
-            fmt = _load_one(path, problems)
-            if fmt is None:
-                continue
-            if fmt.id in here:
-                problems.append(f"{path}: duplicate format id '{fmt.id}' (also in {here[fmt.id]})")
-                continue
-            here[fmt.id] = path
-            earlier = by_id.get(fmt.id)
-            by_id[fmt.id] = replace(fmt, overrides=earlier.path) if earlier else fmt
-    if problems:
-        raise ConfigError("invalid alert formats:\n  " + "\n  ".join(problems))
-    unknown = sorted(set(disabled) - set(by_id))
-    if unknown:
-        raise ConfigError(f"disabled_formats names no loaded format: {', '.join(unknown)}")
-    return FormatSet([f for f in by_id.values() if f.id not in disabled])
+    """Load every ``*.yaml`` of ``directories`` by layers (:func:`alertproc.layered.load_layered`);
+    every problem is reported at once, with file and line. Ids in ``disabled`` are left out."""
+    loaded = load_layered(directories, "*.yaml", _load_one, lambda fmt: fmt.id, "alert format", disabled,
+                          "disabled_formats").strict()
+    return FormatSet(list(loaded.items.values()))

@@ -12,8 +12,7 @@ import re
 import duckdb
 import pyarrow as pa
 
-from ..domain import asp_key
-from ..reading.extract import event_id
+from ..domain import asp_key, event_id
 
 _EXTRA = re.compile(r" \((.*)\)$")  # access-log rows: "file.csv:12 (api_name=... ip=...)"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import DatabaseError, LockedError
+from .rekey import rekey_asp_names
 
 MESSAGE_COLUMNS = (
     "sha256", "message_id", "source", "account", "folder", "uidvalidity", "uid", "source_ref",
@@ -55,11 +55,6 @@ def _explain(exc: duckdb.Error, path: str) -> Exception:
             "wait for it to finish (or check `alertproc status`) and try again"
         )
     return DatabaseError(f"{path}: {text.splitlines()[0]}")
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether a DuckDB (or OS) error is a full disk."""
-    return "No space left on device" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC
 
 
 # What `alertproc sql` runs under: a query sees the database and nothing else. Without it,
@@ -125,7 +120,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _rekey(con: duckdb.DuckDBPyConnection) -> None:
-    from .rekey import rekey_asp_names  # imported here: it needs the parser's modules, most callers do not
     rekey_asp_names(con)
 
 
@@ -226,7 +220,7 @@ def insert_events(con: duckdb.DuckDBPyConnection, events: list[dict]) -> int:
     if not events:
         return 0
     event_table = arrow_table(events, EVENT_COLUMNS)  # noqa: F841 (read by name in the SQL)
-    # An event id is derived from its time (extract.event_id), so a stored copy has the same
+    # An event id is derived from its time (domain.event_id), so a stored copy has the same
     # occurred_at. Bounding the lookup by the batch's times as constants lets DuckDB skip the
     # row groups outside them (zone maps): 1,000 new events into a 10 M-event database took
     # 0.43 s reading every id, 5 ms this way.

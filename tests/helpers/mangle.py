@@ -21,7 +21,7 @@ from email.mime.multipart import MIMEMultipart
 from email.utils import format_datetime
 from html import escape
 
-from conftest import make
+from . import make
 
 IST = make.IST
 # The OTP mail is dated by its Date header (WHEN + 7 s), which some forward styles give to the

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from .dovecot import OTHER_USER
 
 
 class Introspection:
@@ -46,3 +49,16 @@ class Introspection:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+TOKEN = "ya29.a0-test-ACCESS-token-7d1f"  # what the introspection endpoint is told is OTHER_USER's
+
+
+def token_script(folder: Path, token: str = TOKEN) -> Path:
+    """A token helper as users write them: prints the token, chats on stderr (the token too)."""
+    calls = folder / "token-calls"
+    script = folder / "token.sh"
+    script.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'refreshed token {token} for {OTHER_USER}' >&2\n"
+                      f"echo '{token}'\n")
+    script.chmod(0o755)
+    return script

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from dovecot import make_certificates
+from .dovecot import make_certificates
 
 TENANT = "contoso.example"
 

@@ -17,8 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from dovecot import USER, free_port
-from local_server import TEST_CACHE, LocalServer
+from .dovecot import USER, free_port
+from .local_server import TEST_CACHE, LocalServer
 
 UNPACKED = TEST_CACHE / "cyrus"
 BIN = UNPACKED / "usr" / "lib" / "cyrus" / "bin"

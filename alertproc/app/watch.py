@@ -7,8 +7,8 @@ servers announce IDLE but never notify (GNU imap4d), some give no UIDNEXT in SEL
 says with what it said last, never with another command's answer, and marks its account due
 at most once per ``poll_seconds`` unless IDLE itself announced mail. A listener that sees new
 mail marks its account due; the main
-loop then runs the ordinary pipeline (fetch, archive, load, file away, detect, notify) for the
-due accounts under the run lock, so `alertproc sql` and reports work between batches. An
+loop then asks the application object for one cycle (:meth:`Alertproc.cycle`: fetch, archive,
+load, file away, detect, notify) of the due accounts under the run lock, so `alertproc sql` and reports work between batches. An
 account whose server is down is retried with backoff while the others go on. SIGTERM or
 SIGINT stops after the batch in hand is committed. Each listener's last answer and problem go
 to a heartbeat file beside the database (:mod:`alertproc.mail.heartbeat`), which `alertproc status`
@@ -22,17 +22,26 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from imapclient.exceptions import IMAPClientError
 
-from . import pipeline
-from .config import ImapSettings, NotifySettings, Settings, SmtpSettings
-from .domain import backoff
-from .errors import ConfigError, FetchError, LockedError
-from .mail.heartbeat import Heartbeat
-from .mail.imap import ImapMailbox
-from .masking import mask
-from .outputs.notify import notify
+from ..config import ImapSettings, Settings
+from ..domain import backoff
+from ..errors import ConfigError, FetchError, LockedError
+from ..mail.heartbeat import Heartbeat
+from ..mail.imap import ImapMailbox
+from ..masking import mask
+
+
+
+class Alertproc(Protocol):
+    """What the loop needs of the application object (alertproc.app.alertproc imports this module)."""
+
+    settings: Settings
+    environ: dict[str, str]
+
+    def cycle(self, accounts: tuple[ImapSettings, ...], detect_anyway: bool = False, progress=None, after=None): ...
 
 log = logging.getLogger("alertproc.watch")
 
@@ -147,13 +156,11 @@ class Listener:
 class Watcher:
     """Every account, watched until :attr:`stop` is set."""
 
-    settings: Settings
+    app: Alertproc
     accounts: tuple[ImapSettings, ...]
-    notify_cfg: NotifySettings | None
-    smtp: SmtpSettings | None
-    environ: dict[str, str]
 
     def __post_init__(self) -> None:
+        self.environ = self.app.environ
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.listeners = [Listener(imap, self) for imap in self.accounts]
@@ -162,7 +169,7 @@ class Watcher:
         self.failures: dict[str, int] = {}
         self.cycles = 0
         self._lock = threading.Lock()
-        self.heartbeat = Heartbeat(self.settings.db, {imap.label: imap.poll_seconds for imap in self.accounts})
+        self.heartbeat = Heartbeat(self.app.settings.db, {imap.label: imap.poll_seconds for imap in self.accounts})
 
     def mark_due(self, listener: Listener) -> None:
         """Called by a listener: its account has new mail."""
@@ -176,37 +183,34 @@ class Watcher:
         if self.stop.is_set():
             raise StopRequested
 
+    def _fetched(self, imap: ImapSettings, fetched, exc: Exception | None) -> None:
+        """One due account is done: its listener listens again at once, and a failure waits its backoff."""
+        if exc is None:
+            self.failures.pop(imap.label, None)
+            self.heartbeat.heard(imap.label)
+            log.info("cycle: %d new, %d filed, %d suspicious in %s", fetched.imported.new,
+                     fetched.filed, fetched.suspicious, imap.label)
+        else:
+            failures = self.failures[imap.label] = self.failures.get(imap.label, 0) + 1
+            delay = backoff(failures, 300)
+            self.retry_at[imap.label] = time.monotonic() + delay
+            log.warning("%s: %s; retrying in %ss", imap.label, mask(str(exc)), delay)
+            self.heartbeat.trouble(imap.label, mask(str(exc)))
+        for listener in self.listeners:
+            if listener.imap is imap:
+                listener.processed.set()
+
     def cycle(self, due: list[Listener]) -> None:
         """Fetch what is new in the due accounts; if anything was, detect and notify. One log
         line per account and cycle."""
-        with pipeline.writing(self.settings) as con:
-            new = 0
-            for listener in due:
-                imap = listener.imap
-                try:
-                    with pipeline.tracked(con, "watch", imap.account) as run_id:
-                        fetched = pipeline.fetch_imap(con, self.settings, imap, run_id, environ=self.environ,
-                                                      progress=self._between_batches)
-                except (FetchError, ConfigError, OSError) as exc:
-                    failures = self.failures[imap.label] = self.failures.get(imap.label, 0) + 1
-                    delay = backoff(failures, 300)
-                    self.retry_at[imap.label] = time.monotonic() + delay
-                    log.warning("%s: %s; retrying in %ss", imap.label, mask(str(exc)), delay)
-                    self.heartbeat.trouble(imap.label, mask(str(exc)))
-                    listener.processed.set()
-                    continue
-                self.failures.pop(imap.label, None)
-                self.heartbeat.heard(imap.label)
-                listener.processed.set()
-                new += fetched.imported.new
-                log.info("cycle: %d new, %d filed, %d suspicious in %s", fetched.imported.new,
-                         fetched.filed, fetched.suspicious, imap.label)
-            if new or self.cycles == 0:
-                found = pipeline.detect(con, self.settings)
-                told = notify(con, self.notify_cfg, self.smtp, self.environ) if self.notify_cfg else None
-                log.info("cycle: %d new; %d findings%s", new, found.total,
-                         f"; notified {told.sent or 'nobody'}{', failed ' + str(told.failed) if told.failed else ''}"
-                         if told else "")
+        done = self.app.cycle(tuple(one.imap for one in due), detect_anyway=self.cycles == 0,
+                              progress=self._between_batches, after=self._fetched)
+        if done.found is not None:
+            told = done.told
+            new = sum(fetched.imported.new for fetched in done.fetched.results)
+            log.info("cycle: %d new; %d findings%s", new, done.found.total,
+                     f"; notified {told.sent or 'nobody'}{', failed ' + str(told.failed) if told.failed else ''}"
+                     if told else "")
         self.cycles += 1
 
     def _take_due(self) -> list[Listener]:

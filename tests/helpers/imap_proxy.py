@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from dovecot import free_port
+from .dovecot import free_port
 
 
 class RewritingProxy:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
-from dovecot import PASSWORD
+from .dovecot import PASSWORD
 
 # What tests/setup-system.sh unpacks and fetches (Cyrus, peer test vectors). As root, Cyrus drops to
 # 'nobody', who must reach its binaries: not under /root.

@@ -1,20 +1,24 @@
-"""``alertproc doctor`` and ``alertproc init``: check a set-up, and write a starting one."""
+"""``alertproc doctor``: check a set-up, each failing line with what to do."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .storage import store
-from .config import SHIPPED_RULES, ImapSettings, NotifySettings, Settings, SmtpSettings
-from .errors import AlertprocError
-from .mail.imap import ImapMailbox, search_criteria
-from .mail.mailbox import Wanted
-from .mail.oauth import token_status
-from .pipeline import reader_of, wanted as wanted_of
-from .audit.policy import load_policy
-from .audit.layers import formats_of, rule_dirs, rules_of
+import duckdb
+
+from ..audit.layers import formats_of, rule_dirs, rules_of
+from ..audit.policy import load_policy
+from ..config import ImapSettings, Settings
+from ..errors import AlertprocError
+from ..mail.fetch import wanted as wanted_of
+from ..mail.imap import ImapMailbox, search_criteria
+from ..mail.mailbox import Wanted
+from ..mail.oauth import token_status
+from ..reading.parse import MailReader
+from ..storage import store
 
 
 @dataclass
@@ -36,18 +40,15 @@ def _check(name: str, action, advice: str) -> Check:
         return Check(name, False, f"{type(exc).__name__}: {exc}", advice)
 
 
-def _database(settings: Settings) -> str:
+def _database(settings: Settings, reading: Callable[[], duckdb.DuckDBPyConnection]) -> str:
     if not Path(settings.db).exists():
         parent = Path(settings.db).resolve().parent
         if not os.access(parent, os.W_OK):
             raise AlertprocError(f"{parent} is not writable")
         return f"{settings.db} will be created on the first run"
-    con = store.connect(settings.db, read_only=True)
-    try:
-        version = store.scalar(con, "select max(version) from schema_version")
-        runs = store.first_row(con, "select count(*), max(started_at) from runs")
-    finally:
-        con.close()
+    con = reading()
+    version = store.scalar(con, "select max(version) from schema_version")
+    runs = store.first_row(con, "select count(*), max(started_at) from runs")
     return f"{settings.db}: schema {version} (current {store.SCHEMA_VERSION}), {runs[0]} runs, last {runs[1]}"
 
 
@@ -140,10 +141,12 @@ def _fetch_search(mailbox: ImapMailbox, imap: ImapSettings, wanted: Wanted) -> s
     return f"the search of `fetch` runs: {len(found)} possible alerts in {imap.folder}"
 
 
-def diagnose(settings: Settings, accounts: tuple[ImapSettings, ...], environ: dict[str, str]) -> list[Check]:
-    """Check everything a run needs, each with advice when it fails."""
+def diagnose(settings: Settings, accounts: tuple[ImapSettings, ...], environ: dict[str, str],
+             reader: Callable[[], MailReader], reading: Callable[[], duckdb.DuckDBPyConnection]) -> list[Check]:
+    """Check everything a run needs, each with advice when it fails (``reader``: how mail is
+    read; ``reading``: the database opened read-only)."""
     checks = [
-        _check("database", lambda: _database(settings), "pass --db, or wait for the running alertproc to finish"),
+        _check("database", lambda: _database(settings, reading), "pass --db, or wait for the running alertproc to finish"),
         _check("archive", lambda: _archive(settings), "pass --archive with a writable folder"),
         _check("policy", lambda: f"{len(load_policy(Path(settings.policy)).gstins)} GSTINs in {settings.policy}",
                "fix the file at the line named, or `alertproc init` for an example"),
@@ -151,55 +154,10 @@ def diagnose(settings: Settings, accounts: tuple[ImapSettings, ...], environ: di
                "fix the format file named"),
         _check("rules", lambda: _rules(settings), "fix the rule file named"),
     ]
-    wanted = wanted_of(reader_of(settings)) if accounts else Wanted()
+    wanted = wanted_of(reader()) if accounts else Wanted()
     for imap in accounts:
         found = _imap_checks(imap, environ, wanted)
         if len(accounts) > 1:  # say whose: "pune-office imap login"
             found = [replace(check, name=f"{imap.label} {check.name}") for check in found]
         checks += found
     return checks
-
-
-def example_config() -> str:
-    """A commented ``alertproc.toml`` generated from the declared settings."""
-    lines = ["# alertproc configuration. Commented lines show the defaults.", "", "[alertproc]"]
-    for spec in fields(Settings):
-        default = "rules" if spec.name == "rules" else spec.default
-        lines += [f"# {spec.metadata['help']}", f"# {spec.name} = {_toml(default)}"]
-    lines += ["", "[imap]"]
-    required = {"host": "imap.example.com", "username": "gst-alerts@example.com", "password_env": "ALERTPROC_IMAP_PASSWORD"}
-    for spec in fields(ImapSettings):
-        lines.append(f"# {spec.metadata['help']}")
-        lines.append(f"{spec.name} = {_toml(required[spec.name])}" if spec.name in required
-                     else f"# {spec.name} = {_toml(spec.default)}")
-    lines += ["", "# [smtp] is only needed for `report --mail-to` and e-mail notifications.", "# [smtp]"]
-    for spec in fields(SmtpSettings):
-        lines += [f"# {spec.metadata['help']}", f"# {spec.name} = {_toml(spec.default)}"]
-    lines += ["", "# [notify]: new findings announced at once (docs/operations.md).", "# [notify]"]
-    for spec in fields(NotifySettings):
-        lines += [f"# {spec.metadata['help']}", f"# {spec.name} = {_toml(spec.default)}"]
-    return "\n".join(lines) + "\n"
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, int):
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def init(directory: Path) -> list[Path]:
-    """Write ``alertproc.toml`` and ``rules/policy.yaml`` into ``directory``; never overwrite."""
-    written = []
-    targets = {directory / "alertproc.toml": example_config(),
-               directory / "rules" / "policy.yaml": (SHIPPED_RULES / "policy.yaml").read_text()}
-    for path, text in targets.items():
-        if path.exists():
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(path)
-    return written

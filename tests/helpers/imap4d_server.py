@@ -16,8 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from dovecot import PASSWORD, USER, free_port
-from local_server import LocalServer
+from .dovecot import PASSWORD, USER, free_port
+from .local_server import LocalServer
 
 IMAP4D = shutil.which("imap4d") or "/usr/sbin/imap4d"
 DOMAIN = "test.example"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from dovecot import PASSWORD, USER, free_port
-from local_server import LocalServer
+from .dovecot import PASSWORD, USER, free_port
+from .local_server import LocalServer
 
 
 # pymap offers PLAIN and LOGIN only; this launcher adds XOAUTH2, checking the bearer token as the

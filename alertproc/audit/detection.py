@@ -1,0 +1,75 @@
+"""Detection: which rules run under which policy, and what they found — one path for the
+database (``alertproc detect``) and for a lake on DuckDB or Spark (:mod:`alertproc.lake.engines`).
+
+Without a policy file the rules that compare with approvals (``-- needs: policy``) are skipped
+and named; the others run with the default thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from ..config import Settings
+from ..period import last_complete_week
+from . import inventory
+from .layers import rules_of
+from .policy import NO_POLICY, Policy, apply_policy, no_policy, policy_of
+from .rules import Rule, run_rules
+
+
+@dataclass
+class DetectResult:
+    """Findings after a detect: total, per rule and severity, rule problems, rules skipped."""
+
+    total: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    by_severity: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    lake_findings_added: int | None = None  # detect on a lake: finding versions written to it
+    skipped: list[str] = field(default_factory=list)  # rules that need a policy, when there is none
+    notice: str | None = None  # why they were skipped
+
+
+@dataclass
+class Detection:
+    """What a detect runs: the rules and the policy, with what was left out and why."""
+
+    rules: list[Rule]
+    policy: Policy | None
+    result: DetectResult  # problems, skipped and notice filled in; the counts come after the run
+
+    def apply_policy(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Write the policy tables the rules read (the defaults when there is no policy file)."""
+        apply_policy(con, self.policy or no_policy())
+
+
+def prepare(settings: Settings, policy: Policy | None | bool = True) -> Detection:
+    """The rules of every layer and the policy, ``policy`` True meaning: read it now
+    (callers that validated it up front pass it)."""
+    if policy is True:
+        policy = policy_of(settings)
+    rules, problems = rules_of(settings)
+    skipped = [r.id for r in rules if r.needs_policy] if policy is None else []
+    notice = NO_POLICY.format(path=settings.policy) if policy is None else None
+    return Detection([r for r in rules if r.id not in skipped], policy,
+                     DetectResult(problems=problems, skipped=skipped, notice=notice))
+
+
+def detect(con: duckdb.DuckDBPyConnection, settings: Settings, policy: Policy | None | bool = True) -> DetectResult:
+    """Load the policy and recompute ``findings`` in the database from every rule of every layer."""
+    detection = prepare(settings, policy)
+    detection.apply_policy(con)
+    total, problems = run_rules(con, detection.rules)
+    inventory.refresh(con, last_complete_week().since)
+    return counted(con, detection.result, total, problems)
+
+
+def counted(con: duckdb.DuckDBPyConnection, result: DetectResult, total: int, problems: list[str]) -> DetectResult:
+    """``result`` with the counts of ``findings`` per rule and severity, and the problems met running the rules."""
+    result.total = total
+    result.problems = result.problems + problems
+    result.by_rule = dict(con.execute("select rule_id, count(*) from findings group by 1 order by 1").fetchall())
+    result.by_severity = dict(con.execute("select severity, count(*) from findings group by 1").fetchall())
+    return result

@@ -40,7 +40,7 @@ if [ ! -x "$cyrus/usr/lib/cyrus/bin/master" ]; then
     rm -rf "$download"
 fi
 
-# Other projects' test vectors, read as data by tests/test_peer_vectors.py: the source
+# Other projects' test vectors, read as data by tests/reading/test_peer_vectors.py: the source
 # distributions of dkimpy (signed messages) and authres (Authentication-Results headers), from PyPI.
 peer="$cache/peer-vectors"
 if [ ! -d "$peer/dkimpy-1.1.8" ] || [ ! -d "$peer/authres-1.2.0" ]; then

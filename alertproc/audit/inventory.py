@@ -5,7 +5,7 @@ The inventory (approved vs seen, last seen, consent) is defined over every event
 complete week (``pair_history``); a report for a period from then on reads that summary plus
 the events since. Whenever events before the cutoff were added or deleted after the summary
 was built, the report reads all events instead and the next ``detect`` rebuilds it: the
-result is the same either way (``tests/test_inventory.py``).
+result is the same either way (``tests/audit/test_inventory.py``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What mail transport does to an alert, as functions: clean alert in, mangled raw mail out.
 
 Every sample alert of every kind (``alerts()``) goes through every transform (``TRANSFORMS``)
-in ``tests/test_mangle.py``, which expects the same event as from the clean mail — or, for
+in ``tests/reading/test_mangle.py``, which expects the same event as from the clean mail — or, for
 the spoof transforms (``SPOOFS``), no trusted event. ``realistic_mix`` draws a mailbox from
 the same transforms for the benchmarks. Nothing here knows the formats: it only imitates
 gateways, mail clients and forwards.

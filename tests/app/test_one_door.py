@@ -84,7 +84,7 @@ def test_each_command_makes_its_calls_on_the_object(path):
 
 
 def test_a_command_cannot_go_around_the_door():
-    """The CLI imports nothing of alertproc but the foundation and the app (tests/test_architecture.py
+    """The CLI imports nothing of alertproc but the foundation and the app (tests/app/test_architecture.py
     holds every module to its family); here: no command reads the config or opens the database itself."""
     source = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "alertproc" / "cli").glob("*.py"))
     assert "store.connect" not in source and "load_config(" in source  # the shared options load it once

@@ -117,3 +117,17 @@ def test_the_database_is_opened_in_two_places():
     assert sorted(f.split(":")[0] for f in found) == ["app/alertproc.py", "storage/runs.py"], found
     app = (PACKAGE / "app" / "alertproc.py").read_text(encoding="utf-8")
     assert app.count("writing(self.settings.db)") == 1  # and that one is _writing's
+
+
+FOLDERS = {"foundation": "foundation", "storage": "storage", "reading": "reading", "mail sources and sync": "mail",
+           "portal inputs": "portal", "audit": "audit", "outputs": "outputs", "app": "app", "faces": "faces"}
+
+
+def test_the_tests_mirror_the_families():
+    """A test lives in the folder of the family it tests (tests/<family>/), the shared helpers in
+    tests/helpers/; nothing else sits beside them."""
+    tests = ROOT / "tests"
+    assert set(FOLDERS) == set(ORDER)
+    assert sorted(p.name for p in tests.glob("test_*.py")) == []
+    holding = {p.parent.name for p in tests.rglob("test_*.py") if "corpus" not in p.parts and "helpers" not in p.parts}
+    assert holding == set(FOLDERS.values())

@@ -1,4 +1,6 @@
-"""Issue #28 item 12, the smaller ones: each a clear error or the right verdict."""
+"""Values a careless user or an attacker can give: a punycode look-alike sender, numbers out of range, SMS
+sender patterns, a full disk, policy values of the wrong type, a database from a newer alertproc, and SQL
+through the Python API (issue #28 item 12): each a clear error or the right verdict."""
 
 from __future__ import annotations
 

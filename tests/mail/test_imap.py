@@ -59,7 +59,7 @@ def test_new_mail_between_runs_is_fetched_once(dovecot, settings):
     assert len(contents(dovecot, FILED)) == len(ALERTS)
 
 
-# The UIDVALIDITY change, first sync, rerun and new mail: tests/test_servers.py, on Dovecot and pymap.
+# The UIDVALIDITY change, first sync, rerun and new mail: tests/mail/test_servers.py, on Dovecot and pymap.
 
 
 def test_without_move_capability_copy_and_uid_expunge_touch_nothing_else(settings):

@@ -25,7 +25,7 @@ from ..reading.extract import extract, mask_otp
 from ..reading.text import normalise
 from ..reading.formats import FormatSet
 from ..storage.runs import IngestStats
-from ..storage.store import insert_batch, now, stored_messages
+from ..storage.store import insert_batch, message_row, now, stored_messages
 from .tabular import map_columns, parse_time, read_rows
 
 ALIASES = {
@@ -103,13 +103,13 @@ def _sha(sms: Sms) -> str:
 def _read_one(sms: Sms, sha: str, formats: FormatSet, run_id: int | None, imported_at: datetime) -> tuple[dict, list[dict]]:
     text = " ".join(normalise(sms.body).split())
     candidates = [f for f in formats.for_channel("sms") if f.body is not None and f.matches_body(text)]
-    row = {
-        "sha256": sha, "source": "sms", "source_ref": sms.ref, "received_at": sms.at, "from_addr": sms.address,
-        "subject": (mask_otp(text) if "otp" in text.lower() else text)[:1000], "size_bytes": len(sms.body.encode()),
-        "kind": candidates[0].kind if candidates else None, "parse_status": "ignored",
-        "parse_error": None if candidates else "not an alert wording", "imported_at": imported_at, "run_id": run_id,
-        "sender_check": "genuine",
-    }
+    row = message_row(
+        sha256=sha, source="sms", source_ref=sms.ref, received_at=sms.at, from_addr=sms.address,
+        subject=(mask_otp(text) if "otp" in text.lower() else text)[:1000], size_bytes=len(sms.body.encode()),
+        kind=candidates[0].kind if candidates else None, parse_status="ignored",
+        parse_error=None if candidates else "not an alert wording", imported_at=imported_at, run_id=run_id,
+        sender_check="genuine",
+    )
     if not candidates:
         return row, []
     if sms.at is None:

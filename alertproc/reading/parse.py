@@ -23,6 +23,7 @@ import re2
 
 from ..config import DEFAULT_SUBJECT_PREFIXES
 from ..errors import ConfigError
+from ..storage.store import message_row
 from .extract import extract, mask_otp, new_event
 from .formats import FormatSet
 from .forwards import innermost
@@ -90,21 +91,16 @@ def _address(value: str | None) -> str | None:
 
 def _row(view: MailView, from_addr: str | None, subject: str, auth_headers: list[str]) -> dict:
     auth = [unfold(v).strip() for v in auth_headers]
-    return {
-        "message_id": (str(view.message.get("Message-ID") or "").strip() or None),
-        "received_at": view.sent_at,
-        "from_addr": from_addr,
-        "subject": unfold(subject).strip()[:1000],  # a folded Subject keeps no CRLF
-        "return_path": _address(unfold("\n".join(view.headers("Return-Path")))),
-        "auth_results": "\n".join(auth) or None,
-        "forwarded": False,
-        "sender_check": None,
-        "sender_detail": None,
-        "kind": None,
-        "format_id": None,
-        "parse_status": "ignored",
-        "parse_error": None,
-    }
+    return message_row(
+        message_id=(str(view.message.get("Message-ID") or "").strip() or None),
+        received_at=view.sent_at,
+        from_addr=from_addr,
+        subject=unfold(subject).strip()[:1000],  # a folded Subject keeps no CRLF
+        return_path=_address(unfold("\n".join(view.headers("Return-Path")))),
+        auth_results="\n".join(auth) or None,
+        forwarded=False,
+        parse_status="ignored",
+    )
 
 
 def _inner_alert(msg: email.message.Message, senders: frozenset[str]) -> bytes | None:
@@ -224,11 +220,8 @@ class MailReader:
             return self.parse_strict(raw)
         except Exception as exc:  # defence in depth: the message is still archived and shown
             log.exception("parser error")
-            return ParsedMail({"message_id": None, "received_at": None, "from_addr": None, "subject": "",
-                               "return_path": None, "auth_results": None, "forwarded": False,
-                               "sender_check": None, "sender_detail": None, "kind": None, "format_id": None,
-                               "parse_status": "unparsed",
-                               "parse_error": f"parser error: {type(exc).__name__}: {str(exc)[:200]}"})
+            return ParsedMail(message_row(subject="", forwarded=False, parse_status="unparsed",
+                                          parse_error=f"parser error: {type(exc).__name__}: {str(exc)[:200]}"))
 
     def parse_strict(self, raw: bytes) -> ParsedMail:
         """:meth:`parse`, letting a parser bug raise (tests and ``explain``)."""

@@ -22,6 +22,20 @@ MESSAGE_COLUMNS = (
     "size_bytes", "archive_path", "kind", "format_id", "parse_status", "parse_error",
     "duplicate_of", "imported_at", "run_id", "sender_check", "sender_detail",
 )
+
+
+def message_row(**values: object) -> dict:
+    """A ``messages`` row: every column of :data:`MESSAGE_COLUMNS`, None unless given. Mail
+    (reading.parse), SMS (portal.sms) and the import (mail.ingest) all start a row here, so a
+    name that is not a column fails where it is written, not as a missing value in the table."""
+    unknown = set(values) - _MESSAGE_COLUMN_SET
+    if unknown:
+        raise ValueError(f"not columns of messages: {', '.join(sorted(unknown))}")
+    return {**_EMPTY_MESSAGE, **values}
+
+
+_MESSAGE_COLUMN_SET = frozenset(MESSAGE_COLUMNS)
+_EMPTY_MESSAGE = dict.fromkeys(MESSAGE_COLUMNS)
 EVENT_COLUMNS = (
     "event_id", "kind", "gstin", "gstin_valid", "asp_name", "asp_key", "gsp_name", "occurred_at",
     "valid_until", "channel", "status", "format_id", "source_sha256", "source_ref", "imported_at",

@@ -1,4 +1,5 @@
-"""Event inserts skip what is stored already, wherever in the history its copy lies."""
+"""Event inserts skip what is stored already, wherever in the history its copy lies; every messages
+row has one shape."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -24,3 +25,25 @@ def test_stored_events_are_skipped_and_new_ones_inserted_in_any_time_range(con):
     assert insert_events(con, [middle]) == 0  # a batch of one: its range is a single instant
     counts = con.execute("select count(*), count(distinct event_id) from events").fetchall()[0]
     assert counts == (20_003, 20_003)
+
+
+def test_mail_sms_and_a_parser_failure_make_rows_of_one_shape(formats):
+    """One messages row shape (issue #29): a mail's row, an SMS's and the row of a mail the parser
+    failed on all have exactly the table's columns; a name that is no column fails where it is written."""
+    import pytest
+
+    from alertproc.portal.sms import Sms, _read_one
+    from alertproc.reading.parse import MailReader
+    from alertproc.storage.store import MESSAGE_COLUMNS, message_row
+
+    reader = MailReader(formats, frozenset({"donotreply@gst.gov.in"}))
+    mail = reader.parse(b"From: donotreply@gst.gov.in\r\nSubject: hello\r\n\r\nbody\r\n").message
+    broken = MailReader(formats, frozenset({"donotreply@gst.gov.in"}))
+    object.__setattr__(broken, "parse_strict", lambda raw: 1 / 0)
+    failed = broken.parse(b"Subject: x\r\n\r\n").message
+    sms, _ = _read_one(Sms(address="GSTIND", at=None, body="hello", ref="sms:1"), "ab" * 32, formats, None, None)
+    for row in (mail, failed, sms):
+        assert tuple(row) == MESSAGE_COLUMNS
+    assert failed["parse_status"] == "unparsed" and "ZeroDivisionError" in failed["parse_error"]
+    with pytest.raises(ValueError, match="not columns of messages: subjct"):
+        message_row(subjct="typo")

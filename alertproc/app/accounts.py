@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from ..config import ImapSettings
-from ..errors import AlertprocError, ConfigError, FetchError
+from ..errors import ConfigError, FetchError
 from ..masking import mask
 
 Result = TypeVar("Result")
@@ -41,20 +41,16 @@ class PerAccount(Generic[Result]):
     def raise_if_only_account_failed(self) -> None:
         """A command about one account fails as that account did (its message and exit code)."""
         if self.failed and not self.done and len(self.failed) == 1:
-            error = next(iter(self.failed.values()))
-            raise error if isinstance(error, AlertprocError) else FetchError(mask(str(error)))
+            raise next(iter(self.failed.values()))
 
 
-def each_account(accounts: Iterable[ImapSettings], work: Callable[[ImapSettings], Result],
-                 failed: Callable[[ImapSettings, Exception], None] | None = None) -> PerAccount[Result]:
+def each_account(accounts: Iterable[ImapSettings], work: Callable[[ImapSettings], Result]) -> PerAccount[Result]:
     """``work(account)`` for every account; one that fails with an account's error is recorded
-    (and passed to ``failed``) and the others go on."""
+    and the others go on."""
     outcome: PerAccount[Result] = PerAccount()
     for account in accounts:
         try:
             outcome.done[account.label] = work(account)
         except ACCOUNT_ERRORS as exc:
             outcome.failed[account.label] = exc
-            if failed is not None:
-                failed(account, exc)
     return outcome

@@ -68,7 +68,7 @@ def write_policy(path: Path, events: int) -> Path:
     """rules/policy.yaml plus the generated GSTINs, except every 50th (left unknown) and the invalid one."""
     gstins = list(POLICY_GSTINS) + [_pair(pid)[0] for pid in range(len(_FIRST), pair_count(events))
                                     if pid % 50 != 9 and pid != 10]
-    doc = yaml.safe_load((Path(__file__).resolve().parent.parent / "rules" / "policy.yaml").read_text())
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "rules" / "policy.yaml").read_text())
     doc["gstins"] = [{"gstin": g} for g in gstins]
     for approval in doc["approved_asps"]:
         approval.pop("from", None)  # approved for the whole generated history

@@ -52,25 +52,25 @@ def is_shipped(path: Path) -> bool:
 class Settings:
     """Where things live and which mail counts as GST alerts."""
 
-    db: str = field(default="alertproc.duckdb", metadata={
+    db: str = field(default="alertproc.duckdb", metadata={"path": True,
         "help": "DuckDB database file", "env": "ALERTPROC_DB"})
-    archive: str = field(default="archive", metadata={
+    archive: str = field(default="archive", metadata={"path": True,
         "help": "folder of the raw-mail archive (YYYY/MM/<sha256>.eml)"})
-    policy: str = field(default=DEFAULT_POLICY, metadata={
+    policy: str = field(default=DEFAULT_POLICY, metadata={"path": True,
         "help": "policy file: GSTINs, approved ASPs, manual revocations, thresholds (without one, mail is "
                 "still loaded and filed; the rules that compare with approvals are skipped)"})
-    rules: str = field(default="", metadata={
+    rules: str = field(default="", metadata={"path": True,
         "help": "a folder of your own rules (*.sql, with formats/, queries/, tests/ inside) over the shipped "
                 "ones and ./rules: a file with a shipped id overrides it, others add to them"})
-    rules_dirs: tuple[str, ...] = field(default=(), metadata={
+    rules_dirs: tuple[str, ...] = field(default=(), metadata={"path": True,
         "help": "more folders like 'rules', in order (each overrides the ones before by id)"})
-    formats_dirs: tuple[str, ...] = field(default=(), metadata={
+    formats_dirs: tuple[str, ...] = field(default=(), metadata={"path": True,
         "help": "more folders of alert format files (*.yaml), over the shipped formats and those of 'rules'"})
     disabled_rules: tuple[str, ...] = field(default=(), metadata={"help": "rule ids not to run"})
     disabled_formats: tuple[str, ...] = field(default=(), metadata={"help": "format ids not to use"})
-    templates_dir: str = field(default="", metadata={
+    templates_dir: str = field(default="", metadata={"path": True,
         "help": "a folder of report templates over the shipped ones (report.html.j2, report.css)"})
-    report_dir: str = field(default="reports/out", metadata={
+    report_dir: str = field(default="reports/out", metadata={"path": True,
         "help": "folder the HTML reports are written to"})
     senders: tuple[str, ...] = field(default=DEFAULT_SENDERS, metadata={
         "help": "sender addresses whose mail can be a GST alert", "addresses": True})
@@ -116,7 +116,7 @@ class ImapSettings:
     tls: str = field(default="ssl", metadata={
         "help": 'ssl (default), starttls, or none (refused unless host is a loopback address)',
         "choices": ("ssl", "starttls", "none")})
-    ca_file: str = field(default="", metadata={"help": "extra CA certificate file to trust (a company CA)"})
+    ca_file: str = field(default="", metadata={"path": True, "help": "extra CA certificate file to trust (a company CA)"})
     username: str = field(default="", metadata={"help": "login name"})
     password_env: str = field(default="", metadata={"help": "environment variable holding the password"})
     password_command: str = field(default="", metadata={"help": "command printing the password (e.g. pass show mail)"})
@@ -134,14 +134,14 @@ class ImapSettings:
     oauth2_client_secret_env: str = field(default="", metadata={
         "help": "environment variable holding the client secret (microsoft unattended; google installed app)"})
     oauth2_client_secret_command: str = field(default="", metadata={"help": "command printing the client secret"})
-    oauth2_certificate: str = field(default="", metadata={
+    oauth2_certificate: str = field(default="", metadata={"path": True,
         "help": "microsoft unattended: PEM file with the app's private key and certificate"})
-    oauth2_service_account_file: str = field(default="", metadata={
+    oauth2_service_account_file: str = field(default="", metadata={"path": True,
         "help": "google unattended: the service account's JSON key (domain-wide delegation to username)"})
     oauth2_authority: str = field(default="", metadata={
         "help": "microsoft: another cloud's login host (https://login.microsoftonline.us); google: only for "
                 "tests, the base of a local auth/token endpoint"})
-    oauth2_token_cache: str = field(default="", metadata={
+    oauth2_token_cache: str = field(default="", metadata={"path": True,
         "help": "token cache file, created 0600 [default: ~/.cache/alertproc/<name>.tokens.json]"})
     folder: str = field(default="INBOX", metadata={"help": "folder the alerts arrive in"})
     filed_folder: str = field(default="GST/Token alerts", metadata={
@@ -212,7 +212,7 @@ class SmtpSettings:
     tls: str = field(default="starttls", metadata={
         "help": "starttls (default), ssl, or none (refused unless host is a loopback address)",
         "choices": ("ssl", "starttls", "none")})
-    ca_file: str = field(default="", metadata={"help": "extra CA certificate file to trust"})
+    ca_file: str = field(default="", metadata={"path": True, "help": "extra CA certificate file to trust"})
     username: str = field(default="", metadata={"help": "login name ('' sends without logging in)"})
     password_env: str = field(default="", metadata={"help": "environment variable holding the password"})
     password_command: str = field(default="", metadata={"help": "command printing the password"})
@@ -410,4 +410,25 @@ def read_config_file(path: Path) -> dict:
         if key not in SETTINGS:
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(SETTINGS)})")
         top[key] = _typed(SETTINGS, key, top[key], str(path))
+    base = path.resolve().parent
+    accounts = sections.get("imap", [])
+    for table, declared in [(top, SETTINGS), (sections.get("smtp", {}), SMTP_SETTINGS)] + \
+            [(account, IMAP_SETTINGS) for account in (accounts if isinstance(accounts, list) else [accounts])]:
+        _anchor(table, declared, base)
     return {"alertproc": top, **sections}
+
+
+def _anchor(table: object, declared: dict, base: Path) -> None:
+    """Relative paths in a config file are relative to the file, not to where the command runs
+    (a cron job's folder is not the one the file was written in)."""
+    if not isinstance(table, dict):
+        return
+    for key, value in table.items():
+        spec = declared.get(key)
+        if spec is None or not spec.metadata.get("path"):
+            continue
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            table[key] = str(base / value)
+        elif isinstance(value, (list, tuple)):
+            table[key] = type(value)(str(base / v) if isinstance(v, str) and not Path(v).expanduser().is_absolute()
+                                     else v for v in value)

@@ -5,7 +5,9 @@
 -- description: An ASP refreshed a token, obtained consent, tried to access data, or held an
 --   active token on the portal's Active Tokens list, for a GSTIN although the policy does not
 --   approve it for that GSTIN on that date. Either the policy is out of date or a vendor holds
---   access nobody sanctioned. One finding per GSTIN, ASP and ISO week (IST).
+--   access nobody sanctioned. One finding per GSTIN, ASP and ISO week (IST). Only the policy's
+--   own GSTINs: an invalid or unknown GSTIN is one finding of its own (invalid_gstin,
+--   unknown_gstin), not also one per ASP.
 with resolved as (
     select e.event_id, e.gstin, e.asp_name, e.kind, e.occurred_at,
            coalesce(a.asp_key, e.asp_key) as pair_key,
@@ -13,6 +15,7 @@ with resolved as (
     from events e
     left join policy_asp_aliases a on a.alias_key = e.asp_key
     where e.asp_key is not null
+      and e.gstin in (select gstin from policy_gstins)  -- the policy holds valid GSTINs only
       and (e.kind in ('token_refreshed', 'consent_granted', 'access_attempt')
            or (e.kind = 'active_token' and e.status = 'active'))
 ),

@@ -52,7 +52,7 @@ from ..outputs.mailer import send_report
 from ..outputs.notify import NotifyResult, notify
 from ..outputs.report import write_report
 from ..outputs.status import operator_status
-from ..period import Period, choose_period
+from ..period import Period, choose_period, parse_day
 from ..reading.explain import Explanation, PatternWarning, check_formats, explain_mail
 from ..reading.formats import Format
 from ..reading.parse import MailReader
@@ -115,9 +115,13 @@ class Alertproc:
     # --- the two places the database is opened -------------------------------------------
 
     @contextmanager
-    def _writing(self, command: str | None = None, source: str | None = None) -> Iterator[tuple]:
+    def _writing(self, command: str | None = None, source: str | None = None, create: bool = False) -> Iterator[tuple]:
         """The database for writing, under the run lock, with a ``runs`` row for ``command``
-        (none when ``command`` is None): yields (connection, run id)."""
+        (none when ``command`` is None): yields (connection, run id). Only what brings data in
+        (``create``: run, import, fetch, watch) may create it: a detect in the wrong folder must
+        not report "0 findings" from an empty database it just made."""
+        if not create:
+            self._must_exist()
         self._close_reader()  # DuckDB allows one configuration per file and process
         with writing(self.settings.db) as con:
             if command is None:
@@ -132,12 +136,20 @@ class Alertproc:
         there is no database yet (a dry run before the first run)."""
         if missing_ok and not Path(self.settings.db).exists():
             return None
+        self._must_exist()
         if self._reader is not None and self._reader_sandboxed != sandboxed:
             self._close_reader()
         if self._reader is None:
             self._reader = store.connect(self.settings.db, read_only=True, sandboxed=sandboxed)
             self._reader_sandboxed = sandboxed
         return self._reader
+
+    def _must_exist(self) -> None:
+        db = Path(self.settings.db)
+        if not db.exists():
+            raise ConfigError(f"no alertproc database at {db.resolve()}: point at yours with --db PATH, $ALERTPROC_DB "
+                              "or db = \"...\" in the config file; or create it here with `alertproc run` (or "
+                              "`alertproc import`)")
 
     def _close_reader(self) -> None:
         if self._reader is not None:
@@ -217,7 +229,7 @@ class Alertproc:
         self.check()
         policy = policy_of(self.settings)
         label = str(source) if source else ", ".join(a.label for a in accounts)
-        with self._writing() as (con, _):
+        with self._writing(create=True) as (con, _):
             with tracked(con, "run", label) as run_id:
                 if source is not None:
                     source = Path(source)
@@ -249,7 +261,7 @@ class Alertproc:
         unknown = set(options) - set(chosen.options)
         if unknown:
             raise ConfigError(f"import {kind} takes no {', '.join(sorted(unknown))}")
-        with self._writing(f"import {kind}", str(path)) as (con, run_id):
+        with self._writing(f"import {kind}", str(path), create=True) as (con, run_id):
             return chosen.read(self, con, Path(path), run_id, progress, **options)
 
     def import_mail(self, path: str | Path, kind: str | None = None, progress: Progress | None = None) -> IngestStats:
@@ -278,7 +290,7 @@ class Alertproc:
             raise SourceError(f"{path}: cannot file mail away: {refused}; only a Maildir can be filed")
         if dry_run:
             return self._sync(self._reading(sandboxed=False, missing_ok=True), source, filing, None, dry_run=True)
-        with self._writing("import maildir --file-away", str(path)) as (con, run_id):
+        with self._writing("import maildir --file-away", str(path), create=True) as (con, run_id):
             return self._sync(con, source, filing, run_id, progress=progress)
 
     def reparse(self, everything: bool = False, progress: Progress | None = None) -> IngestStats:
@@ -300,7 +312,7 @@ class Alertproc:
             if dry_run:
                 return self._fetch_account(self._reading(sandboxed=False, missing_ok=True), imap, None,
                                            dry_run=True, **options)
-            with self._writing("fetch", imap.account) as (con, run_id):
+            with self._writing("fetch", imap.account, create=True) as (con, run_id):
                 return self._fetch_account(con, imap, run_id, **options)
         return each_account(self.config.imap_accounts(account), one)
 
@@ -338,7 +350,7 @@ class Alertproc:
                 after(imap, result, None)
             return result
 
-        with self._writing() as (con, _):
+        with self._writing(create=True) as (con, _):
             outcome = Cycle(each_account(accounts, one))
             if detect_anyway or any(r.imported.new for r in outcome.fetched.results):
                 outcome.found = detect(con, self.settings)
@@ -372,12 +384,19 @@ class Alertproc:
                               "(write one with `alertproc export lake --out DIR`)")
         if lake is not None:
             return detect_lake(settings, str(lake), engine, spark_master)
+        policy = policy_of(settings)  # a mistake in the policy is named before a missing database
         with self._writing("detect", None) as (con, _):
-            return detect(con, settings)
+            return detect(con, settings, policy)
 
-    def findings(self, status: str = "open", rule: str | None = None) -> list[dict]:
-        """Findings in a triage state (``open``, ``acknowledged``, ``suppressed``, ``all``)."""
-        return triage.listed(self._reading(), status, rule)
+    def findings(self, status: str = "open", rule: str | None = None, *, severity: str | None = None,
+                 gstin: str | None = None, asp: str | None = None, since: str | date | None = None,
+                 until: str | date | None = None) -> list[dict]:
+        """Findings in a triage state (``open``, ``acknowledged``, ``suppressed``, ``all``), most
+        severe and newest first; narrowed to a rule, severity, GSTIN, ASP (part of its name) and
+        IST days (``31-12-2026`` or a date)."""
+        return triage.listed(self._reading(), status, rule, severity=severity, gstin=gstin, asp=asp,
+                             since=parse_day(since, "since") if since else None,
+                             until=parse_day(until, "until") if until else None)
 
     def triage(self, finding_id: str, action: str, note: str | None = None, by: str | None = None,
                until: date | None = None) -> dict:

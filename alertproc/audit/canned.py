@@ -13,6 +13,7 @@ import duckdb
 
 from ..errors import ConfigError
 from ..layered import load_layered
+from ..period import parse_day
 from ..storage.sqlfiles import body, read_header
 
 
@@ -49,7 +50,9 @@ def load_queries(directories: Path | list[Path]) -> dict[str, CannedQuery]:
 
 
 def bind(query: CannedQuery, values: dict[str, str]) -> dict[str, str]:
-    """Check the given ``--param`` values against the query's parameters."""
+    """Check the given ``--param`` values against the query's parameters; a date parameter
+    (``since``, ``until``, any name with ``day`` or ``date``) is read as Indians write it and
+    passed on as ``2026-12-31``."""
     unknown = sorted(set(values) - set(query.params))
     missing = [p for p in query.params if p not in values]
     if unknown or missing:
@@ -57,7 +60,12 @@ def bind(query: CannedQuery, values: dict[str, str]) -> dict[str, str]:
         raise ConfigError(f"query '{query.name}' takes {wanted}"
                           + (f"; missing {', '.join(missing)}" if missing else "")
                           + (f"; unknown {', '.join(unknown)}" if unknown else ""))
-    return values
+    return {name: parse_day(value, f"--param {name}").isoformat() if _is_date(name) else value
+            for name, value in values.items()}
+
+
+def _is_date(name: str) -> bool:
+    return name in ("since", "until") or "day" in name or "date" in name
 
 
 def run(con: duckdb.DuckDBPyConnection, query: CannedQuery, values: dict[str, str]) -> duckdb.DuckDBPyRelation:

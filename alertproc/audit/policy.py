@@ -16,6 +16,7 @@ import duckdb
 from ..config import DEFAULT_POLICY, Settings
 from ..domain import asp_key, gstin_is_valid, to_utc
 from ..errors import ConfigError
+from ..period import parse_day, parse_moment
 from ..reading.extract import new_event
 from ..storage.store import insert_events, now, transaction
 from ..yamlfile import Located, load_yaml, where
@@ -73,8 +74,8 @@ def _seconds(value: object) -> int | None:
 
 def _date(value: object) -> date | None:
     try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
+        return parse_day(value if isinstance(value, date) else str(value))
+    except ConfigError:
         return None
 
 
@@ -82,10 +83,10 @@ def _when(value: object) -> datetime | None:
     """A date-time (IST unless it says otherwise) in UTC; None when it is none or out of range
     (0001-01-01 00:00 IST is before the first representable UTC instant)."""
     text = str(value).strip()
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+    for read in (parse_moment, lambda t: datetime.combine(parse_day(t), datetime.min.time())):
         try:
-            return to_utc(datetime.strptime(text, fmt))
-        except ValueError:
+            return to_utc(read(text))
+        except ConfigError:
             continue
         except OverflowError:
             return None

@@ -13,7 +13,9 @@ from datetime import date
 
 import duckdb
 
+from ..domain import SEVERITIES
 from ..errors import ConfigError
+from ..storage.queries import package_queries
 from ..storage.store import now, records, scalar
 
 ACTIONS = ("acknowledged", "suppressed", "reopened")
@@ -53,18 +55,18 @@ def record(con: duckdb.DuckDBPyConnection, finding_id: str, action: str, note: s
     return entry
 
 
-def listed(con: duckdb.DuckDBPyConnection, status: str = "open", rule: str | None = None) -> list[dict]:
-    """Findings in ``status`` (``all`` for every one), most severe and newest first."""
+def listed(con: duckdb.DuckDBPyConnection, status: str = "open", rule: str | None = None, *,
+           severity: str | None = None, gstin: str | None = None, asp: str | None = None,
+           since: date | None = None, until: date | None = None) -> list[dict]:
+    """Findings in ``status`` (``all`` for every one), most severe and newest first; narrowed to a
+    rule, severity, GSTIN, ASP (any part of its name, any case) and IST days ``since``..``until``."""
     if status not in STATUSES:
         raise ConfigError(f"--status must be one of {', '.join(STATUSES)}")
-    return records(con, """
-        select finding_id, rule_id, severity, gstin, asp_name,
-               strftime(occurred_at_ist, '%Y-%m-%d %H:%M') as occurred_ist, title, triage_status as status,
-               triage_note as note, triage_by as by_user, suppressed_until
-        from findings_triaged
-        where (? = 'all' or triage_status = ?) and (? is null or rule_id = ?)
-        order by case severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end,
-                 occurred_at desc, finding_id""", [status, status, rule, rule])
+    if severity is not None and severity not in SEVERITIES:
+        raise ConfigError(f"--severity must be one of {', '.join(SEVERITIES)}")
+    return records(con, package_queries("triage.sql")["listed"],
+                   {"status": status, "rule": rule, "severity": severity, "gstin": gstin, "asp": asp,
+                    "since": since, "until": until})
 
 
 def history(con: duckdb.DuckDBPyConnection, finding_id: str) -> list[dict]:

@@ -18,8 +18,36 @@ from ..config import load_config
 from ..domain import SEVERITIES
 from ..errors import AlertprocError, disk_full
 from ..masking import install_log_filter, mask, printable
+from ..period import parse_day, parse_moment
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
+
+
+class _Day(click.ParamType):
+    """A date option as Indians write it: 31-12-2026, 31/12/2026 or 2026-12-31 (alertproc.period)."""
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_day(value, f"--{param.name.replace('_', '-')}" if param else "date")
+        except AlertprocError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _Moment(click.ParamType):
+    """A day and a time of day: 30-11-2026 10:15 or 2026-11-30 10:15 (read in IST)."""
+
+    name = "DATE TIME"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_moment(value, f"--{param.name.replace('_', '-')}" if param else "time")
+        except AlertprocError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DAY, MOMENT = _Day(), _Moment()
 
 
 def settings_options(func: Callable) -> Callable:

@@ -11,7 +11,7 @@ import duckdb
 from ..app.alertproc import Alertproc
 from ..config import is_shipped
 from ..errors import ConfigError, DatabaseError
-from .common import EXIT_FAILURE, EXIT_USAGE, cli, settings_options
+from .common import DAY, EXIT_FAILURE, EXIT_USAGE, cli, settings_options
 
 
 def origin(path: Path, overrides: Path | None) -> str:
@@ -79,7 +79,7 @@ def sql(app: Alertproc, query: str | None, query_file: Path | None, canned_name:
     Example:
       alertproc sql "select rule_id, count(*) from findings group by 1"
       alertproc sql --format csv --out refreshes.csv "select * from refreshes"
-      alertproc sql --query asp-activity -p gstin=27AAPFU0939F1ZV -p since=2026-07-01 -p until=2026-09-30
+      alertproc sql --query asp-activity -p gstin=27AAPFU0939F1ZV -p since=01-07-2026 -p until=30-09-2026
       alertproc sql -f my-question.sql --format markdown
     """
     if list_queries:
@@ -117,12 +117,12 @@ def sql(app: Alertproc, query: str | None, query_file: Path | None, canned_name:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "parquet"]),
               help="File format for findings and events [default: csv].")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file; for `lake`, a folder.")
-@click.option("--since", help="First day (IST), e.g. 2026-11-01; use with --until.")
-@click.option("--until", help="Last day (IST), inclusive.")
+@click.option("--since", type=DAY, help="First day (IST), e.g. 01-11-2026; use with --until.")
+@click.option("--until", type=DAY, help="Last day (IST), inclusive.")
 @click.option("--keep-formulas", is_flag=True, help="CSV/XLSX: write text starting with = + - @ as it is "
                                                      "(by default it gets a leading ' so no spreadsheet runs it).")
 @settings_options
-def export_(app: Alertproc, what: str, fmt: str | None, out: Path, since: str | None, until: str | None,
+def export_(app: Alertproc, what: str, fmt: str | None, out: Path, since, until,
             keep_formulas: bool) -> None:
     """Export findings or events as CSV, XLSX, JSON lines or Parquet, or everything as a lake.
 
@@ -136,7 +136,7 @@ def export_(app: Alertproc, what: str, fmt: str | None, out: Path, since: str | 
     \b
     Example:
       alertproc export findings --format xlsx --out findings.xlsx
-      alertproc export events --format parquet --out events.parquet --since 2026-10-01 --until 2026-12-31
+      alertproc export events --format parquet --out events.parquet --since 01-10-2026 --until 31-12-2026
       alertproc export lake --out /data/gst-lake
     """
     if what == "lake":

@@ -8,18 +8,18 @@ from pathlib import Path
 import click
 
 from ..app.alertproc import Alertproc
-from .common import EXIT_FAILURE, cli, settings_options
+from .common import DAY, EXIT_FAILURE, cli, settings_options
 
 
 @cli.group(invoke_without_command=True)
 @click.option("--week", help="The findings of this ISO week, e.g. 2026-W47.")
-@click.option("--since", help="First day (IST) of a period, e.g. 2026-11-01; with --until.")
-@click.option("--until", help="Last day (IST), inclusive.")
+@click.option("--since", type=DAY, help="First day (IST) of a period, e.g. 01-11-2026; with --until.")
+@click.option("--until", type=DAY, help="Last day (IST), inclusive.")
 @click.option("--finding", "finding_id", help="One finding (the first characters of its id do).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The zip to write, e.g. pack.zip.")
 @settings_options
 @click.pass_context
-def evidence(ctx: click.Context, app: Alertproc, week: str | None, since: str | None, until: str | None,
+def evidence(ctx: click.Context, app: Alertproc, week: str | None, since, until,
              finding_id: str | None, out: Path | None) -> None:
     """Make an evidence pack: the findings, every raw mail and portal row behind them, the
     period's report (not for one --finding), and the SHA-256 of every file; `evidence verify`
@@ -30,7 +30,7 @@ def evidence(ctx: click.Context, app: Alertproc, week: str | None, since: str | 
 
     \b
     Example:
-      alertproc evidence --since 2026-11-01 --until 2026-11-30 --out gst-november.zip
+      alertproc evidence --since 01-11-2026 --until 30-11-2026 --out gst-november.zip
       alertproc evidence --finding 3f2a9c --out finding.zip
       alertproc evidence verify gst-november.zip
     """

@@ -10,7 +10,8 @@ from datetime import date
 import click
 
 from ..app.alertproc import Alertproc
-from .common import cli, say, settings_options
+from ..domain import SEVERITIES
+from .common import DAY, cli, say, settings_options
 
 BY = click.option("--by", help="Who decides [default: your login name].")
 
@@ -28,23 +29,31 @@ def findings() -> None:
     Example:
       alertproc findings list
       alertproc findings ack 3f2a9c --note "LedgerLine onboarded, PO 4711"
-      alertproc findings suppress 3f2a9c --note "vendor migration" --until 2026-12-31
+      alertproc findings suppress 3f2a9c --note "vendor migration" --until 31-12-2026
     """
 
 
 @findings.command("list")
 @click.option("--status", type=click.Choice(Alertproc.TRIAGE_STATES), default="open", show_default=True)
+@click.option("--severity", type=click.Choice(SEVERITIES), help="Only findings of this severity.")
 @click.option("--rule", help="Only this rule's findings.")
+@click.option("--gstin", help="Only findings about this GSTIN.")
+@click.option("--asp", help="Only findings about an ASP whose name contains this (any case).")
+@click.option("--since", type=DAY, help="Only findings from this day (IST), e.g. 01-11-2026.")
+@click.option("--until", type=DAY, help="Only findings up to this day (IST), inclusive.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @settings_options
-def findings_list(app: Alertproc, status: str, rule: str | None, fmt: str) -> None:
-    """Findings in a triage state, most severe and newest first.
+def findings_list(app: Alertproc, status: str, severity: str | None, rule: str | None, gstin: str | None,
+                  asp: str | None, since, until, fmt: str) -> None:
+    """Findings in a triage state, most severe and newest first, narrowed as you ask.
 
     \b
     Example:
+      alertproc findings list --severity high
+      alertproc findings list --status all --gstin 27AAPFU0939F1ZV --since 01-11-2026 --until 30-11-2026
       alertproc findings list --status all --rule unexpected_asp --format csv > findings.csv
     """
-    rows = app.findings(status, rule)
+    rows = app.findings(status, rule, severity=severity, gstin=gstin, asp=asp, since=since, until=until)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
     elif fmt == "csv":
@@ -54,11 +63,14 @@ def findings_list(app: Alertproc, status: str, rule: str | None, fmt: str) -> No
         writer.writerows(rows)
         click.echo(out.getvalue(), nl=False)
     elif not rows:
-        click.echo(f"no {status if status != 'all' else ''} findings".replace("  ", " "))
+        click.echo(f"no {status if status != 'all' else ''} findings".replace("  ", " ") + " match")
     else:
+        click.echo(f"{'FINDING':<12}  {'SEVERITY':<8} {'WHEN (IST)':<16}  {'RULE':<26} TITLE")
         for row in rows:
-            extra = f"  [{row['status']}: {row['note']} — {row['by_user']}]" if row["status"] != "open" else ""
-            say(f"{row['finding_id'][:12]}  {row['severity']:<6} {row['occurred_ist']}  {row['rule_id']:<26} "
+            extra = (f"  [{row['triage_status']}: {row['triage_note']} — {row['triage_by']}"
+                     + (f", until {row['suppressed_until']:%d-%m-%Y}" if row["suppressed_until"] else "") + "]"
+                     if row["triage_status"] != "open" else "")
+            say(f"{row['finding_id'][:12]}  {row['severity']:<8} {row['occurred_ist']:<16}  {row['rule_id']:<26} "
                 f"{row['title']}{extra}")
 
 
@@ -86,7 +98,7 @@ def findings_ack(app: Alertproc, finding_id: str, note: str, by: str | None) -> 
 @findings.command("suppress")
 @click.argument("finding_id")
 @click.option("--note", required=True, help="Why it should not be shown or announced.")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (IST) it stays suppressed [default: until reopened].")
+@click.option("--until", type=DAY, help="Last day (IST) it stays suppressed, e.g. 31-12-2026 [default: until reopened].")
 @BY
 @settings_options
 def findings_suppress(app: Alertproc, finding_id: str, note: str, until, by: str | None) -> None:
@@ -94,9 +106,9 @@ def findings_suppress(app: Alertproc, finding_id: str, note: str, until, by: str
 
     \b
     Example:
-      alertproc findings suppress 3f2a9c --note "known test GSTIN" --until 2026-12-31
+      alertproc findings suppress 3f2a9c --note "known test GSTIN" --until 31-12-2026
     """
-    _triage(app, finding_id, "suppressed", note, by, until.date() if until else None)
+    _triage(app, finding_id, "suppressed", note, by, until)
 
 
 @findings.command("reopen")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ import click
 from ..app.alertproc import Alertproc
 from ..app.inputs import INPUTS, MAIL_KINDS
 from ..domain import SEVERITIES
-from .common import (EXIT_FAILURE, cli, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
+from .common import (DAY, EXIT_FAILURE, MOMENT, cli, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
                      say, settings_options)
 
 
@@ -102,8 +103,9 @@ Example:
 @click.argument("kind", type=click.Choice(list(INPUTS)))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--gstin", help="access-log, tokens: the GSTIN the file belongs to, when it has no GSTIN column.")
-@click.option("--taken-at", type=click.DateTime(["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]),
-              help="tokens: when the list was shown on the portal, in IST [default: the file's modification time].")
+@click.option("--taken-at", type=MOMENT,
+              help="tokens: when the list was shown on the portal, in IST, e.g. \"30-11-2026 10:15\" "
+                   "[default: the file's modification time].")
 @click.option("--file-away", is_flag=True, help="maildir: move alerts into its folders .GST.Token alerts and "
                                                  ".GST.Suspicious, as a fetch does on IMAP.")
 @click.option("--dry-run", is_flag=True, help="With --file-away: show what would be moved; change nothing.")
@@ -178,14 +180,14 @@ def detect(app: Alertproc, fail_on: str | None, lake: str | None, engine: str, s
 
 @cli.command()
 @click.option("--week", help="ISO week, e.g. 2026-W47 [default: last complete week, IST].")
-@click.option("--since", help="First day (IST), e.g. 2026-11-01; use with --until.")
-@click.option("--until", help="Last day (IST), inclusive.")
+@click.option("--since", type=DAY, help="First day (IST), e.g. 01-11-2026; use with --until.")
+@click.option("--until", type=DAY, help="Last day (IST), inclusive, e.g. 30-11-2026.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Output file [default: <report-dir>/alertproc-<period>.html].")
 @click.option("--mail-to", "mail_to", multiple=True,
               help="Also send the report to this address (repeatable; needs [smtp] in the config).")
 @settings_options
-def report(app: Alertproc, week: str | None, since: str | None, until: str | None, out: Path | None,
+def report(app: Alertproc, week: str | None, since: date | None, until: date | None, out: Path | None,
            mail_to: tuple[str, ...]) -> None:
     """Write the HTML audit report for a week or a date range.
 
@@ -195,7 +197,7 @@ def report(app: Alertproc, week: str | None, since: str | None, until: str | Non
     \b
     Example:
       alertproc report --week 2026-W47
-      alertproc report --since 2026-11-01 --until 2026-11-30 --out november.html
+      alertproc report --since 01-11-2026 --until 30-11-2026 --out november.html
       alertproc report --mail-to audit@example.com --config /etc/alertproc/alertproc.toml
     """
     path = app.report(week, since, until, out, mail_to=mail_to)

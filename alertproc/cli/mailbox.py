@@ -12,7 +12,7 @@ import click
 from ..app.alertproc import Alertproc
 from ..domain import IST
 from ..masking import MaskingFilter
-from .common import EXIT_FAILURE, cli, print_filing, print_import, progress_bar, say, settings_options
+from .common import DAY, EXIT_FAILURE, cli, print_filing, print_import, progress_bar, say, settings_options
 
 
 ACCOUNT = click.option("--account", "account", metavar="NAME",
@@ -36,8 +36,8 @@ def report_accounts(outcome, show) -> None:
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Show what would be fetched and moved; change nothing anywhere.")
 @click.option("--no-file-away", is_flag=True, help="Fetch, archive and load, but move nothing on the server.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only mail from this day on (a first backfill).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only mail up to this day (inclusive).")
+@click.option("--since", type=DAY, help="Only mail from this day on, e.g. 01-01-2026 (a first backfill).")
+@click.option("--until", type=DAY, help="Only mail up to this day (inclusive).")
 @ACCOUNT
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (one object per mailbox, one per line).")
 @settings_options
@@ -54,11 +54,11 @@ def fetch(app: Alertproc, dry_run: bool, no_file_away: bool, since, until, accou
     \b
     Example:
       alertproc fetch --config alertproc.toml --dry-run
-      alertproc fetch --account pune-office --since 2026-01-01 --until 2026-03-31
+      alertproc fetch --account pune-office --since 01-01-2026 --until 31-03-2026
     """
     with progress_bar("fetching", None) as progress:
-        outcome = app.fetch(dry_run=dry_run, file_away=not no_file_away, since=since.date() if since else None,
-                            until=until.date() if until else None, account=account, progress=progress)
+        outcome = app.fetch(dry_run=dry_run, file_away=not no_file_away, since=since, until=until, account=account,
+                            progress=progress)
 
     def show(label: str, result) -> None:
         if as_json:
@@ -74,7 +74,8 @@ def fetch(app: Alertproc, dry_run: bool, no_file_away: bool, since, until, accou
 
 
 @cli.command()
-@click.option("--older-than", required=True, help="Retention: 90d, 12w, or a date; older filed alerts are removed.")
+@click.option("--older-than", required=True,
+              help="Retention: 90d, 12w, or a date (31-08-2026); older filed alerts are removed.")
 @click.option("--apply", is_flag=True, help="Really delete; without it, only show what would be deleted.")
 @ACCOUNT
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (one object per mailbox, one per line).")

@@ -10,6 +10,7 @@ import duckdb
 
 from ..errors import ConfigError, FetchError
 from ..faults import crash_point
+from ..period import DAY_EXAMPLE, parse_day
 from ..storage.archive import Archive, sha256_hex
 from ..storage.store import first_row
 from .fetch import filing_action
@@ -19,15 +20,16 @@ Progress = Callable[[int], None]
 
 
 def retention_cutoff(older_than: str, today: date) -> date:
-    """The first day kept for ``--older-than`` written as ``90d``, ``12w`` or a date ``2026-08-01``."""
+    """The first day kept for ``--older-than`` written as ``90d``, ``12w`` or a date (``01-08-2026``)."""
     text = older_than.strip().lower()
     units = {"d": 1, "w": 7}
     if text[:-1].isdigit() and text[-1:] in units:
         return today - timedelta(days=int(text[:-1]) * units[text[-1]])
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--older-than '{older_than}': use a number of days or weeks (90d, 12w) or a date") from None
+        return parse_day(text)
+    except ConfigError:
+        raise ConfigError(f"--older-than '{older_than}': use a number of days or weeks (90d, 12w) or a date, "
+                          f"e.g. {DAY_EXAMPLE}") from None
 
 
 @dataclass

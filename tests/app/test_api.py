@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 import alertproc
-from alertproc.errors import ConfigError, DatabaseError
+from alertproc.errors import ConfigError
 from helpers import ROOT, SAMPLE
 
 
@@ -71,8 +71,9 @@ def test_reading_never_writes_and_a_missing_database_is_named(app, tmp_path):
         with pytest.raises(duckdb.Error):  # read-only; no file access in the sandbox
             app.sql(query).fetchall()
     assert not (tmp_path / "x.csv").exists()
-    with pytest.raises(DatabaseError, match="no database here yet"):
+    with pytest.raises(ConfigError, match=f"no alertproc database at {tmp_path / 'none.duckdb'}: point at yours"):
         alertproc.open(tmp_path / "none.duckdb").sql("select 1")
+    assert not (tmp_path / "none.duckdb").exists()
 
 
 def test_bad_settings_are_refused_when_opened(tmp_path):

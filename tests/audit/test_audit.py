@@ -65,13 +65,35 @@ def report_html() -> str:
 
 # --- triage ------------------------------------------------------------------------------------
 
+def test_findings_list_narrows_by_severity_gstin_asp_and_period_and_names_its_columns(audit):
+    every = json.loads(invoke("findings", "list", "--status", "all", "--format", "json").output)
+    assert every and all(set(f) >= {"triage_status", "triage_note", "triage_by"} for f in every)  # the view's names
+
+    def listed(*args) -> list[dict]:
+        return json.loads(invoke("findings", "list", "--status", "all", "--format", "json", *args).output)
+
+    high = listed("--severity", "high")
+    assert high and {f["severity"] for f in high} == {"high"} and len(high) < len(every)
+    pune = listed("--gstin", "27aapfu0939f1zv")
+    assert pune and {f["gstin"] for f in pune} == {"27AAPFU0939F1ZV"}
+    quick = listed("--asp", "quickfile")
+    assert quick and all("quickfile" in f["asp_name"].lower() for f in quick)
+    week = listed("--since", "16-11-2026", "--until", "22/11/2026")
+    assert week and all("-11-2026" in f["occurred_ist"] and 16 <= int(f["occurred_ist"][:2]) <= 22 for f in week)
+    assert len(week) < len(every)
+    table = invoke("findings", "list", "--status", "all").output.splitlines()
+    assert table[0].split() == ["FINDING", "SEVERITY", "WHEN", "(IST)", "RULE", "TITLE"]
+    assert "no  findings match" not in invoke("findings", "list", "--gstin", "07AAACB1234C1Z5").output
+    assert invoke("findings", "list", "--gstin", "07AAACB1234C1Z5").output.strip() == "no open findings match"
+
+
 def test_an_acknowledged_finding_stays_so_after_detect_and_is_shown_apart(audit):
     target = finding("unexpected_asp", "%QuickFile%27AAPFU0939F1ZV%")
     done = invoke("findings", "ack", target[:10], "--note", "QuickFile trial, PO 4711", "--by", "cfo")
     assert done.exit_code == 0 and f"{target}: acknowledged by cfo" in done.output
     assert invoke("detect", *POLICY_OPTION).exit_code == 0  # recomputes every finding
     listed = json.loads(invoke("findings", "list", "--status", "acknowledged", "--format", "json").output)
-    assert [(f["finding_id"], f["note"], f["by_user"]) for f in listed] == [(target, "QuickFile trial, PO 4711", "cfo")]
+    assert [(f["finding_id"], f["triage_note"], f["triage_by"]) for f in listed] == [(target, "QuickFile trial, PO 4711", "cfo")]
     assert target not in invoke("findings", "list").output  # not open
     html = report_html()
     open_part, triaged_part = html.split('<section id="triaged">')

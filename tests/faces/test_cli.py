@@ -37,7 +37,7 @@ def test_run_on_the_sample_twice_gives_the_same_counts(workdir):
     runner = CliRunner()
     first = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY_OPTION])
     assert first.exit_code == 0, first.output
-    assert "unexpected_asp: 2" in first.output and "refresh_after_revocation: 1" in first.output
+    assert "unexpected_asp: 1" in first.output and "refresh_after_revocation: 1" in first.output
     assert "380 seen, 379 new" in first.output
     assert (workdir / "reports" / "out" / "alertproc-2026-W47.html").is_file()
     assert any((workdir / "archive").rglob("*.eml"))
@@ -50,10 +50,10 @@ def test_json_summary_and_sql_formats(workdir):
     runner = CliRunner()
     out = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--json", *POLICY_OPTION]).output
     summary = json.loads(out)
-    assert summary["imported"]["new"] == 379 and summary["findings"]["by_rule"]["unexpected_asp"] == 2
+    assert summary["imported"]["new"] == 379 and summary["findings"]["by_rule"]["unexpected_asp"] == 1
     query = "select rule_id, count(*) as n from findings group by 1 order by 1"
     rows = json.loads(runner.invoke(cli, ["sql", "--format", "json", query]).output)
-    assert {"rule_id": "refresh_after_revocation", "n": 1} in rows and {"rule_id": "unexpected_asp", "n": 2} in rows
+    assert {"rule_id": "refresh_after_revocation", "n": 1} in rows and {"rule_id": "unexpected_asp", "n": 1} in rows
     assert rows == [{"rule_id": k, "n": v} for k, v in sorted(summary["findings"]["by_rule"].items())]
     assert runner.invoke(cli, ["sql", "--format", "csv", query]).output.splitlines()[0] == "rule_id,n"
     assert "refresh_after_revocation" in runner.invoke(cli, ["sql", query]).output
@@ -73,7 +73,8 @@ def test_sql_is_read_only_and_bad_sql_is_one_line(workdir):
 
 def test_sql_without_a_database_says_what_to_do(workdir):
     done = run_alertproc("sql", "select 1", cwd=workdir)
-    assert done.returncode == 1 and "alertproc run" in done.stderr
+    assert done.returncode == 2 and "alertproc run" in done.stderr and "--db PATH" in done.stderr
+    assert list(workdir.iterdir()) == []
 
 
 def test_bad_policy_exits_2_with_one_line(workdir):

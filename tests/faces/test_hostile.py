@@ -314,7 +314,7 @@ def test_a_server_that_echoes_the_login_line_shows_no_password(tmp_path):
 
 def test_a_report_far_outside_any_data_is_a_usage_error(workdir):
     done = invoke("report", "--since", "0001-01-01", "--until", "9999-12-31")
-    assert done.exit_code == 2 and "between 1970-01-01 and 2999-12-31" in done.output
+    assert done.exit_code == 2 and "between 01-01-1970 and 31-12-2999 (got 01-01-0001 to 31-12-9999)" in done.output
     wide = invoke("report", "--since", "1970-01-01", "--until", "2999-12-31", "--out", "all.html")
     assert wide.exit_code == 0 and (workdir / "all.html").is_file()
 

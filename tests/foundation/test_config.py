@@ -16,7 +16,9 @@ def test_precedence_option_over_env_over_file_over_default(tmp_path, monkeypatch
     config = write(tmp_path, '[alertproc]\ndb = "file.duckdb"\narchive = "file-archive"\n')
     monkeypatch.setenv("ALERTPROC_DB", "env.duckdb")
     settings = load_settings(config)
-    assert (settings.db, settings.archive, settings.report_dir) == ("env.duckdb", "file-archive", "reports/out")
+    # a path from the file is the file's (relative to its folder); from the environment, the caller's
+    assert (settings.db, settings.archive, settings.report_dir) == ("env.duckdb", str(tmp_path / "file-archive"),
+                                                                   "reports/out")
     assert load_settings(config, db="option.duckdb").db == "option.duckdb"
 
 

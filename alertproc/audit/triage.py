@@ -48,6 +48,9 @@ def record(con: duckdb.DuckDBPyConnection, finding_id: str, action: str, note: s
         raise ConfigError("say why with --note: an auditor will read it")
     if until is not None and action != "suppressed":
         raise ConfigError("--until is for `findings suppress` only")
+    if action == "reopened" and scalar(con, "select triage_status from findings_triaged where finding_id = ?",
+                                       [matches[0]]) == "open":
+        raise ConfigError(f"finding {matches[0]} is open already: nothing to reopen")
     entry = {"triage_id": scalar(con, "select nextval('triage_ids')"), "finding_id": matches[0],
              "action": action, "note": (note or "").strip() or None, "by_user": by or who(), "triaged_at": now(),
              "until_day": until}

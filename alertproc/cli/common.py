@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from functools import wraps
 
 import click
+from click.utils import PacifyFlushWrapper
 
 from ..app.alertproc import Alertproc
 from ..config import load_config
@@ -101,7 +102,8 @@ def say(text: str = "", **options) -> None:
 
 def print_import(s) -> None:
     """The import part of a summary."""
-    click.echo(f"messages: {s.seen} seen, {s.new} new, {s.known} already imported, {s.duplicates} duplicates; "
+    click.echo(f"messages: {s.seen} seen, {s.new} new, {s.known} already imported, {s.duplicates} duplicates"
+               + (f", {s.skipped} SMS of other senders skipped" if s.skipped else "") + "; "
                f"{s.parsed} parsed, {s.unparsed} unparsed, {s.suspicious} suspicious, "
                + (f"{s.forwarded} forwarded (not trusted), " if s.forwarded else "") + f"{s.not_alerts} not alerts; "
                f"{s.events_new} new events")
@@ -155,6 +157,12 @@ def main() -> None:
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False)
+    except SystemExit as exc:
+        # click answers a closed pipe (`alertproc sql ... | head`) by quieting stdout and exiting 1;
+        # the reader has what it wanted and the work is committed: no error for cron or pipefail.
+        if exc.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+            sys.exit(0)
+        raise
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_FAILURE)

@@ -1,6 +1,8 @@
 """The command line: help everywhere, the main job, exit codes for cron, read-only SQL."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -157,3 +159,16 @@ def test_verbose_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
     assert quiet.returncode == loud.returncode == 2
     assert "Traceback" in loud.stderr and "Traceback" not in quiet.stderr
     assert "missing.yaml: policy file not found" in loud.stderr
+
+
+def test_a_reader_that_stops_reading_is_no_error(workdir):
+    """`alertproc sql ... | head -1`: the pipe closes under a long answer; exit 0 and nothing on stderr
+    (it was exit 1, silently)."""
+    assert run_alertproc("run", "--source", str(SAMPLE / "mail"), "--week", "2026-W47", cwd=workdir).returncode == 0
+    process = subprocess.Popen([sys.executable, "-m", "alertproc", "sql", "select range, repeat('x', 100) as pad "
+                                "from range(200000)"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={"PATH": "/usr/bin:/bin", "HOME": str(workdir)})
+    assert process.stdout.readline().split() == [b"range", b"pad"]
+    process.stdout.close()  # as head does after its lines
+    assert process.wait(timeout=120) == 0
+    assert process.stderr.read() == b""

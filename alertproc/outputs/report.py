@@ -17,7 +17,9 @@ from ..storage.queries import package_queries
 from ..storage.store import now, records
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, period: Period, extra: dict | None = None) -> list[dict]:
-    return records(con, package_queries("report.sql")[name], {"since": period.since, "until": period.until, **(extra or {})})
+    sql = package_queries("report.sql")[name]
+    values = {"since": period.since, "until": period.until, **(extra or {})}
+    return records(con, sql, {key: value for key, value in values.items() if f"${key}" in sql})  # DuckDB refuses extras
 
 
 def _counts(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:

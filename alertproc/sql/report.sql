@@ -13,10 +13,11 @@ where received_at >= $since and received_at < $until
 group by all;
 
 -- name: finding_counts
--- open ones: acknowledged and suppressed findings are listed apart, not counted as news
+-- the backlog: every finding still open at the end of the period, whenever it was first found
+-- (acknowledged and suppressed ones are listed apart, not counted)
 select severity, count(*) as n
 from findings_triaged
-where occurred_at >= $since and occurred_at < $until and triage_status = 'open'
+where occurred_at < $until and triage_status = 'open'
 group by all;
 
 -- name: findings
@@ -25,7 +26,7 @@ select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label, f.a
        f.title, f.detail, len(f.event_ids) as evidence_count,
        f.triage_status, f.triage_note, f.triage_by, f.suppressed_until,
        strftime(timezone('Asia/Kolkata', f.triage_at), '%d-%m-%Y') as triage_day_ist,
-       f.first_detected_at >= $since as is_new,  -- no report of an earlier period showed it
+       f.occurred_at >= $since as is_new,  -- the period's own; the rest is the backlog from before it
        list(distinct m.archive_path order by m.archive_path) filter (where m.archive_path is not null) as archive_paths,
        -- which mailbox the alerts came from (IMAP accounts; a local import has none)
        list(distinct m.account order by m.account) filter (where m.account is not null) as mailboxes
@@ -33,12 +34,13 @@ from findings_triaged f
 left join policy_gstins g on g.gstin = f.gstin
 left join events e on list_contains(f.event_ids, e.event_id)
 left join messages m on m.sha256 = e.source_sha256
-where f.occurred_at >= $since and f.occurred_at < $until
+-- the period's findings, and the backlog: every open one from before it (is_new marks the period's)
+where (f.occurred_at >= $since or f.triage_status = 'open') and f.occurred_at < $until
 group by f.finding_id, f.rule_id, f.severity, f.gstin, g.label, f.asp_name, f.occurred_at, f.title,
          f.detail, f.event_ids, f.triage_status, f.triage_note, f.triage_by, f.suppressed_until, f.triage_at,
          f.first_detected_at
 order by case f.severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end,
-         f.occurred_at, f.rule_id;
+         f.occurred_at desc, f.rule_id;
 
 -- name: pairs
 with resolved as (

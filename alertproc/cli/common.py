@@ -24,31 +24,21 @@ from ..period import parse_day, parse_moment
 EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS, EXIT_LOCKED = 1, 2, 3, 75
 
 
-class _Day(click.ParamType):
-    """A date option as Indians write it: 31-12-2026, 31/12/2026 or 2026-12-31 (alertproc.period)."""
+class _Read(click.ParamType):
+    """An option's text read by one of alertproc's readers; its ConfigError becomes click's usage error (exit 2)."""
 
-    name = "DATE"
+    def __init__(self, name: str, read: Callable[[str, str], object]) -> None:
+        self.name, self.read = name, read
 
     def convert(self, value, param, ctx):
         try:
-            return parse_day(value, f"--{param.name.replace('_', '-')}" if param else "date")
+            return self.read(value, f"--{param.name.replace('_', '-')}" if param else self.name.lower())
         except AlertprocError as exc:
             self.fail(str(exc), param, ctx)
 
 
-class _Moment(click.ParamType):
-    """A day and a time of day: 30-11-2026 10:15 or 2026-11-30 10:15 (read in IST)."""
-
-    name = "DATE TIME"
-
-    def convert(self, value, param, ctx):
-        try:
-            return parse_moment(value, f"--{param.name.replace('_', '-')}" if param else "time")
-        except AlertprocError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-DAY, MOMENT = _Day(), _Moment()
+# Dates as Indians write them: 31-12-2026, 31/12/2026 or 2026-12-31; a time of day after it (alertproc.period).
+DAY, MOMENT = _Read("DATE", parse_day), _Read("DATE TIME", parse_moment)
 
 
 def settings_options(func: Callable) -> Callable:

@@ -29,7 +29,7 @@ from ..audit import triage
 from ..audit.canned import CannedQuery, load_queries, run as run_canned
 from ..audit.detection import DetectResult, detect
 from ..audit.layers import formats_of, rules_of, sub_dirs, template_dirs
-from ..audit.policy import NO_POLICY, policy_of, without_policy
+from ..audit.policy import NO_POLICY, Policy, policy_of, without_policy
 from ..audit.rules import Rule
 from ..audit.rulestest import ScenarioResult, run_rule_tests
 from ..config import Config, ImapSettings, Settings, load_config
@@ -179,11 +179,12 @@ class Alertproc:
             self._mail_reader = reader
         return self._mail_reader
 
-    def check(self) -> None:
-        """Read and check the formats, the rules and the policy now (a run does, before it changes anything)."""
+    def check(self) -> Policy | None:
+        """Read and check the formats, the rules and the policy now (a run does, before it changes
+        anything); the policy read (None without a policy file)."""
         self.reader()
         rules_of(self.settings)
-        policy_of(self.settings)
+        return policy_of(self.settings)
 
     def _archive(self) -> Archive:
         return Archive(Path(self.settings.archive))
@@ -226,8 +227,7 @@ class Alertproc:
         extra = {kind_: [Path(p) for p in paths] for kind_, paths in (inputs or {}).items() if paths}
         for kind_ in extra:
             input_of(kind_)
-        self.check()
-        policy = policy_of(self.settings)
+        policy = self.check()
         label = str(source) if source else ", ".join(a.label for a in accounts)
         with self._writing(create=True) as (con, _):
             with tracked(con, "run", label) as run_id:

@@ -87,6 +87,10 @@ class Settings:
                 "subject, repeatedly ([EXTERNAL], AW:, WG:, ***SPAM*** ...)"})
     sms_senders: str = field(default=r"^[A-Z0-9]{2}-GST(IND|NIN)$", metadata={
         "help": "regular expression for the sender ids of GST SMS (VM-GSTIND, JD-GSTNIN, ...)"})
+    lock_wait: int = field(default=60, metadata={
+        "help": "seconds a command that changes the database waits for another alertproc process that is "
+                "changing it, before it gives up with exit 75 (readers never wait)", "range": (0, 86400),
+        "env": "ALERTPROC_LOCK_WAIT"})
     max_mail_mb: int = field(default=25, metadata={
         "help": "a mail larger than this (MB) is archived whole but not read: unparsed, \"too large\" "
                 "(GST alerts are a few KB)", "range": (1, 200)})
@@ -373,7 +377,7 @@ def load_config(config: str | Path | None = None, **overrides: object) -> Config
     for name, spec in SETTINGS.items():
         env = spec.metadata.get("env")
         if env and os.environ.get(env):
-            values[name] = os.environ[env]
+            values[name] = _from_environment(name, env, os.environ[env])
     values.update({k: v for k, v in overrides.items() if v is not None})
     where = str(path)
     return Config(
@@ -382,6 +386,15 @@ def load_config(config: str | Path | None = None, **overrides: object) -> Config
         smtp=smtp_settings(data["smtp"], where) if "smtp" in data else None,
         notify=notify_settings(data["notify"], where) if "notify" in data else None,
     )
+
+
+def _from_environment(name: str, env: str, text: str) -> object:
+    if SETTINGS[name].type in (int, "int"):
+        try:
+            return _typed(SETTINGS, name, int(text), f"${env}")
+        except ValueError:
+            raise ConfigError(f"${env} must be a whole number of seconds, not {text!r}") from None
+    return text
 
 
 def load_settings(config: str | Path | None = None, **overrides: object) -> Settings:

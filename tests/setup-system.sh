@@ -52,3 +52,14 @@ if [ ! -d "$peer/dkimpy-1.1.8" ] || [ ! -d "$peer/authres-1.2.0" ]; then
     for archive in "$download"/*.tar.gz; do tar -xzf "$archive" -C "$peer"; done
     rm -rf "$download"
 fi
+
+# Other DuckDBs that must read the database users open (tests/storage/test_published.py): the
+# oldest supported (1.1.3, storage version 64) and the newest duckdb CLI on PyPI (1.5.6, which
+# reads versions 64-68). Each in its own folder, never over the DuckDB alertproc runs on.
+readers="$cache/duckdb-readers"
+if [ ! -d "$readers/python-1.1.3/duckdb" ] || [ ! -x "$readers/cli-1.5.6/duckdb_cli/duckdb" ]; then
+    echo "installing DuckDB 1.1.3 and duckdb-cli 1.5.6 into $readers (readers of the published database)" >&2
+    rm -rf "$readers" && mkdir -p "$readers"
+    python3 -m pip install -q --disable-pip-version-check --no-deps --target "$readers/python-1.1.3" duckdb==1.1.3
+    python3 -m pip install -q --disable-pip-version-check --no-deps --target "$readers/cli-1.5.6" duckdb-cli==1.5.6
+fi

@@ -97,6 +97,10 @@ class Cycle:
     told: NotifyResult | None = None
 
 
+# The command a triage action comes from, for whoever waits for the lock.
+ACTION_WORDS = {"acknowledged": "ack", "suppressed": "suppress", "reopened": "reopen"}
+
+
 class Alertproc:
     """One database (and its archive, rules, policy and mailboxes) under one config. Use :func:`open`."""
 
@@ -110,20 +114,23 @@ class Alertproc:
         self.environ = dict(os.environ) if environ is None else environ  # for secrets named by *_env
         self._reader: duckdb.DuckDBPyConnection | None = None
         self._reader_sandboxed = True
+        self._reader_file = 0  # the inode of the published copy the reader has open
         self._mail_reader: MailReader | None = None
 
     # --- the two places the database is opened -------------------------------------------
 
     @contextmanager
-    def _writing(self, command: str | None = None, source: str | None = None, create: bool = False) -> Iterator[tuple]:
+    def _writing(self, command: str | None = None, source: str | None = None, create: bool = False,
+                 doing: str = "") -> Iterator[tuple]:
         """The database for writing, under the run lock, with a ``runs`` row for ``command``
-        (none when ``command`` is None): yields (connection, run id). Only what brings data in
+        (none when ``command`` is None; ``doing`` then names the work for whoever waits for the
+        lock): yields (connection, run id). Readers are not in its way: it writes a working
+        file and publishes it over the database at the end (storage/published.py). Only what brings data in
         (``create``: run, import, fetch, watch) may create it: a detect in the wrong folder must
         not report "0 findings" from an empty database it just made."""
         if not create:
             self._must_exist()
-        self._close_reader()  # DuckDB allows one configuration per file and process
-        with writing(self.settings.db) as con:
+        with writing(self.settings.db, self.settings.lock_wait, command or doing) as con:
             if command is None:
                 yield con, None
                 return
@@ -137,11 +144,13 @@ class Alertproc:
         if missing_ok and not Path(self.settings.db).exists():
             return None
         self._must_exist()
-        if self._reader is not None and self._reader_sandboxed != sandboxed:
-            self._close_reader()
+        published_now = Path(self.settings.db).stat().st_ino
+        if self._reader is not None and (self._reader_sandboxed != sandboxed or self._reader_file != published_now):
+            self._close_reader()  # a writer published a newer copy since: read that one
         if self._reader is None:
             self._reader = store.connect(self.settings.db, read_only=True, sandboxed=sandboxed)
             self._reader_sandboxed = sandboxed
+            self._reader_file = published_now
         return self._reader
 
     def _must_exist(self) -> None:
@@ -229,7 +238,7 @@ class Alertproc:
             input_of(kind_)
         policy = self.check()
         label = str(source) if source else ", ".join(a.label for a in accounts)
-        with self._writing(create=True) as (con, _):
+        with self._writing(create=True, doing="run") as (con, _):
             with tracked(con, "run", label) as run_id:
                 if source is not None:
                     source = Path(source)
@@ -350,7 +359,7 @@ class Alertproc:
                 after(imap, result, None)
             return result
 
-        with self._writing(create=True) as (con, _):
+        with self._writing(create=True, doing="watch") as (con, _):
             outcome = Cycle(each_account(accounts, one))
             if detect_anyway or any(r.imported.new for r in outcome.fetched.results):
                 outcome.found = detect(con, self.settings)
@@ -402,7 +411,7 @@ class Alertproc:
                until: date | None = None) -> dict:
         """Acknowledge (``"acknowledged"``), suppress (``"suppressed"``, optionally ``until`` a
         day) or reopen (``"reopened"``) a finding; returns the history entry."""
-        with self._writing() as (con, _):
+        with self._writing(doing=f"findings {ACTION_WORDS.get(action, action)}") as (con, _):
             return triage.record(con, finding_id, action, note, by, until)
 
     def rules(self) -> tuple[list[Rule], list[str]]:
@@ -507,7 +516,7 @@ class Alertproc:
 
     def export_lake(self, lake: str | Path) -> LakeWrite:
         """Add what the Parquet lake at ``lake`` lacks, under the database's and the lake's locks."""
-        with self._writing() as (con, _):
+        with self._writing(doing="export lake") as (con, _):
             return export_lake(con, lake)
 
     def evidence(self, out: str | Path, week: str | None = None, since: str | None = None,

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..storage import published
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_SQL = "^[=+\\-@\\t\\r]"  # the same, for DuckDB's regexp_matches
@@ -29,9 +30,10 @@ _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl (an
 
 
 def protected_paths(db: str | Path, archive: str | Path | None = None) -> list[Path]:
-    """What no output may replace: the database, its lock and write-ahead log, the archive."""
+    """What no output may replace: the database, its lock and write-ahead log, the working
+    file behind it, the archive."""
     base = Path(db)
-    paths = [base, Path(f"{db}.lock"), Path(f"{db}.wal")]
+    paths = [base, Path(f"{db}.lock"), Path(f"{db}.wal"), *published.files(db)]
     return paths + ([Path(archive)] if archive else [])
 
 

@@ -1,8 +1,9 @@
 -- Queries behind the HTML report. Parameters: $since, $until (UTC, until exclusive).
 
 -- name: event_counts
+-- an alert by mail and its SMS twin are one event (unique_events)
 select kind, coalesce(status, '') as status, count(*) as n
-from events
+from unique_events
 where occurred_at >= $since and occurred_at < $until
 group by all;
 
@@ -21,7 +22,8 @@ where occurred_at < $until and triage_status = 'open'
 group by all;
 
 -- name: findings
-select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label, f.asp_name,
+select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label,
+       coalesce(any_value(n.asp_name), f.asp_name) as asp_name,  -- the ASP's one name (asp_names)
        strftime(timezone('Asia/Kolkata', f.occurred_at), '%d-%m-%Y %H:%M') as occurred_ist,
        f.title, f.detail, len(f.event_ids) as evidence_count,
        f.triage_status, f.triage_note, f.triage_by, f.suppressed_until,
@@ -33,6 +35,7 @@ select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label, f.a
 from findings_triaged f
 left join policy_gstins g on g.gstin = f.gstin
 left join events e on list_contains(f.event_ids, e.event_id)
+left join asp_names n on n.asp_key = e.asp_key
 left join messages m on m.sha256 = e.source_sha256
 -- the period's findings, and the backlog: every open one from before it (is_new marks the period's)
 where (f.occurred_at >= $since or f.triage_status = 'open') and f.occurred_at < $until
@@ -43,23 +46,20 @@ order by case f.severity when 'high' then 0 when 'medium' then 1 when 'low' then
          f.occurred_at desc, f.rule_id;
 
 -- name: pairs
-with resolved as (
-    select e.*, coalesce(a.asp_key, e.asp_key) as pair_key
-    from events e left join policy_asp_aliases a on a.alias_key = e.asp_key
-    where e.asp_key is not null and e.occurred_at >= $since and e.occurred_at < $until
-)
-select r.gstin, any_value(g.label) as gstin_label, r.pair_key, mode(r.asp_name) as asp_name,
-       -- one refresh alerted by e-mail and by SMS counts once (SMS times are to the minute)
-       count(distinct date_trunc('minute', r.occurred_at)) filter (where r.kind = 'token_refreshed') as refreshes,
+select r.gstin, any_value(g.label) as gstin_label, n.pair_key, any_value(n.asp_name) as asp_name,
+       -- one refresh alerted by e-mail and by SMS counts once (unique_events)
+       count(*) filter (where r.kind = 'token_refreshed') as refreshes,
        count(*) filter (where r.kind = 'consent_granted') as consents,
        count(*) filter (where r.kind = 'access_revoked' or r.status = 'revoked') as revocations,
        count(*) filter (where r.kind = 'access_attempt') as accesses,
        strftime(timezone('Asia/Kolkata', max(r.occurred_at)), '%d-%m-%Y %H:%M') as last_seen_ist,
        bool_or(p.asp_key is not null) as approved
-from resolved r
+from unique_events r
+join asp_names n on n.asp_key = r.asp_key
 left join policy_gstins g on g.gstin = r.gstin
-left join policy_approved_asps p on p.gstin = r.gstin and p.asp_key = r.pair_key
-group by r.gstin, r.pair_key
+left join policy_approved_asps p on p.gstin = r.gstin and p.asp_key = n.pair_key
+where r.occurred_at >= $since and r.occurred_at < $until
+group by r.gstin, n.pair_key
 order by r.gstin, asp_name;
 
 -- name: unparsed
@@ -95,8 +95,8 @@ select gstin,
             else replace(kind, '_', ' ') end as lane,
        epoch(occurred_at) as at_s,
        strftime(timezone('Asia/Kolkata', occurred_at), '%d-%m %H:%M') as at_ist,
-       coalesce(asp_name, '') as asp_name
-from events
+       coalesce(n.asp_name, u.asp_name, '') as asp_name
+from unique_events u left join asp_names n using (asp_key)
 where occurred_at >= $since and occurred_at < $until and gstin is not null
   and kind in ('token_refreshed', 'consent_granted', 'access_revoked', 'access_attempt', 'api_access_changed')
 order by gstin, occurred_at;
@@ -130,7 +130,7 @@ approved as (
     from policy_approved_asps group by gstin, asp_key
 )
 select coalesce(s.gstin, a.gstin) as gstin, g.label as gstin_label,
-       coalesce(a.asp_name, s.asp_name) as asp_name,
+       coalesce(n.asp_name, a.asp_name, s.asp_name) as asp_name,  -- the ASP's one name (asp_names)
        a.pair_key is not null as approved,
        coalesce(s.events_in_period, 0) as events_in_period,
        strftime(timezone('Asia/Kolkata', s.last_seen), '%d-%m-%Y %H:%M') as last_seen_ist,
@@ -141,6 +141,7 @@ select coalesce(s.gstin, a.gstin) as gstin, g.label as gstin_label,
 from seen s
 full outer join approved a on a.gstin = s.gstin and a.pair_key = s.pair_key
 left join policy_gstins g on g.gstin = coalesce(s.gstin, a.gstin)
+left join asp_names n on n.asp_key = coalesce(s.pair_key, a.pair_key)
 order by gstin, approved desc, asp_name;
 
 -- name: coverage
@@ -176,7 +177,7 @@ order by p.gstin;
 -- Does the mailbox see everything the portal saw? Per GSTIN: the portal's successful accesses
 -- with no refresh or consent alert within a token lifetime before them (access_without_alert's
 -- test), and — where the GSTIN got alerts by both mail and SMS this period — alerts by one
--- channel with no twin on the other (same kind and ASP within two minutes).
+-- channel with no twin on the other (same kind and ASP within five minutes, as in unique_events).
 with alerts as (
     select e.event_id, e.gstin, coalesce(a.asp_key, e.asp_key) as pair_key, e.asp_name, e.kind, e.channel, e.occurred_at
     from events e left join policy_asp_aliases a on a.alias_key = e.asp_key
@@ -196,7 +197,7 @@ accesses as (
 in_period as (
     select a.*, exists (select 1 from alerts b where b.gstin = a.gstin and b.pair_key = a.pair_key and b.kind = a.kind
                         and b.channel <> a.channel
-                        and abs(epoch(b.occurred_at) - epoch(a.occurred_at)) <= 120) as twinned
+                        and abs(epoch(b.occurred_at) - epoch(a.occurred_at)) <= 300) as twinned
     from alerts a where a.occurred_at >= $since and a.occurred_at < $until
 ),
 channels as (
@@ -245,7 +246,7 @@ twinless as (
     from alerts a
     where a.occurred_at >= $since and a.occurred_at < $until and a.gstin in (select gstin from both_channels)
       and not exists (select 1 from alerts b where b.gstin = a.gstin and b.pair_key = a.pair_key and b.kind = a.kind
-                      and b.channel <> a.channel and abs(epoch(b.occurred_at) - epoch(a.occurred_at)) <= 120)
+                      and b.channel <> a.channel and abs(epoch(b.occurred_at) - epoch(a.occurred_at)) <= 300)
 )
 select gap, gstin, asp_name, strftime(timezone('Asia/Kolkata', occurred_at), '%d-%m-%Y %H:%M') as occurred_ist
 from (select * from unseen union all select * from twinless)

@@ -8,10 +8,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import logging
+
 import duckdb
 
 from ..masking import mask
-from . import lock, store
+from . import lock, published, store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,15 +53,32 @@ class IngestStats:
 
 
 @contextmanager
-def writing(db: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The database opened for writing, under the run lock; what it creates meanwhile (the
-    WAL, archive files) is readable by the owner only."""
-    with store.private_files(), lock.exclusive(db):
-        con = store.connect(db)
+def writing(db: str | Path, wait: float = 0, doing: str = "") -> Iterator[duckdb.DuckDBPyConnection]:
+    """The database opened for writing, under the run lock (waiting up to ``wait`` seconds for
+    it): its working file, published over ``db`` when the block ends (:mod:`.published`), so
+    readers of ``db`` never stand in the way. What it creates meanwhile (the files, the WAL,
+    archive files) is readable by the owner only."""
+    in_memory = str(db) == ":memory:"
+    with store.private_files(), lock.exclusive(str(db), wait, doing):
+        con = store.connect(db if in_memory else published.working(db))
         try:
             yield con
-        finally:
+        except BaseException:
             con.close()
+            if not in_memory:
+                _publish_after_failure(db)
+            raise
+        con.close()
+        if not in_memory:
+            published.publish(db)
+
+
+def _publish_after_failure(db: str | Path) -> None:
+    """What committed before a failure is published too; the failure stays the news."""
+    try:
+        published.publish(db)
+    except Exception as exc:  # noqa: BLE001 - a second failure must not hide the first
+        log.warning("the read copy %s was not refreshed: %s", db, exc)
 
 
 @contextmanager

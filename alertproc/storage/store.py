@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import DatabaseError, LockedError
+from .published import COMPATIBILITY
 from .rekey import rekey_asp_names
 
 MESSAGE_COLUMNS = (
@@ -61,13 +63,17 @@ def _migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = max(v for v, _ in _migrations())
 
 
-def _explain(exc: duckdb.Error, path: str) -> Exception:
+def _explain(exc: duckdb.Error, path: str, read_only: bool) -> Exception:
     text = str(exc)
     if "lock" in text.lower():
-        return LockedError(
-            f"{path} is being written by another alertproc process; "
-            "wait for it to finish (or check `alertproc status`) and try again"
-        )
+        held = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+        holder = f"{Path(held[1]).name}, pid {held[2]}" if held else "another program"
+        if read_only:
+            return LockedError(f"{path} is open for writing in {holder}, and DuckDB then lets nobody else read it: "
+                               "open it read-only there (duckdb -readonly, harlequin -r, DBeaver: read-only "
+                               "connection) and try again")
+        return LockedError(f"{path} is open in {holder}; alertproc's working file is its own: close it there "
+                           "and try again")
     return DatabaseError(f"{path}: {text.splitlines()[0]}")
 
 
@@ -76,6 +82,13 @@ def _explain(exc: duckdb.Error, path: str) -> Exception:
 # read_text('/etc/shadow') reads them and INSTALL downloads code.
 SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
            "autoload_known_extensions": False, "allow_community_extensions": False}
+
+
+def _config(read_only: bool, sandboxed: bool) -> dict:
+    config = dict(SANDBOX) if sandboxed else {}
+    if not read_only:  # a new file in the storage version other tools read (storage/published.py)
+        config["storage_compatibility_version"] = COMPATIBILITY
+    return config
 
 
 @contextmanager
@@ -97,9 +110,9 @@ def connect(path: str | Path, read_only: bool = False, sandboxed: bool = False) 
         raise DatabaseError(f"{path}: no database here yet; run `alertproc run` or `alertproc import` first")
     try:
         with private_files():
-            con = duckdb.connect(path, read_only=read_only, config=dict(SANDBOX) if sandboxed else {})
+            con = duckdb.connect(path, read_only=read_only, config=_config(read_only, sandboxed))
     except duckdb.Error as exc:
-        raise _explain(exc, path) from exc
+        raise _explain(exc, path, read_only) from exc
     con.execute("set TimeZone = 'UTC'")
     if sandboxed:
         con.execute("set lock_configuration = true")  # after our own settings: the query may not undo them

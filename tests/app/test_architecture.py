@@ -116,7 +116,7 @@ def test_the_database_is_opened_in_two_places():
                 found.append(f"{path.relative_to(PACKAGE)}:{line.strip()}")
     assert sorted(f.split(":")[0] for f in found) == ["app/alertproc.py", "storage/runs.py"], found
     app = (PACKAGE / "app" / "alertproc.py").read_text(encoding="utf-8")
-    assert app.count("writing(self.settings.db)") == 1  # and that one is _writing's
+    assert app.count("writing(self.settings.db") == 1  # and that one is _writing's
 
 
 FOLDERS = {"foundation": "foundation", "storage": "storage", "reading": "reading", "mail sources and sync": "mail",

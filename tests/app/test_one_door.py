@@ -115,7 +115,7 @@ def test_reading_calls_read_while_another_process_holds_the_run_lock(loaded, tmp
     try:
         assert holder.stdout.readline().strip() == "held"
         with alertproc.open(loaded / "a.duckdb", archive=str(loaded / "archive"), report_dir=str(loaded / "out"),
-                            policy=POLICY) as app:
+                            policy=POLICY, lock_wait=0) as app:
             assert app.findings("all") and app.status()["findings"]
             assert app.sql("select count(*) from events").fetchall()[0][0] > 300
             assert app.report(week="2026-W47").is_file()

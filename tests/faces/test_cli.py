@@ -103,8 +103,9 @@ def test_env_var_chooses_the_database(workdir):
 def test_a_second_writer_exits_75_without_changes(workdir):
     from alertproc.storage import lock
     with lock.exclusive(str(workdir / "alertproc.duckdb")):
-        done = run_alertproc("run", "--source", str(SAMPLE), *POLICY_OPTION, cwd=workdir)
-    assert done.returncode == 75 and "another alertproc run" in done.stderr
+        done = run_alertproc("run", "--source", str(SAMPLE), *POLICY_OPTION, cwd=workdir,
+                             env={"ALERTPROC_LOCK_WAIT": "0"})
+    assert done.returncode == 75 and "being changed by another alertproc process" in done.stderr
     assert not (workdir / "alertproc.duckdb").exists()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import jinja2
+from markupsafe import Markup, escape
 
 from ..audit import inventory
 from ..domain import IST, SEVERITIES
@@ -60,6 +62,45 @@ def timelines(rows: list[dict], period: Period) -> list[dict]:
     return list(charts.values())
 
 
+# What an evidence item is called in a finding's row, by the channel of its event.
+EVIDENCE_LABELS = {"email": "mail", "sms": "SMS", "portal_log": "access-log row", "portal_tokens": "token row",
+                   "policy": "policy entry"}
+EVIDENCE_SHOWN = 50  # rows per finding in the report's evidence section; `alertproc evidence` packs them all
+
+
+def _evidence(rows: list[dict], link) -> dict[str, list[dict]]:
+    """Per finding, each evidence item with what opens it: its archived mail, or its row in
+    the report's evidence section (an SMS, an access-log or token row, a policy entry)."""
+    found: dict[str, list[dict]] = {}
+    for row in rows:
+        items = found.setdefault(row["finding_id"], [])
+        label = EVIDENCE_LABELS.get(row["channel"], row["channel"] or "event")
+        number = sum(item["label"] == label for item in items) + 1
+        anchor = f"ev-{row['finding_id'][:12]}-{row['event_id'][:12]}"
+        items.append({**row, "label": label, "text": f"{label} {number}", "anchor": anchor,
+                      "mail": link(row["archive_path"]) if row["archive_path"] else None,
+                      "href": link(row["archive_path"]) if row["archive_path"] else f"#{anchor}"})
+    return found
+
+
+def plain_reason(error: str | None) -> str:
+    """Why a mail was not read, in words: "email_token_refreshed_text: no text matching its
+    body pattern; ..." becomes what it means for the reader (the format ids stay in the details)."""
+    if not error:
+        return "No reason was recorded."
+    tried = re.findall(r"(?:^|; )[\w.-]+: ([^;]+)", error)
+    if tried and len(tried) == error.count(": ") and error.split(":", 1)[0].replace("_", "").isalnum():
+        return (f"The subject is a known alert, but the wording of its text matched none of the {len(tried)} "
+                "format(s) for it: the portal may have changed the mail. `alertproc explain` on it shows where "
+                "the reading stops; a new format file and `alertproc reparse` read it.")
+    if error.startswith("GST mail about API access whose subject matches no format"):
+        return ("A GST mail about API access whose subject no format knows: a new kind of alert, or new wording "
+                "of a known one.")
+    if error.startswith("parser error"):
+        return "The mail is damaged: its MIME structure could not be read. The raw mail is archived as it came."
+    return error
+
+
 def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, out_dir: Path,
            rule_notes: dict[str, dict] | None = None) -> dict:
     """Everything the template shows, as plain Python values."""
@@ -67,14 +108,20 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
         return Path(os.path.relpath(archive_root / relative, out_dir)).as_posix()
 
     findings = _rows(con, "findings", period)
+    evidence = _evidence(_rows(con, "evidence", period), link)
     for finding in findings:
-        finding["links"] = [(p.rsplit("/", 1)[-1][:12], link(p)) for p in (finding.pop("archive_paths") or [])]
+        finding["evidence"] = evidence.get(finding["finding_id"], [])
+        finding["key"] = finding["finding_id"][:12]
     unparsed = _rows(con, "unparsed", period)
     suspicious = _rows(con, "suspicious", period)
     forwarded = _rows(con, "forwarded", period)
     for row in unparsed + suspicious + forwarded:
         row["link"] = link(row["archive_path"]) if row["archive_path"] else None
+    for row in unparsed:
+        row["why"] = plain_reason(row["parse_error"])
     return {
+        "evidence_shown": EVIDENCE_SHOWN,
+        "finding_totals": _rows(con, "finding_totals", period)[0],
         "rule_notes": rule_notes or {},
         "suspicious": suspicious,
         "forwarded": forwarded,
@@ -96,6 +143,26 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
     }
 
 
+# A browser may break a line after a hyphen, a slash or an ellipsis: "19-11-|2026",
+# "donotreply@gst-|gov.in", "Authentication-|Results". Text tokens holding one are kept whole.
+_BREAKABLE = re.compile(r"[-\u2010/@\u2026#:]")
+_LONGEST_KEPT = 40  # longer tokens (a hostile subject without spaces) may still wrap
+
+
+def keep_words(value: object) -> Markup:
+    """``value`` escaped, each word a browser could split kept on one line (``span.w``)."""
+    text = "" if value is None else str(value)
+    parts, last = [], 0
+    for token in re.finditer(r"\S+", text):
+        parts.append(escape(text[last:token.start()]))
+        word = token.group(0)
+        kept = _BREAKABLE.search(word) and len(word) <= _LONGEST_KEPT
+        parts.append(Markup('<span class="w">%s</span>') % word if kept else escape(word))
+        last = token.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
 def environment(templates: Path | list[Path]) -> jinja2.Environment:
     """Jinja2 with autoescaping always on: report content comes from untrusted mail.
 
@@ -103,13 +170,15 @@ def environment(templates: Path | list[Path]) -> jinja2.Environment:
     report.css or report.html.j2 over the shipped one).
     """
     folders = [templates] if isinstance(templates, Path) else templates
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(f) for f in folders]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["words"] = keep_words
+    return env
 
 
 def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path | list[Path], archive_root: Path,

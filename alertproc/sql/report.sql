@@ -29,7 +29,6 @@ select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label,
        f.triage_status, f.triage_note, f.triage_by, f.suppressed_until,
        strftime(timezone('Asia/Kolkata', f.triage_at), '%d-%m-%Y') as triage_day_ist,
        f.occurred_at >= $since as is_new,  -- the period's own; the rest is the backlog from before it
-       list(distinct m.archive_path order by m.archive_path) filter (where m.archive_path is not null) as archive_paths,
        -- which mailbox the alerts came from (IMAP accounts; a local import has none)
        list(distinct m.account order by m.account) filter (where m.account is not null) as mailboxes
 from findings_triaged f
@@ -252,3 +251,26 @@ select gap, gstin, asp_name, strftime(timezone('Asia/Kolkata', occurred_at), '%d
 from (select * from unseen union all select * from twinless)
 order by gstin, occurred_at
 limit 100;
+
+-- name: evidence
+-- The events behind each finding the report lists (the findings query's selection), with what
+-- opens each: the archived mail, or the row of an SMS backup, access log or token export.
+select f.finding_id, e.event_id, e.kind, coalesce(e.status, '') as status, e.channel, e.source_ref,
+       strftime(timezone('Asia/Kolkata', e.occurred_at), '%d-%m-%Y %H:%M') as occurred_ist,
+       coalesce(n.asp_name, e.asp_name) as asp_name, m.archive_path
+from findings_triaged f
+join events e on list_contains(f.event_ids, e.event_id)
+left join asp_names n on n.asp_key = e.asp_key
+left join messages m on m.sha256 = e.source_sha256
+where (f.occurred_at >= $since or f.triage_status = 'open') and f.occurred_at < $until
+order by f.finding_id, e.occurred_at, e.event_id;
+
+-- name: finding_totals
+-- How the findings in the database relate to the ones the report lists: the run summary
+-- counts them all.
+select count(*) as total,
+       count(*) filter (where (occurred_at >= $since or triage_status = 'open') and occurred_at < $until) as listed,
+       count(*) filter (where occurred_at >= $until) as after_period,
+       count(*) filter (where occurred_at < $since and triage_status <> 'open') as triaged_before,
+       count(*) filter (where occurred_at is null) as undated
+from findings_triaged;

@@ -17,6 +17,14 @@ class Located(dict):
     key_lines: dict[str, int]
 
 
+class LocatedList(list):
+    """A sequence that remembers the line (1-based) of itself and of each item: a plain value
+    in a list (a GSTIN) has no line of its own otherwise."""
+
+    line: int = 0
+    item_lines: list[int]
+
+
 MAX_DEPTH = 40  # nesting a policy or format never needs; deeper is an attack (RecursionError)
 MAX_BYTES = 5_000_000  # the largest policy seen is ~200 KB
 
@@ -54,8 +62,18 @@ class _LineLoader(yaml.SafeLoader):
         return mapping
 
 
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:
+        sequence = LocatedList(super().construct_sequence(node, deep=True))
+        sequence.line = node.start_mark.line + 1
+        sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return sequence
+
+
 _LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping
+)
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence
 )
 # Dates stay strings: callers parse them with the format they document.
 _LineLoader.yaml_implicit_resolvers = {
@@ -83,9 +101,12 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: nested too deeply to read") from None
 
 
-def where(path: Path, mapping: Any, key: str | None = None) -> str:
-    """``path:line`` of ``key`` in ``mapping`` (or of the mapping itself)."""
+def where(path: Path, mapping: Any, key: str | int | None = None) -> str:
+    """``path:line`` of ``key`` in ``mapping``, of item number ``key`` in a list, or of the
+    mapping or list itself."""
     line = getattr(mapping, "line", 0)
     if key is not None and isinstance(mapping, Located):
         line = mapping.key_lines.get(key, line)
+    if isinstance(key, int) and isinstance(mapping, LocatedList) and key < len(mapping.item_lines):
+        line = mapping.item_lines[key]
     return f"{path}:{line}" if line else str(path)

@@ -16,6 +16,7 @@ docs/api.md has a longer example.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from ..audit import triage
 from ..audit.canned import CannedQuery, load_queries, run as run_canned
 from ..audit.detection import DetectResult, detect
 from ..audit.layers import formats_of, rules_of, sub_dirs, template_dirs
-from ..audit.policy import NO_POLICY, Policy, policy_of, without_policy
+from ..audit.policy import Policy, policy_of, unchecked
 from ..audit.rules import Rule
 from ..audit.rulestest import ScenarioResult, run_rule_tests
 from ..config import Config, ImapSettings, Settings, load_config
@@ -62,7 +63,7 @@ from ..storage.runs import IngestStats, record_findings, record_partial, record_
 from .accounts import ACCOUNT_ERRORS, PerAccount, each_account
 from .doctor import Check, diagnose
 from .inputs import INPUTS, input_of
-from .starter import write_starter_files
+from .starter import NEXT_STEPS, write_starter_files
 from .watch import Watcher
 
 Progress = Callable[[int], None]
@@ -97,6 +98,8 @@ class Cycle:
     told: NotifyResult | None = None
 
 
+log = logging.getLogger(__name__)
+
 # The command a triage action comes from, for whoever waits for the lock.
 ACTION_WORDS = {"acknowledged": "ack", "suppressed": "suppress", "reopened": "reopen"}
 
@@ -107,6 +110,7 @@ class Alertproc:
     # The choices a face offers for the options of its commands.
     TRIAGE_STATES = triage.STATUSES
     ENGINES = ENGINES
+    NEXT_STEPS = NEXT_STEPS  # what to do after `init`
 
     def __init__(self, config: Config, environ: dict[str, str] | None = None) -> None:
         self.config = config
@@ -215,6 +219,7 @@ class Alertproc:
     def _fetch_account(self, con: duckdb.DuckDBPyConnection | None, imap: ImapSettings, run_id: int | None, *,
                        file_away: bool = True, **options) -> FetchResult:
         filing = Filing(imap.filed_folder, imap.suspicious_folder, imap.mark_seen) if file_away else None
+        log.info("fetching %s %s%s", imap.label, imap.folder, "" if file_away else " (filing nothing away)")
         with ImapMailbox(imap, self.environ) as mailbox:
             return self._sync(con, mailbox, filing, run_id, batch_size=imap.batch_size, **options)
 
@@ -237,11 +242,13 @@ class Alertproc:
         for kind_ in extra:
             input_of(kind_)
         policy = self.check()
+        log.info("formats, rules and policy checked; the report will cover %s", period.label)
         label = str(source) if source else ", ".join(a.label for a in accounts)
         with self._writing(create=True, doing="run") as (con, _):
             with tracked(con, "run", label) as run_id:
                 if source is not None:
                     source = Path(source)
+                    log.info("importing %s (%s)", source, kind or detect_kind(source))
                     stats = input_of(kind or detect_kind(source)).read(self, con, source, run_id, progress)
                     fetched = PerAccount()
                 else:
@@ -252,12 +259,16 @@ class Alertproc:
                         stats.add(result.imported)
                 for kind_, paths in extra.items():
                     for path in paths:
+                        log.info("importing %s (%s)", path, kind_)
                         stats.add(INPUTS[kind_].counts(INPUTS[kind_].read(self, con, path, run_id, None)))
                 record_stats(con, run_id, stats)
+                log.info("imported: %d seen, %d new, %d new events; detecting", stats.seen, stats.new, stats.events_new)
                 found = detect(con, self.settings, policy)
                 record_findings(con, run_id, found.total)
+                log.info("%d findings; notifying and writing the report", found.total)
                 told = self._notify(con)
                 out = self._write_report(con, period)
+                log.info("report written: %s", out)
             if fetched.failed:
                 record_partial(con, run_id, fetched.reasons())
         return RunSummary(run_id, stats, found, out, fetched.results, fetched.reasons(), told)
@@ -494,7 +505,8 @@ class Alertproc:
     def _write_report(self, con: duckdb.DuckDBPyConnection, period: Period, out: Path | None = None) -> Path:
         rules, _ = rules_of(self.settings)
         notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
-        notices = [NO_POLICY.format(path=self.settings.policy).capitalize()] if without_policy(self.settings) else []
+        why = unchecked(self.settings, policy_of(self.settings))
+        notices = [why[0].upper() + why[1:]] if why else []
         return write_report(con, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
                             out_dir=Path(self.settings.report_dir), rule_notes=notes, notices=notices,
                             protected=self._protected())

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from ..audit.layers import formats_of, rule_dirs, rules_of
-from ..audit.policy import load_policy
+from ..audit.policy import policy_of, unchecked
 from ..config import ImapSettings, Settings
 from ..errors import AlertprocError
 from ..mail.fetch import wanted as wanted_of
@@ -29,6 +29,7 @@ class Check:
     ok: bool
     detail: str
     advice: str = ""
+    warning: bool = False  # ok to run, but not what the user will want (no policy, init's example)
 
 
 def _check(name: str, action, advice: str) -> Check:
@@ -50,6 +51,19 @@ def _database(settings: Settings, reading: Callable[[], duckdb.DuckDBPyConnectio
     version = store.scalar(con, "select max(version) from schema_version")
     runs = store.first_row(con, "select count(*), max(started_at) from runs")
     return f"{settings.db}: schema {version} (current {store.SCHEMA_VERSION}), {runs[0]} runs, last {runs[1]}"
+
+
+def _policy(settings: Settings) -> Check:
+    """The policy is optional: without one (or with init's example left as it was) a run loads
+    everything and skips the approval rules, which the doctor says as a warning, not a failure."""
+    try:
+        policy = policy_of(settings)
+    except AlertprocError as exc:
+        return Check("policy", False, str(exc).splitlines()[0], "fix the file at the line named")
+    why = unchecked(settings, policy)
+    if why:
+        return Check("policy", True, why, warning=True)  # the detail says what to do
+    return Check("policy", True, f"{len(policy.gstins)} GSTINs, {len(policy.approvals)} approvals in {settings.policy}")
 
 
 def _archive(settings: Settings) -> str:
@@ -148,8 +162,7 @@ def diagnose(settings: Settings, accounts: tuple[ImapSettings, ...], environ: di
     checks = [
         _check("database", lambda: _database(settings, reading), "pass --db, or wait for the running alertproc to finish"),
         _check("archive", lambda: _archive(settings), "pass --archive with a writable folder"),
-        _check("policy", lambda: f"{len(load_policy(Path(settings.policy)).gstins)} GSTINs in {settings.policy}",
-               "fix the file at the line named, or `alertproc init` for an example"),
+        _policy(settings),
         _check("formats", lambda: f"{len(formats_of(settings).formats)} alert formats",
                "fix the format file named"),
         _check("rules", lambda: _rules(settings), "fix the rule file named"),

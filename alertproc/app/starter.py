@@ -40,11 +40,26 @@ def _toml(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# The example policy names the sample's GSTINs and ASPs: as the live policy it would call every
+# real GSTIN unknown and every real ASP unapproved, so until this line goes approvals are not
+# checked and doctor, run and the report say why.
+EXAMPLE_MARK = ("example: true   # init's example with the sample's GSTINs: approvals are not checked until you put\n"
+                "                # your GSTINs and approved ASPs below and delete this line\n")
+
+NEXT_STEPS = """next steps:
+  1. {policy}: put your GSTINs and the ASPs you approved, then delete its line `example: true`
+  2. {config}: your mailbox ([imap]: host, username, password_env), or import files with
+     `alertproc import eml|maildir|mbox|sms PATH`
+  3. `alertproc doctor` checks all of it (a "warn" line is fine to run with)
+  4. `alertproc fetch --dry-run` shows what a run would fetch and file on the server; then
+     `alertproc run` (docs/operations.md schedules it)"""
+
+
 def write_starter_files(directory: Path) -> list[Path]:
     """Write ``alertproc.toml`` and ``rules/policy.yaml`` into ``directory``; never overwrite."""
     written = []
     targets = {directory / "alertproc.toml": example_config(),
-               directory / "rules" / "policy.yaml": (SHIPPED_RULES / "policy.yaml").read_text()}
+               directory / "rules" / "policy.yaml": EXAMPLE_MARK + (SHIPPED_RULES / "policy.yaml").read_text()}
     for path, text in targets.items():
         if path.exists():
             continue

@@ -27,6 +27,7 @@ class CannedQuery:
     sql: str
     path: Path
     overrides: Path | None = None  # the file of the same name this one replaces
+    optional: tuple[str, ...] = ()  # params written "name?" in the header: NULL when not given
 
 
 def _load_one(path: Path, problems: list[str]) -> CannedQuery | None:
@@ -35,12 +36,14 @@ def _load_one(path: Path, problems: list[str]) -> CannedQuery | None:
     if not meta.get("name") or not meta.get("description"):
         problems.append(f"{path}:1: a query needs '-- name:' and '-- description:'")
         return None
-    params = tuple(p.strip() for p in meta.get("params", "").split(",") if p.strip())
+    written = [p.strip() for p in meta.get("params", "").split(",") if p.strip()]
+    params = tuple(p.rstrip("?") for p in written)
     used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", body(text)))
     if used != set(params):
         problems.append(f"{path}:1: params lists {sorted(params)} but the SQL uses {sorted(used)}")
         return None
-    return CannedQuery(meta["name"], meta["description"], params, body(text), path)
+    return CannedQuery(meta["name"], meta["description"], params, body(text), path,
+                       optional=tuple(p.rstrip("?") for p in written if p.endswith("?")))
 
 
 def load_queries(directories: Path | list[Path]) -> dict[str, CannedQuery]:
@@ -54,14 +57,16 @@ def bind(query: CannedQuery, values: dict[str, str]) -> dict[str, str]:
     (``since``, ``until``, any name with ``day`` or ``date``) is read as Indians write it and
     passed on as ``2026-12-31``."""
     unknown = sorted(set(values) - set(query.params))
-    missing = [p for p in query.params if p not in values]
+    missing = [p for p in query.params if p not in values and p not in query.optional]
     if unknown or missing:
-        wanted = ", ".join(f"--param {p}=..." for p in query.params) or "no parameters"
+        wanted = ", ".join(f"--param {p}=..." + (" (optional)" if p in query.optional else "")
+                           for p in query.params) or "no parameters"
         raise ConfigError(f"query '{query.name}' takes {wanted}"
                           + (f"; missing {', '.join(missing)}" if missing else "")
                           + (f"; unknown {', '.join(unknown)}" if unknown else ""))
-    return {name: parse_day(value, f"--param {name}").isoformat() if _is_date(name) else value
-            for name, value in values.items()}
+    bound = {name: parse_day(value, f"--param {name}").isoformat() if _is_date(name) else value
+             for name, value in values.items()}
+    return {**{name: None for name in query.optional}, **bound}
 
 
 def _is_date(name: str) -> bool:

@@ -15,7 +15,7 @@ from ..config import Settings
 from ..period import last_complete_week
 from . import inventory
 from .layers import rules_of
-from .policy import NO_POLICY, Policy, apply_policy, no_policy, policy_of
+from .policy import Policy, apply_policy, no_policy, policy_of, unchecked
 from .rules import Rule, run_rules
 
 
@@ -51,8 +51,10 @@ def prepare(settings: Settings, policy: Policy | None | bool = True) -> Detectio
     if policy is True:
         policy = policy_of(settings)
     rules, problems = rules_of(settings)
+    notice = unchecked(settings, policy)
+    if notice:  # no policy, or init's example: its sample GSTINs would make every real one "unknown"
+        policy = None
     skipped = [r.id for r in rules if r.needs_policy] if policy is None else []
-    notice = NO_POLICY.format(path=settings.policy) if policy is None else None
     return Detection([r for r in rules if r.id not in skipped], policy,
                      DetectResult(problems=problems, skipped=skipped, notice=notice))
 

@@ -30,7 +30,7 @@ DEFAULT_THRESHOLDS = {
 }
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_TOP_KEYS = {"gstins", "approved_asps", "revocations", "thresholds"}
+_TOP_KEYS = {"example", "gstins", "approved_asps", "revocations", "thresholds"}
 _ASP_KEYS = {"asp", "aliases", "gsp", "gstins", "from", "to"}
 
 
@@ -65,6 +65,7 @@ class Policy:
     approvals: list[Approval] = field(default_factory=list)
     revocations: list[Revocation] = field(default_factory=list)
     thresholds: dict[str, int] = field(default_factory=dict)
+    example: bool = False  # `example: true`: init's example, not yet made the user's own
 
 
 def _seconds(value: object) -> int | None:
@@ -116,7 +117,12 @@ def _thresholds(path: Path, doc: Located, problems: list[str]) -> dict[str, int]
         problems.append(f"{where(path, raw, key)}: unknown threshold '{key}' (known: {', '.join(DEFAULT_THRESHOLDS)})")
     out: dict[str, int] = {}
     for name in ("refresh_burst", "failed_access_spike"):
-        spec = {**DEFAULT_THRESHOLDS[name], **(raw.get(name) or {})}
+        given = raw.get(name) or {}
+        if not isinstance(given, dict):
+            problems.append(f"{where(path, raw, name)}: thresholds.{name} is a mapping of window and count, e.g. "
+                            "{window: 6h, count: 12}")
+            given = {}
+        spec = {**DEFAULT_THRESHOLDS[name], **given}
         window, count = _seconds(spec.get("window")), spec.get("count")
         if window is None:
             problems.append(f"{where(path, raw, name)}: thresholds.{name}.window must look like 6h, 30m or 2d")
@@ -151,16 +157,17 @@ def _approval(path: Path, item: object, gstins: dict, problems: list[str]) -> Ap
     if not isinstance(scope, list):
         problems.append(f"{where(path, item, 'gstins')}: 'gstins' must be a list (use [\"*\"] for all)")
         scope = []
-    if "*" in scope:
-        scope = list(gstins)
-    for gstin in scope:
+    if "*" in scope:  # every valid GSTIN of the list (an invalid one is reported where it is written)
+        scope = [gstin for gstin in gstins if gstin_is_valid(gstin)]
+    for number, gstin in enumerate(scope):
         if not gstin_is_valid(str(gstin)):
-            problems.append(f"{where(path, item, 'gstins')}: '{gstin}' is not a valid GSTIN")
+            line = where(path, item["gstins"], number) if isinstance(item.get("gstins"), list) else where(path, item, "gstins")
+            problems.append(f"{line}: '{gstin}' is not a valid GSTIN")
     bounds = {}
     for key in ("from", "to"):
         bounds[key] = _date(item[key]) if item.get(key) is not None else None
         if item.get(key) is not None and bounds[key] is None:
-            problems.append(f"{where(path, item, key)}: '{key}' must be a date like 2026-01-31")
+            problems.append(f"{where(path, item, key)}: '{key}' must be a date like 31-01-2026 (or 31/01/2026, 2026-01-31)")
     return Approval(asp or "", tuple(str(a) for a in aliases), gsp, tuple(str(g) for g in scope),
                     bounds["from"], bounds["to"])
 
@@ -172,6 +179,18 @@ def no_policy() -> Policy:
 
 NO_POLICY = ("approvals were not checked: there is no policy file ({path}); `alertproc init` writes an "
              "example to fill in")
+EXAMPLE_POLICY = ("approvals were not checked: {path} is still the example `alertproc init` wrote (sample GSTINs "
+                  "and ASPs); put your GSTINs and approved ASPs in it, then delete its line `example: true`")
+
+
+def unchecked(settings: Settings, policy: Policy | None) -> str | None:
+    """Why approvals are not checked with ``policy`` (None: no policy file, or init's example
+    left as it was), or None when they are."""
+    if policy is None:
+        return NO_POLICY.format(path=settings.policy)
+    if policy.example:
+        return EXAMPLE_POLICY.format(path=policy.path or settings.policy)
+    return None
 
 
 def without_policy(settings: Settings) -> bool:
@@ -198,11 +217,16 @@ def parse_policy(doc: object, path: Path) -> Policy:
     problems: list[str] = []
     for key in sorted(set(doc) - _TOP_KEYS):
         problems.append(f"{where(path, doc, key)}: unknown key '{key}' (known: {', '.join(sorted(_TOP_KEYS))})")
-    policy = Policy(path=path)
-    for item in doc.get("gstins") or []:
+    policy = Policy(path=path, example=doc.get("example") is True)
+    if "example" in doc and not isinstance(doc.get("example"), bool):
+        problems.append(f"{where(path, doc, 'example')}: 'example' is true or false (delete the line once the "
+                        "policy is yours)")
+    listed = doc.get("gstins") or []
+    for number, item in enumerate(listed):
         gstin = str(item.get("gstin", "")) if isinstance(item, dict) else str(item)
         if not gstin_is_valid(gstin):
-            problems.append(f"{where(path, item, 'gstin')}: '{gstin}' is not a valid GSTIN (check character)")
+            line = where(path, item, "gstin") if isinstance(item, dict) else where(path, listed, number)
+            problems.append(f"{line}: '{gstin}' is not a valid GSTIN (check character)")
         policy.gstins[gstin] = _text(path, item, "label", problems) if isinstance(item, dict) else None
     for item in doc.get("approved_asps") or []:
         approval = _approval(path, item, policy.gstins, problems)
@@ -217,7 +241,7 @@ def parse_policy(doc: object, path: Path) -> Policy:
             problems.append(f"{where(path, item, 'gstin')}: '{gstin}' is not a valid GSTIN (check character)")
         at = _when(item["at"])
         if at is None:
-            problems.append(f"{where(path, item, 'at')}: 'at' must be a date-time like 2026-11-03 10:15 (IST), "
+            problems.append(f"{where(path, item, 'at')}: 'at' must be a date-time like 03-11-2026 10:15 (IST), "
                             "from the year 0002 on")
             continue
         policy.revocations.append(Revocation(gstin or "", asp or "", at, note))

@@ -13,10 +13,10 @@ from datetime import date
 
 import duckdb
 
-from ..domain import SEVERITIES
+from ..domain import IST, SEVERITIES
 from ..errors import ConfigError
 from ..storage.queries import package_queries
-from ..storage.store import now, records, scalar
+from ..storage.store import first_row, now, records, scalar
 
 ACTIONS = ("acknowledged", "suppressed", "reopened")
 STATUSES = ("open", "acknowledged", "suppressed", "all")
@@ -48,9 +48,15 @@ def record(con: duckdb.DuckDBPyConnection, finding_id: str, action: str, note: s
         raise ConfigError("say why with --note: an auditor will read it")
     if until is not None and action != "suppressed":
         raise ConfigError("--until is for `findings suppress` only")
-    if action == "reopened" and scalar(con, "select triage_status from findings_triaged where finding_id = ?",
-                                       [matches[0]]) == "open":
+    current = first_row(con, "select triage_status, triage_note, triage_by, triage_at from findings_triaged "
+                             "where finding_id = ?", [matches[0]])
+    if action == "reopened" and current[0] == "open":
         raise ConfigError(f"finding {matches[0]} is open already: nothing to reopen")
+    if action == "acknowledged" and current[0] == "acknowledged":
+        # a second ack would silently replace the note the auditor reads: the record says who decided what
+        raise ConfigError(f"finding {matches[0]} is acknowledged already, by {current[2]} on "
+                          f"{current[3].astimezone(IST):%d-%m-%Y}: \"{current[1]}\". To change that, "
+                          f"`alertproc findings reopen {matches[0][:12]}` and acknowledge it again (both stay on record)")
     entry = {"triage_id": scalar(con, "select nextval('triage_ids')"), "finding_id": matches[0],
              "action": action, "note": (note or "").strip() or None, "by_user": by or who(), "triaged_at": now(),
              "until_day": until}

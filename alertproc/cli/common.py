@@ -42,8 +42,10 @@ DAY, MOMENT = _Read("DATE", parse_day), _Read("DATE TIME", parse_moment)
 
 
 def settings_options(func: Callable) -> Callable:
-    """The options every command shares: where the database, archive, policy and rules are."""
+    """The options every command shares: where the database, archive, policy and rules are, and
+    -v. They may also stand before the command (`alertproc --config X status`), as the group's."""
     options = [
+        click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks on errors."),
         click.option("--config", "config", type=click.Path(dir_okay=False),
                      help="TOML config file [default: $ALERTPROC_CONFIG or ./alertproc.toml]"),
         click.option("--db", help="DuckDB database file [default: $ALERTPROC_DB or alertproc.duckdb]"),
@@ -57,8 +59,12 @@ def settings_options(func: Callable) -> Callable:
         func = option(func)
 
     @wraps(func)
-    def wrapper(config, db, archive, policy, rules, report_dir, **kwargs):
-        loaded = load_config(config, db=db, archive=archive, policy=policy, rules=rules, report_dir=report_dir)
+    def wrapper(verbose, config, db, archive, policy, rules, report_dir, **kwargs):
+        group = click.get_current_context().find_root().obj or {}
+        if verbose:
+            _log_verbosely()
+        loaded = load_config(config or group.get("config"), db=db or group.get("db"), archive=archive, policy=policy,
+                             rules=rules, report_dir=report_dir)
         app = Alertproc(loaded, dict(os.environ))
         click.get_current_context().call_on_close(app.close)
         return func(app=app, **kwargs)
@@ -121,11 +127,17 @@ def print_findings(found) -> None:
         click.echo(f"warning: {problem}", err=True)
 
 
+def _log_verbosely() -> None:
+    logging.getLogger().setLevel(logging.INFO)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks on errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks on errors (also after the command).")
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML config file, for any command (also after it).")
+@click.option("--db", help="DuckDB database file, for any command (also after it).")
 @click.version_option(package_name="alertproc")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, config: str | None, db: str | None) -> None:
     """Turn GST portal API-access alerts into an audit database and weekly report.
 
     Alerts ("Authentication token refreshed for your GSTIN ...", consent granted, access
@@ -137,7 +149,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
       alertproc run --source sample_mailbox
       alertproc sql "select rule_id, count(*) from findings group by 1"
     """
-    ctx.obj = {"verbose": verbose}
+    ctx.obj = {"verbose": verbose, "config": config, "db": db}
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     install_log_filter()  # no password or token in any log line, whatever echoed it
 

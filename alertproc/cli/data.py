@@ -33,9 +33,18 @@ def show_rows(app: Alertproc, relation, fmt: str, out: Path | None, keep_formula
         click.echo(text, nl=False)
 
 
+PROMPT_HELP = """end a statement with ';' (it may span lines); Ctrl-C drops the statement being typed,
+Ctrl-D (or .quit) leaves.
+  .tables          the tables and views (docs/schema.md describes them)
+  .schema NAME     the columns of one
+  .queries         the canned queries (run them with `alertproc sql -q NAME`)
+  help             this text"""
+
+
 def repl(app: Alertproc, fmt: str, allow_files: bool) -> None:
-    """A small read-only SQL prompt: statements end with ';', an empty line or Ctrl-D quits."""
-    click.echo("read-only SQL on the alertproc database; end statements with ';', Ctrl-D to quit", err=True)
+    """A small read-only SQL prompt: statements end with ';'; a few dot commands, as in the
+    duckdb shell; Ctrl-C drops the statement being typed, Ctrl-D or .quit leaves."""
+    click.echo("read-only SQL on the alertproc database; `help` for help, Ctrl-D to quit", err=True)
     buffer = ""
     while True:
         try:
@@ -43,13 +52,47 @@ def repl(app: Alertproc, fmt: str, allow_files: bool) -> None:
         except EOFError:
             click.echo("", err=True)
             return
+        except KeyboardInterrupt:
+            click.echo("\n(statement dropped; Ctrl-D or .quit leaves)", err=True)
+            buffer = ""
+            continue
+        if not buffer and _dot_command(app, line.strip(), fmt):
+            if line.strip().rstrip(";") in (".quit", ".exit", "quit", "exit"):
+                return
+            continue
         buffer += line + "\n"
         if buffer.strip().endswith(";"):
             try:
                 show_rows(app, app.sql(buffer, allow_files=allow_files), fmt, None)
             except duckdb.Error as exc:
-                click.echo(f"error: {exc}", err=True)
+                click.echo(f"error: {str(exc).strip()}", err=True)
+            except KeyboardInterrupt:
+                click.echo("(cancelled)", err=True)
             buffer = ""
+
+
+def _dot_command(app: Alertproc, line: str, fmt: str) -> bool:
+    """Answer a prompt command that is not SQL; False when ``line`` is SQL."""
+    word, _, rest = line.rstrip(";").partition(" ")
+    if word in (".quit", ".exit", "quit", "exit"):
+        return True
+    if word in ("help", ".help", "?"):
+        click.echo(PROMPT_HELP)
+    elif word == ".tables":
+        show_rows(app, app.sql("select table_name as name, lower(table_type) as kind from information_schema.tables "
+                               "where table_schema = 'main' order by table_type, table_name"), fmt, None)
+    elif word == ".schema" and rest.strip():
+        show_rows(app, app.sql("select column_name, data_type from information_schema.columns "
+                               "where table_schema = 'main' and table_name = $name order by ordinal_position",
+                               {"name": rest.strip()}), fmt, None)
+    elif word == ".queries":
+        for item in app.queries().values():
+            click.echo(f"{item.name}: {item.description}")
+    elif word.startswith("."):
+        click.echo(f"unknown command {word}; `help` lists the commands", err=True)
+    else:
+        return False
+    return True
 
 
 @cli.command()

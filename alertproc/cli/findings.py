@@ -90,7 +90,7 @@ def findings_ack(app: Alertproc, finding_id: str, note: str, by: str | None) -> 
 
     \b
     Example:
-      alertproc findings ack 3f2a9c --note "approved by the CFO on 2026-11-20, policy updated"
+      alertproc findings ack 3f2a9c --note "approved by the CFO on 20-11-2026, policy updated"
     """
     _triage(app, finding_id, "acknowledged", note, by)
 

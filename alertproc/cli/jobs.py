@@ -12,7 +12,7 @@ import click
 
 from ..app.alertproc import Alertproc
 from ..app.inputs import INPUTS, MAIL_KINDS
-from ..domain import SEVERITIES
+from ..domain import IST, SEVERITIES
 from .common import (DAY, EXIT_FAILURE, MOMENT, cli, exit_for_findings, print_filing, print_findings, print_import, progress_bar,
                      say, settings_options)
 
@@ -95,7 +95,7 @@ Example:
   alertproc import maildir ~/Maildir --file-away --dry-run
   alertproc import sms sms-20261122.xml
   alertproc import access-log view-logs.xlsx --gstin 27AAPFU0939F1ZV
-  alertproc import tokens active-tokens.csv --gstin 27AAPFU0939F1ZV --taken-at "2026-11-30 10:15"
+  alertproc import tokens active-tokens.csv --gstin 27AAPFU0939F1ZV --taken-at "30-11-2026 10:15"
 """
 
 
@@ -130,7 +130,8 @@ def import_(app: Alertproc, kind: str, path: Path, gstin: str | None, taken_at, 
     with progress_bar("importing", None) as progress:
         result = app.import_file(kind, path, progress, **options)
     if kind == "tokens":
-        click.echo(f"tokens: {result.rows} rows as of {result.taken_at:%Y-%m-%d %H:%M} UTC, {result.events_new} new, "
+        seen = f"{result.taken_at.astimezone(IST):%d-%m-%Y %H:%M} IST" if result.taken_at else "unknown"
+        click.echo(f"tokens: {result.rows} rows as of {seen} (from {result.taken_from}), {result.events_new} new, "
                    f"{result.known} already imported, {result.rejected} rejected")
     elif kind == "access-log":
         click.echo(f"rows: {result.rows}, {result.events_new} new events, {result.known} already imported, "

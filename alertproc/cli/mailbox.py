@@ -112,7 +112,8 @@ def cleanup(app: Alertproc, older_than: str, apply: bool, account: str | None, a
 def doctor(app: Alertproc) -> None:
     """Check the set-up: config, policy, formats, rules, database, archive, every IMAP account.
 
-    Exit 1 when something needs fixing; each failing line says what to do.
+    Exit 1 when something needs fixing; each failing line says what to do. A "warn" line
+    (no policy yet, or the example of `alertproc init` still as it was) does not fail.
 
     \b
     Example:
@@ -120,8 +121,9 @@ def doctor(app: Alertproc) -> None:
     """
     checks = app.doctor()
     for check in checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
-        if not check.ok and check.advice:
+        label = "FAIL" if not check.ok else "warn" if check.warning else "ok  "
+        click.echo(f"{label} {check.name}: {check.detail}")
+        if (not check.ok or check.warning) and check.advice:
             click.echo(f"     → {check.advice}")
     if not all(c.ok for c in checks):
         sys.exit(EXIT_FAILURE)
@@ -141,6 +143,8 @@ def init(directory: Path) -> None:
         click.echo(f"wrote {path}")
     if not written:
         click.echo("nothing written: alertproc.toml and rules/policy.yaml exist already")
+    click.echo(Alertproc.NEXT_STEPS.format(policy=directory / "rules" / "policy.yaml",
+                                           config=directory / "alertproc.toml"))
 
 
 @cli.command()
@@ -210,11 +214,11 @@ def status(app: Alertproc, as_json: bool) -> None:
     _print_watch(report_["watch"])
     click.echo("last runs:")
     for run_ in report_["runs"]:
-        say(f"  {run_['command']:<18} {run_['status']:<7} {run_['finished_at'] or run_['started_at']}  "
+        say(f"  {run_['command']:<18} {run_['status']:<7} {run_['at_ist']}  "
                    f"{run_['source'] or ''}{'  ' + run_['error'] if run_['error'] else ''}")
     click.echo("mailboxes:")
     for sync in report_["sync"]:
-        say(f"  {sync['account']} {sync['folder']}: last UID {sync['last_uid']} at {sync['updated_at']}")
+        say(f"  {sync['account']} {sync['folder']}: last UID {sync['last_uid']} at {sync['updated_ist']}")
     click.echo("findings: " + (", ".join(f"{k} {v}" for k, v in report_["findings"].items()) or "none")
                + f"; not yet notified: {report_['not_notified']}")
     click.echo("last alert per GSTIN and ASP (IST):")

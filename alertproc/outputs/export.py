@@ -17,13 +17,20 @@ from ..storage.store import scalar
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit, less the header row
+# Each export: its rows ({where} is the period's filter on occurred_at) in the order a reader wants.
 _QUERIES = {
     "events": "select event_id, kind, gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at, "
               "timezone('Asia/Kolkata', occurred_at) as occurred_at_ist, valid_until, "
               "timezone('Asia/Kolkata', valid_until) as valid_until_ist, channel, status, format_id, "
-              "source_sha256, source_ref from events",
-    "findings": "select finding_id, rule_id, severity, gstin, asp_name, occurred_at, occurred_at_ist, title, detail, "
-                "array_to_string(event_ids, ' ') as event_ids, first_detected_at from findings_ist",
+              "source_sha256, source_ref from events {where} order by occurred_at",
+    # What an auditor reconciles: every finding with its triage state, note, who and when;
+    # times in IST (the *_ist columns), worst first, then newest first, like the report.
+    "findings": "select finding_id, severity, rule_id, gstin, asp_name, occurred_at_ist, title, detail, "
+                "triage_status, triage_note, triage_by, timezone('Asia/Kolkata', triage_at) as triage_at_ist, "
+                "suppressed_until, array_to_string(event_ids, ' ') as event_ids, "
+                "timezone('Asia/Kolkata', first_detected_at) as first_detected_at_ist from findings_triaged {where} "
+                "order by case severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end, "
+                "occurred_at desc, rule_id, finding_id",
 }
 
 
@@ -32,6 +39,8 @@ def tabulate(frame: pandas.DataFrame, fmt: str, keep_formulas: bool = False) -> 
     ``keep_formulas``), Markdown or JSON records. Table and Markdown show control characters."""
     if fmt == "table" and frame.empty:
         return printable(f"(no rows; columns: {', '.join(map(str, frame.columns))})\n")
+    if fmt in ("table", "markdown"):
+        frame = _for_people(frame)
     if fmt == "table":
         return printable(frame.to_string(index=False, max_colwidth=80) + "\n")
     if fmt == "csv":
@@ -43,12 +52,19 @@ def tabulate(frame: pandas.DataFrame, fmt: str, keep_formulas: bool = False) -> 
     return frame.to_json(orient="records", date_format="iso") + "\n"
 
 
+def _for_people(frame: pandas.DataFrame) -> pandas.DataFrame:
+    """What people read: NULL as NULL (pandas says NaN, None or NaT), and whole numbers without
+    the ".0" pandas gives a column that has a NULL or came from a sum."""
+    frame = frame.convert_dtypes()
+    return frame.astype(object).where(frame.notna(), "NULL")
+
+
 def _selection(what: str, period: Period | None) -> tuple[str, list]:
     if what not in _QUERIES:
         raise ConfigError(f"cannot export '{what}' (use one of: {', '.join(_QUERIES)})")
     if period is None:
-        return f"{_QUERIES[what]} order by occurred_at", []
-    return f"{_QUERIES[what]} where occurred_at >= ? and occurred_at < ? order by occurred_at", [period.since, period.until]
+        return _QUERIES[what].format(where=""), []
+    return _QUERIES[what].format(where="where occurred_at >= ? and occurred_at < ?"), [period.since, period.until]
 
 
 def export(con: duckdb.DuckDBPyConnection, what: str, fmt: str, out: Path, period: Period | None = None, *,
@@ -99,7 +115,8 @@ def _xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, out: Path, kee
     book = Workbook(write_only=True)
     sheet = book.create_sheet("export")
     cursor = con.execute(sql, params)
-    names = [c[0] for c in cursor.description]
+    # Excel has no time zones: a UTC column says so in its name; *_ist columns are IST already.
+    names = [f"{c[0]} (UTC)" if str(c[1]).startswith("TIMESTAMP WITH TIME ZONE") else c[0] for c in cursor.description]
     sheet.append(names)
     widths_done = False
     while rows := cursor.fetchmany(1000):

@@ -45,6 +45,7 @@ class TokenImport(LogImport):
     """What an active-token import did, and when the list was seen."""
 
     taken_at: datetime | None = None
+    taken_from: str = ""  # where taken_at comes from: --taken-at, the list's column, or the file's time
 
 
 def import_tokens(con: duckdb.DuckDBPyConnection, path: Path, gstin: str | None = None,
@@ -52,7 +53,10 @@ def import_tokens(con: duckdb.DuckDBPyConnection, path: Path, gstin: str | None 
     """Load each row of an Active Tokens export as an ``active_token`` event."""
     rows, columns, _ = read_table(path, ALIASES, REQUIRED, gstin)
     when = to_utc(taken_at) if taken_at else datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-    result = TokenImport(taken_at=when)
+    by_column = not taken_at and "taken_at" in columns
+    result = TokenImport(taken_at=None if by_column else when,
+                         taken_from="--taken-at" if taken_at else "its Taken At column" if by_column
+                         else "the file's modification time (no Taken At column; --taken-at sets it)")
     events = []
     imported_at = now()
 
@@ -74,7 +78,9 @@ def import_tokens(con: duckdb.DuckDBPyConnection, path: Path, gstin: str | None 
                 result.problems.append(f"{path.name}:{number}: unreadable {'ASP name' if asp is None else 'status'}")
             continue
         generated = valid_from.isoformat() if valid_from else ""
-        seen = when if taken_at or "taken_at" not in columns else (parse_time(cell(row, "taken_at")) or when)
+        seen = (parse_time(cell(row, "taken_at")) or when) if by_column else when
+        if by_column:  # what the rows say, as the summary reports it
+            result.taken_at = seen if result.taken_at is None else max(result.taken_at, seen)
         events.append(new_event(
             "active_token", row_gstin, asp, seen, "portal_tokens", status=status, extra=generated,
             gsp_name=(str(cell(row, "gsp_name") or "").strip() or None), valid_until=valid_until,

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import struct
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -153,7 +154,9 @@ def publish(db: str | Path) -> Path | None:
         log.warning("%s was changed outside alertproc since alertproc last wrote it; it is kept as %s and "
                     "replaced by alertproc's own data. Open the database read-only (duckdb -readonly, "
                     "harlequin -r, DBeaver's read-only connection)", db, aside.name)
+    started = time.monotonic()
     _copy(work, db, before_rename=lambda copy: _remember(db, work, copy))
+    log.info("published %s for readers (%.1f MB in %.2f s)", db, db.stat().st_size / 1e6, time.monotonic() - started)
     return aside
 
 

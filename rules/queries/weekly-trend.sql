@@ -1,7 +1,7 @@
 -- name: weekly-trend
--- description: Week-by-week refreshes, consents, revocations and accesses of one GSTIN.
--- params: gstin
-select week_start_ist, asp_name, refreshes, consents, revocations, accesses_ok, accesses_failed
+-- description: Week-by-week refreshes, consents, revocations and accesses of every GSTIN, or of one (-p gstin=...).
+-- params: gstin?
+select week_start_ist, gstin, asp_name, refreshes, consents, revocations, accesses_ok, accesses_failed
 from weekly_summary
-where gstin = $gstin
-order by week_start_ist, asp_name
+where $gstin is null or gstin = $gstin
+order by week_start_ist, gstin, asp_name

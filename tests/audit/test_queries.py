@@ -9,6 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+import alertproc
+
 from alertproc.storage import store
 from alertproc.audit.canned import load_queries, run
 from alertproc.cli import cli
@@ -58,8 +60,11 @@ def test_parameters_are_bound_and_checked(sample_db):
     con = store.connect(sample_db.db, read_only=True)
     query = QUERIES["weekly-trend"]
     assert run(con, query, {"gstin": "27AAPFU0939F1ZV' or '1'='1"}).fetchall() == []  # bound, not pasted
+    every = run(con, query, {}).fetchall()  # gstin is optional: every GSTIN
+    assert {row[1] for row in every} >= {"27AAPFU0939F1ZV", "29AAPFU0939F1ZR"}
+    assert {row[1] for row in run(con, query, {"gstin": "27AAPFU0939F1ZV"}).fetchall()} == {"27AAPFU0939F1ZV"}
     with pytest.raises(ConfigError, match="missing gstin"):
-        run(con, query, {})
+        run(con, QUERIES["asp-activity"], {"since": "01-11-2026", "until": "30-11-2026"})
     with pytest.raises(ConfigError, match="unknown extra"):
         run(con, query, {"gstin": "x", "extra": "y"})
     con.close()
@@ -114,8 +119,32 @@ def test_exports_in_every_format(sample_db, tmp_path, fmt):
         rows = list(openpyxl.load_workbook(out, read_only=True).active.iter_rows(values_only=True))
         header, first = rows[0], rows[1]
         assert header[0] == "event_id" and len(rows) == total + 1
-        assert type(first[header.index("occurred_at")]).__name__ == "datetime"  # a real date cell, not text
+        assert type(first[header.index("occurred_at (UTC)")]).__name__ == "datetime"  # a real date cell, not text
         assert first[header.index("gstin_valid")] in (True, False)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_findings_export_carries_triage_sorted_worst_and_newest_first_in_ist(sample_db, tmp_path, fmt):
+    with alertproc.open(sample_db.db, archive=sample_db.archive, policy=sample_db.policy) as app:
+        first = app.findings("open")[-1]["finding_id"]
+        app.triage(first, "acknowledged", note="approved by the CFO", by="anita")
+        out = tmp_path / f"findings.{fmt}"
+        total = app.export("findings", out, fmt=fmt)
+        expected = app.sql("select finding_id from findings_triaged order by case severity when 'high' then 0 "
+                           "when 'medium' then 1 when 'low' then 2 else 3 end, occurred_at desc, rule_id, "
+                           "finding_id").fetchall()
+    if fmt == "csv":
+        rows = list(csv.DictReader(out.open()))
+    else:
+        table = list(openpyxl.load_workbook(out, read_only=True).active.iter_rows(values_only=True))
+        rows = [dict(zip(table[0], row)) for row in table[1:]]
+    assert len(rows) == total == len(expected) and [r["finding_id"] for r in rows] == [e[0] for e in expected]
+    assert {"triage_status", "triage_note", "triage_by", "triage_at_ist", "occurred_at_ist"} <= set(rows[0])
+    assert not [name for name in rows[0] if "_at" in name and not name.endswith("_ist")]  # every time says IST
+    acked = next(r for r in rows if r["finding_id"] == first)
+    assert (acked["triage_status"], acked["triage_note"], acked["triage_by"]) == ("acknowledged", "approved by the CFO",
+                                                                                  "anita")
+    assert acked["triage_at_ist"] and {r["triage_status"] for r in rows} == {"open", "acknowledged"}
 
 
 def test_xlsx_export_streams(tmp_path):

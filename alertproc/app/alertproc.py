@@ -61,6 +61,7 @@ from ..storage import store
 from ..storage.archive import Archive
 from ..storage.runs import IngestStats, record_findings, record_partial, record_stats, tracked, writing
 from .accounts import ACCOUNT_ERRORS, PerAccount, each_account
+from .desk import Desk
 from .doctor import Check, diagnose
 from .inputs import INPUTS, input_of
 from .starter import NEXT_STEPS, write_starter_files
@@ -104,8 +105,10 @@ log = logging.getLogger(__name__)
 ACTION_WORDS = {"acknowledged": "ack", "suppressed": "suppress", "reopened": "reopen"}
 
 
-class Alertproc:
-    """One database (and its archive, rules, policy and mailboxes) under one config. Use :func:`open`."""
+class Alertproc(Desk):
+    """One database (and its archive, rules, policy and mailboxes) under one config. Use :func:`open`.
+    What the web app needs beyond the CLI's commands (users, a finding's page, the overview) is
+    in :class:`alertproc.app.desk.Desk`."""
 
     # The choices a face offers for the options of its commands.
     TRIAGE_STATES = triage.STATUSES

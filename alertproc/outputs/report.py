@@ -9,10 +9,10 @@ from pathlib import Path
 
 import duckdb
 import jinja2
-from markupsafe import Markup, escape
 
 from ..audit import inventory
 from ..domain import IST, SEVERITIES
+from ..markup import keep_words
 from .files import check_target, replacing
 from ..period import Period
 from ..storage.queries import package_queries
@@ -141,26 +141,6 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
         "reconciliation": _rows(con, "reconciliation", period),
         "reconciliation_gaps": _rows(con, "reconciliation_gaps", period),
     }
-
-
-# A browser may break a line after a hyphen, a slash or an ellipsis: "19-11-|2026",
-# "donotreply@gst-|gov.in", "Authentication-|Results". Text tokens holding one are kept whole.
-_BREAKABLE = re.compile(r"[-\u2010/@\u2026#:]")
-_LONGEST_KEPT = 40  # longer tokens (a hostile subject without spaces) may still wrap
-
-
-def keep_words(value: object) -> Markup:
-    """``value`` escaped, each word a browser could split kept on one line (``span.w``)."""
-    text = "" if value is None else str(value)
-    parts, last = [], 0
-    for token in re.finditer(r"\S+", text):
-        parts.append(escape(text[last:token.start()]))
-        word = token.group(0)
-        kept = _BREAKABLE.search(word) and len(word) <= _LONGEST_KEPT
-        parts.append(Markup('<span class="w">%s</span>') % word if kept else escape(word))
-        last = token.end()
-    parts.append(escape(text[last:]))
-    return Markup("").join(parts)
 
 
 def environment(templates: Path | list[Path]) -> jinja2.Environment:

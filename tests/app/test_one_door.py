@@ -62,7 +62,9 @@ def calls_on_the_app(command: click.Command) -> set[str]:
 
 
 def public_methods() -> set[str]:
-    return {name for name, value in vars(Alertproc).items()
+    """The object's methods, those it has from its parts in alertproc.app (Desk) included."""
+    parts = [cls for cls in Alertproc.__mro__ if cls.__module__.startswith("alertproc.app")]
+    return {name for cls in parts for name in vars(cls)
             if not name.startswith("_") and callable(getattr(Alertproc, name)) and not name.isupper()}
 
 

@@ -150,7 +150,7 @@ def test_import_tokens_without_a_gstin_column_and_with_a_taken_at(tmp_path, monk
                        "2,Old Vendor,Example GSP Ltd,01-11-2026 08:00:00,01-11-2026 14:00:00,Expired\n")
     assert "pass --gstin" in invoke("import", "tokens", str(listing)).output
     done = invoke("import", "tokens", str(listing), "--gstin", "27AAPFU0939F1ZV", "--taken-at", "2026-11-30 10:15")
-    assert done.exit_code == 0 and "2 rows as of 2026-11-30 04:45 UTC, 2 new" in done.output
+    assert done.exit_code == 0 and "2 rows as of 30-11-2026 10:15 IST (from --taken-at), 2 new" in done.output
     again = invoke("import", "tokens", str(listing), "--gstin", "27AAPFU0939F1ZV", "--taken-at", "2026-11-30 10:15")
     assert "0 new, 2 already imported" in again.output
     assert rows("select asp_name, status from events order by 1") == [("Old Vendor", "inactive"),

@@ -55,6 +55,8 @@ def test_the_wheel_runs_init_a_user_format_and_the_sample_job(venv, tmp_path):
     where = run(venv, "python", "-c", "import alertproc; print(alertproc.__file__)", cwd=tmp_path)
     assert where.stdout.startswith(str(venv))  # the installed copy, not this checkout
     assert run(venv, "alertproc", "init", cwd=tmp_path).returncode == 0
+    policy = tmp_path / "rules" / "policy.yaml"  # the user makes init's example theirs (here: as it is)
+    policy.write_text(policy.read_text().replace("example: true", "example: false", 1))
     (tmp_path / "rules" / "formats").mkdir()
     (tmp_path / "rules" / "formats" / "email_token_renewed_iso.yaml").write_text(USER_FORMAT)
     listed = run(venv, "alertproc", "formats", "list", cwd=tmp_path)

@@ -66,7 +66,7 @@ def test_every_date_option_takes_an_indian_date(loaded, tmp_path):
                                 "-p", "until=30/11/2026", "--format", "csv"])
     assert query.exit_code == 0 and query.output.count("\n") > 1, query.output
     tokens = loaded.invoke(cli, ["import", "tokens", str(SAMPLE / "active-tokens.csv"), "--taken-at", "30-11-2026 10:15"])
-    assert tokens.exit_code == 0 and "as of 2026-11-30 04:45 UTC" in tokens.output, tokens.output
+    assert tokens.exit_code == 0 and "as of 30-11-2026 10:15 IST (from --taken-at)" in tokens.output, tokens.output
 
 
 @pytest.mark.parametrize("args", [["report", "--since", "11/30/2026", "--until", "30-11-2026"],

@@ -11,37 +11,9 @@ import pytest
 
 import alertproc
 from helpers import POLICY, SAMPLE, chromium_binary
+from helpers.layout import BROKEN_WORDS, OVERFLOWING
 
 WIDTHS = (390, 1280)
-
-# Words (runs of non-space, up to 40 characters) of visible text that the layout split over two
-# lines, with the element they sit in: "Mai/l", "donotreply@gst.g/ov.in", a date broken at its hyphen.
-BROKEN_WORDS = """() => {
-  const broken = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  const range = document.createRange();
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    const element = node.parentElement;
-    if (!element || element.closest('svg') || !element.getClientRects().length) continue;
-    if (element.closest('details:not([open])') && !element.closest('summary')) continue;  // folded away
-    const words = /\\S+/g;
-    let word;
-    while ((word = words.exec(node.textContent))) {
-      range.setStart(node, word.index);
-      range.setEnd(node, word.index + word[0].length);
-      const lines = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.bottom)));
-      if (lines.size > 1 && word[0].length <= 40) broken.push(`${element.tagName.toLowerCase()}: ${word[0]}`);
-    }
-  }
-  return broken;
-}"""
-
-# Elements wider than the page that do not sit in a box that scrolls them.
-OVERFLOWING = """() => Array.from(document.querySelectorAll('body *'))
-  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-  .filter(e => !e.closest('.scroll'))
-  .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))"""
 
 # Each finding's evidence links: where they point, and whether that target exists (an anchor
 # in the report; a file is checked by the test).

@@ -206,3 +206,18 @@ def test_a_database_of_the_previous_release_is_converted_to_the_readable_version
                                      "where command = 'detect'").fetchall()[0]
     after.close()
     assert events == counts[0] and last_run == counts[1] + 1  # the run ids go on where they stopped
+
+
+def test_a_backup_of_the_published_file_restores_as_docs_operations_says(loaded):
+    db = loaded / "alertproc.duckdb"
+    backup = loaded / "backup.duckdb"
+    backup.write_bytes(db.read_bytes())  # taken while nothing holds anything: always consistent
+    with alertproc.open(db, policy=POLICY) as app:
+        first = app.findings("open")[0]["finding_id"]
+    assert run_alertproc("findings", "ack", first, "--note", "after the backup", cwd=loaded).returncode == 0
+    db.write_bytes(backup.read_bytes())
+    published.working_file(db).unlink()
+    done = run_alertproc("detect", *POLICY_OPTION, cwd=loaded)
+    assert done.returncode == 0 and "changed outside" not in done.stderr
+    with alertproc.open(db, policy=POLICY) as app:
+        assert first in [f["finding_id"] for f in app.findings("open")]  # as it was at the backup

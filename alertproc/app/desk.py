@@ -1,0 +1,97 @@
+"""What the web app asks of the application object beyond the CLI's commands: its users, a
+finding's page (evidence and history), the overview and the audit log. A part of
+:class:`alertproc.app.alertproc.Alertproc` (it inherits this), kept apart to keep each file small;
+it opens the database only through the object's ``_reading`` and ``_writing``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..audit import triage
+from ..errors import ConfigError
+from ..storage import users
+from ..storage.archive import Archive
+from ..storage.queries import package_queries
+from ..storage.store import records
+
+WEB = "web.sql"
+
+
+class Desk:
+    """Users, finding pages and the overview (mixed into ``Alertproc``)."""
+
+    ROLES = users.ROLES
+
+    # --- users of the web app ------------------------------------------------------------
+
+    def add_user(self, username: str, role: str, password: str, by: str = "cli", address: str = "cli") -> None:
+        """Add a web app user (viewer, auditor or admin); recorded in the audit log."""
+        with self._writing(doing="user add", create=True) as (con, _):
+            users.add(con, username, role, password, by, address)
+
+    def set_password(self, username: str, password: str, role: str | None = None, by: str = "cli",
+                     address: str = "cli") -> None:
+        """A new password (and, when given, role) for a user; recorded in the audit log."""
+        with self._writing(doing="user passwd") as (con, _):
+            users.set_password(con, username, password, by, address, role)
+
+    def remove_user(self, username: str, by: str = "cli", address: str = "cli") -> None:
+        """Remove a user: their sessions end at their next request."""
+        with self._writing(doing="user remove") as (con, _):
+            users.remove(con, username, by, address)
+
+    def users(self) -> list[dict]:
+        """Every user: name, role, when added and last changed (never the hash)."""
+        return users.listed(self._reading())
+
+    def login(self, username: str, password: str) -> str | None:
+        """The role of ``username`` when ``password`` is theirs, else None."""
+        return users.login(self._reading(), username, password)
+
+    def role_of(self, username: str) -> str | None:
+        """A user's role now, None once removed."""
+        return users.role_of(self._reading(), username)
+
+    def audit_log(self, limit: int = 200) -> list[dict]:
+        """The latest changes made through the web app and `alertproc user`, newest first."""
+        return records(self._reading(), package_queries(WEB)["audit_log"], {"limit": limit})
+
+    def triage_from(self, username: str, address: str, finding_id: str, action: str, note: str | None,
+                    until=None) -> dict:
+        """:meth:`triage` by a web app user: the same history entry, plus a line in the audit log
+        saying from which address."""
+        with self._writing(doing=f"findings {action} (web)") as (con, _):
+            entry = triage.record(con, finding_id, action, note, username, until)
+            users.audit(con, username, address, f"finding {action}", entry["finding_id"], note)
+        return entry
+
+    # --- pages -------------------------------------------------------------------------------
+
+    def finding(self, finding_id: str) -> dict:
+        """One finding: its row, its evidence (each mail's sender verdict) and its triage history."""
+        con = self._reading()
+        queries = package_queries(WEB)
+        found = records(con, queries["finding"], {"finding_id": finding_id})
+        if not found:
+            raise ConfigError(f"no finding {finding_id}")
+        return {**found[0], "evidence": records(con, queries["evidence"], {"finding_id": finding_id}),
+                "history": records(con, queries["history"], {"finding_id": finding_id})}
+
+    def evidence_mail(self, finding_id: str, sha256: str) -> tuple[bytes, str]:
+        """The raw bytes of a mail that is evidence of ``finding_id`` and its text as it may be
+        shown (OTP digits masked); no other mail of the archive is reachable this way."""
+        item = next((e for e in self.finding(finding_id)["evidence"] if e["sha256"] == sha256 and e["archive_path"]),
+                    None)
+        if item is None:
+            raise ConfigError(f"mail {sha256[:12]} is not evidence of finding {finding_id[:12]}")
+        raw = Archive(Path(self.settings.archive)).read(item["archive_path"])
+        explained = self.explain(raw)
+        return raw, explained.shown("\n\n".join(explained.texts))
+
+    def overview(self) -> dict:
+        """The open backlog by severity (and new this week), refreshes and findings per week,
+        and the operator's status."""
+        con = self._reading()
+        queries = package_queries(WEB)
+        return {"backlog": records(con, queries["backlog"]), "trend": records(con, queries["weekly_trend"]),
+                "health": self.status()}

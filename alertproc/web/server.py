@@ -1,0 +1,314 @@
+"""``alertproc serve``: the web app's routes. Every page reads through the application object
+(the published copy of the database: it never blocks the scheduled job) and every change goes
+through its writer (waiting at most ``lock_wait`` seconds for a running job). Pages are
+rendered by jinja2 with autoescaping from ``reports/web/``; no page runs script.
+
+Starlette does the routing, requests and responses; uvicorn is the server process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs, quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..app.alertproc import Alertproc
+from ..config import SHIPPED_REPORTS
+from ..errors import AlertprocError, ConfigError, LockedError
+from ..markup import keep_words
+from ..period import parse_day
+from . import guard
+
+PAGES = SHIPPED_REPORTS / "web"
+ROWS_SHOWN = 500  # rows of a list or query result on a page; the download has them all
+TRIAGE = {"ack": "acknowledged", "suppress": "suppressed", "reopen": "reopened"}
+FILTERS = ("status", "severity", "rule", "gstin", "asp", "since", "until")
+
+
+class Denied(Exception):
+    """A request without the right: 401/403, or a redirect to the login page."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+class Web:
+    """The app's state: the application object, sessions, the login throttle, the templates."""
+
+    def __init__(self, app: Alertproc, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure_cookies = secure_cookies
+        self.sessions = guard.Sessions()
+        self.throttle = guard.Throttle()
+        self.pages = jinja2.Environment(loader=jinja2.FileSystemLoader(str(PAGES)), autoescape=True,
+                                        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.pages.filters["words"] = keep_words  # as in the report: no date or address split over two lines
+        # One DuckDB read connection is shared: reads take turns; a write (triage, users) has a
+        # lock of its own, so a write waiting for a running job never holds the readers up.
+        self.reading = threading.Lock()
+        self.writing = threading.Lock()
+
+    async def read(self, call: Callable, *args, **kwargs):
+        def locked():
+            with self.reading:
+                return call(*args, **kwargs)
+        return await run_in_threadpool(locked)
+
+    async def write(self, call: Callable, *args, **kwargs):
+        def locked():
+            with self.writing:
+                return call(*args, **kwargs)
+        return await run_in_threadpool(locked)
+
+    # --- who is asking -------------------------------------------------------------------
+
+    async def user(self, request: Request, needed: str = "viewer") -> tuple[guard.Session, str]:
+        """The request's session and the user's current role; Denied without one or the right."""
+        session = self.sessions.get(request.cookies.get(guard.SESSION_COOKIE))
+        if session is None:
+            raise Denied(401, "log in first")
+        role = await self.read(self.app.role_of, session.username)
+        if role is None:  # removed since logging in
+            self.sessions.end(request.cookies.get(guard.SESSION_COOKIE))
+            raise Denied(401, "this user no longer exists")
+        if not guard.allows(role, needed):
+            raise Denied(403, f"{needed}s only: you are {role}")
+        return session, role
+
+    async def form(self, request: Request, session: guard.Session | None, expected: str | None = None) -> dict:
+        """The posted form's fields; Denied (403) unless it carries the right CSRF token."""
+        fields = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace"),
+                                                keep_blank_values=True).items()}
+        if not guard.same(fields.get("csrf_token"), expected or (session.csrf if session else None)):
+            raise Denied(403, "this form is stale or was not sent by alertproc (no valid csrf_token): reload the page")
+        return fields
+
+    def page(self, request: Request, template: str, session: guard.Session | None, role: str | None,
+             status: int = 200, **context) -> HTMLResponse:
+        html = self.pages.get_template(template).render(
+            user=session.username if session else None, role=role, csrf=session.csrf if session else "",
+            path=request.url.path, can=lambda needed: guard.allows(role, needed), **context)
+        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+
+def _filters(request: Request) -> dict:
+    given = {name: (request.query_params.get(name) or "").strip() or None for name in FILTERS}
+    given["status"] = given["status"] or "open"
+    return given
+
+
+def _findings(web: Web, request: Request) -> list[dict]:
+    given = _filters(request)
+    return web.app.findings(given["status"], given["rule"], severity=given["severity"], gstin=given["gstin"],
+                            asp=given["asp"], since=given["since"], until=given["until"])
+
+
+def _next(target: str | None) -> str:
+    """Where to go after logging in: a path of this site only (never //host or a URL)."""
+    return target if target and re.fullmatch(r"/(?![/\\])[\w\-./?=&%]*", target) else "/"
+
+
+def _cookie(response: Response, web: Web, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict", secure=web.secure_cookies,
+                        path="/")
+
+
+def routes(web: Web) -> list[Route]:
+    async def login_page(request: Request) -> Response:
+        form_token = guard.token()
+        response = web.page(request, "login.html.j2", None, None, login_csrf=form_token, failed=None,
+                            next=_next(request.query_params.get("next")))
+        _cookie(response, web, guard.LOGIN_COOKIE, form_token, 600)
+        return response
+
+    async def login(request: Request) -> Response:
+        fields = await web.form(request, None, request.cookies.get(guard.LOGIN_COOKIE))
+        name, address = fields.get("username", ""), request.client.host if request.client else "unknown"
+        keys = (f"user:{name.lower()}", f"address:{address}")
+        wait = web.throttle.wait(*keys)
+        if wait:
+            return web.page(request, "login.html.j2", None, None, status=429, login_csrf=fields["csrf_token"],
+                            failed=f"Too many wrong passwords: try again in {wait} s.", next=_next(fields.get("next")))
+        role = await web.read(web.app.login, name, fields.get("password", ""))
+        if role is None:
+            web.throttle.failed(*keys)
+            return web.page(request, "login.html.j2", None, None, status=401, login_csrf=fields["csrf_token"],
+                            failed="Wrong user name or password.", next=_next(fields.get("next")))
+        web.throttle.succeeded(*keys)
+        key, _ = web.sessions.start(name)
+        response = RedirectResponse(_next(fields.get("next")), status_code=303)
+        _cookie(response, web, guard.SESSION_COOKIE, key, guard.MAX_SECONDS)
+        response.delete_cookie(guard.LOGIN_COOKIE, path="/")
+        return response
+
+    async def logout(request: Request) -> Response:
+        session, _ = await web.user(request)
+        await web.form(request, session)
+        web.sessions.end(request.cookies.get(guard.SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(guard.SESSION_COOKIE, path="/")
+        return response
+
+    async def overview(request: Request) -> Response:
+        session, role = await web.user(request)
+        return web.page(request, "overview.html.j2", session, role, **(await web.read(web.app.overview)))
+
+    async def findings(request: Request) -> Response:
+        session, role = await web.user(request)
+        rows = await web.read(_findings, web, request)
+        return web.page(request, "findings.html.j2", session, role, findings=rows[:ROWS_SHOWN], total=len(rows),
+                        filters=_filters(request), states=Alertproc.TRIAGE_STATES)
+
+    async def finding(request: Request) -> Response:
+        session, role = await web.user(request)
+        found = await web.read(web.app.finding, request.path_params["finding_id"])
+        return web.page(request, "finding.html.j2", session, role, f=found)
+
+    async def triage(request: Request) -> Response:
+        session, _ = await web.user(request, "auditor")
+        fields = await web.form(request, session)
+        if request.path_params["action"] not in TRIAGE:
+            return Response("no such action: ack, suppress or reopen", status_code=404)
+        finding_id, action = request.path_params["finding_id"], TRIAGE[request.path_params["action"]]
+        until = parse_day(fields["until"], "until") if fields.get("until") else None
+        address = request.client.host if request.client else "unknown"
+        await web.write(web.app.triage_from, session.username, address, finding_id, action,
+                        fields.get("note") or None, until)
+        return RedirectResponse(f"/findings/{quote(finding_id)}", status_code=303)
+
+    async def evidence_mail(request: Request) -> Response:
+        session, role = await web.user(request)
+        finding_id, sha = request.path_params["finding_id"], request.path_params["sha256"]
+        raw, text = await web.read(web.app.evidence_mail, finding_id, sha)
+        if request.query_params.get("raw"):  # the .eml as archived; named by its hash, never by the mail
+            return Response(raw, media_type="application/octet-stream",
+                            headers={"content-disposition": f'attachment; filename="{sha[:64]}.eml"'})
+        return web.page(request, "mail.html.j2", session, role, finding_id=finding_id, sha256=sha, text=text)
+
+    async def api_findings(request: Request) -> Response:
+        await web.user(request)
+        rows = await web.read(_findings, web, request)
+        return JSONResponse([{**row, "status": row["triage_status"]} for row in rows],
+                            headers={"cache-control": "no-store"})
+
+    async def sql(request: Request) -> Response:
+        session, role = await web.user(request)
+        query, canned = request.query_params.get("q"), request.query_params.get("query")
+        params = {k[2:]: v for k, v in request.query_params.items() if k.startswith("p.") and v}
+        queries = await web.read(web.app.queries)
+        result, error = None, None
+        if query or canned:
+            try:
+                result = await web.read(_run_query, web.app, query, canned, params)
+            except (AlertprocError, Exception) as exc:  # noqa: BLE001 - a query's error is shown to its author
+                error = str(exc).strip().splitlines()[0][:500]
+        if result is not None and request.query_params.get("format") == "csv":
+            _, text = result
+            return Response(text, media_type="text/csv", headers={"content-disposition": 'attachment; filename="query.csv"'})
+        return web.page(request, "sql.html.j2", session, role, q=query or "", canned=canned or "", params=params,
+                        queries=queries, result=result and _table(result[0]), error=error)
+
+    async def reports(request: Request) -> Response:
+        session, role = await web.user(request)
+        folder = Path(web.app.settings.report_dir)
+        files = sorted((p.name for p in folder.glob("alertproc-*.html")), reverse=True) if folder.is_dir() else []
+        return web.page(request, "reports.html.j2", session, role, files=files, made=request.query_params.get("made"))
+
+    async def make_report(request: Request) -> Response:
+        session, _ = await web.user(request, "auditor")
+        fields = await web.form(request, session)
+        path = await web.read(web.app.report, fields.get("week") or None, fields.get("since") or None,
+                              fields.get("until") or None)
+        return RedirectResponse(f"/reports?made={quote(path.name)}", status_code=303)
+
+    async def report_file(request: Request) -> Response:
+        await web.user(request)
+        name = request.path_params["name"]
+        path = Path(web.app.settings.report_dir) / name
+        if not re.fullmatch(r"alertproc-[\w.-]+\.html", name) or not path.is_file():
+            return Response("no such report", status_code=404)
+        return FileResponse(path, media_type="text/html", headers={"cache-control": "no-store"})
+
+    async def audit(request: Request) -> Response:
+        session, role = await web.user(request, "admin")
+        return web.page(request, "audit.html.j2", session, role, users=await web.read(web.app.users),
+                        log=await web.read(web.app.audit_log))
+
+    async def stylesheet(request: Request) -> Response:
+        return FileResponse(PAGES / "app.css", media_type="text/css", headers={"cache-control": "max-age=3600"})
+
+    return [
+        Route("/login", login_page, methods=["GET"]), Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/", overview), Route("/findings", findings),
+        Route("/findings/{finding_id:str}", finding),
+        Route("/findings/{finding_id:str}/{action:str}", triage, methods=["POST"]),
+        Route("/findings/{finding_id:str}/mail/{sha256:str}", evidence_mail),
+        Route("/api/findings", api_findings), Route("/sql", sql),
+        Route("/reports", reports, methods=["GET"]), Route("/reports", make_report, methods=["POST"]),
+        Route("/reports/{name:str}", report_file), Route("/audit", audit),
+        Route("/static/app.css", stylesheet),
+    ]
+
+
+def _run_query(app: Alertproc, query: str | None, canned: str | None, params: dict) -> tuple[list, str]:
+    """(column names and the first rows, the whole result as CSV): the sandbox of `alertproc sql`."""
+    relation = app.query(canned, params) if canned else app.sql(query)
+    if relation is None:
+        raise ConfigError("that statement returns no rows; the SQL page runs queries")
+    text, _ = app.save_rows(relation, "csv")
+    return list(csv.reader(io.StringIO(text))), text
+
+
+def _table(rows: list[list[str]]) -> dict:
+    return {"columns": rows[0] if rows else [], "rows": rows[1:ROWS_SHOWN + 1], "total": max(len(rows) - 1, 0)}
+
+
+def build(app: Alertproc, secure_cookies: bool = True) -> Starlette:
+    """The ASGI application over ``app``."""
+    web = Web(app, secure_cookies)
+
+    async def denied(request: Request, exc: Denied) -> Response:
+        if exc.status == 401 and not request.url.path.startswith("/api/"):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return web.page(request, "error.html.j2", None, None, status=exc.status, message=str(exc))
+
+    async def refused(request: Request, exc: AlertprocError) -> Response:
+        status = 503 if isinstance(exc, LockedError) else 400
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        return web.page(request, "error.html.j2", None, None, status=status, message=str(exc))
+
+    async def headers(scope, receive, send):
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k.encode(), v.encode()) for k, v in guard.HEADERS.items()]
+            await send(message)
+        await inner(scope, receive, with_headers)
+
+    inner = Starlette(routes=routes(web), exception_handlers={Denied: denied, AlertprocError: refused})
+    return headers
+
+
+def serve(app: Alertproc, host: str, port: int, secure_cookies: bool = True) -> None:
+    """Run the web app until stopped (uvicorn, one process)."""
+    import uvicorn
+    uvicorn.run(build(app, secure_cookies), host=host, port=port, log_level="info", server_header=False,
+                proxy_headers=False)
+

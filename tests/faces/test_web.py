@@ -1,0 +1,177 @@
+"""The web app at the HTTP level, served by uvicorn in its own process (#31): every security
+rule (logins, sessions, CSRF, roles, throttling, cookies, CSP, the SQL sandbox, hostile mail
+shown inert, the audit log) and the contract the browser tests and docs rely on."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from helpers import POLICY_OPTION, ROOT, SAMPLE, run_alertproc
+from helpers.web_server import PASSWORDS, Server, csrf_of, login, sample_site
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    server = Server(sample_site(tmp_path_factory.mktemp("web")))
+    yield server
+    server.stop()
+
+
+def open_finding(client, **filters) -> str:
+    rows = client.get("/api/findings", params={"status": "open", **filters}).json()
+    return rows[0]["finding_id"]
+
+
+def test_anonymous_pages_lead_to_the_login_and_the_api_says_401(site):
+    anonymous = site.client()
+    for path in ("/", "/findings?status=open", "/sql?q=select+1", "/reports", "/audit"):
+        answer = anonymous.get(path)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=/"), path
+    assert anonymous.get("/api/findings").status_code == 401
+    assert anonymous.post("/findings/x/ack", data={"note": "n"}).status_code in (303, 401)
+
+
+def test_login_sets_a_strict_httponly_session_cookie_and_wrong_passwords_are_refused(site):
+    client = site.client()
+    wrong = login(client, "anil", "not the password")
+    assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
+    unknown = login(client, "nobody", "whatever it is")
+    assert unknown.status_code == 401
+    answer = login(client, "anil", PASSWORDS["anil"])
+    cookie = answer.headers["set-cookie"].lower()
+    assert answer.status_code == 303 and "alertproc_session=" in cookie
+    assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie
+    assert "secure" not in cookie.replace("samesite", "")  # a loopback address: plain HTTP must work
+
+
+def test_a_login_form_not_served_by_alertproc_is_refused(site):
+    client = site.client()
+    forged = client.post("/login", data={"username": "anil", "password": PASSWORDS["anil"], "csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
+def test_every_post_needs_the_sessions_csrf_token(site):
+    anil, other = site.client("anil"), site.client("asha")
+    finding = open_finding(anil)
+    assert anil.post(f"/findings/{finding}/ack", data={"note": "no token"}).status_code == 403
+    others_token = csrf_of(other.get("/").text)
+    assert anil.post(f"/findings/{finding}/ack", data={"note": "x", "csrf_token": others_token}).status_code == 403
+    assert anil.post("/logout", data={}).status_code == 403
+    assert open_finding(anil) == finding  # nothing changed
+
+
+def test_roles_are_checked_on_every_request(site):
+    vera, anil, asha = site.client("vera"), site.client("anil"), site.client("asha")
+    finding = open_finding(vera, severity="medium")
+    token = csrf_of(vera.get(f"/findings/{finding}").text)
+    assert vera.post(f"/findings/{finding}/ack", data={"note": "viewer", "csrf_token": token}).status_code == 403
+    assert vera.get("/audit").status_code == 403 and anil.get("/audit").status_code == 403
+    assert asha.get("/audit").status_code == 200
+    page = anil.get(f"/findings/{finding}").text
+    done = anil.post(f"/findings/{finding}/ack", data={"note": "seen by anil", "csrf_token": csrf_of(page)})
+    assert done.status_code == 303 and done.headers["location"] == f"/findings/{finding}"
+    state = re.search(r'id="state">([^<]+)', anil.get(f"/findings/{finding}").text).group(1)
+    assert state.strip() == "acknowledged"
+    audit = asha.get("/audit").text
+    assert "finding acknowledged" in audit and "127.0.0.1" in audit and finding in audit and "seen by anil" in audit
+    acked = [f for f in vera.get("/api/findings", params={"status": "acknowledged"}).json() if f["finding_id"] == finding]
+    assert acked and acked[0]["status"] == "acknowledged" and acked[0]["triage_by"] == "anil"
+
+
+def user_command(folder, *args: str, password: str = "") -> subprocess.CompletedProcess:
+    """`alertproc user ...` as a script runs it: the password on standard input."""
+    return subprocess.run([sys.executable, "-m", "alertproc", "user", *args], cwd=folder, input=password + "\n",
+                          text=True, capture_output=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "PYTHONPATH": str(ROOT)})
+
+
+def test_a_removed_users_session_ends_at_once(site):
+    assert user_command(site.folder, "add", "tmp", "--role", "viewer", password="short").returncode == 2
+    assert user_command(site.folder, "add", "tmp", "--role", "viewer", password="temporary password").returncode == 0
+    client = site.client()
+    assert login(client, "tmp", "temporary password").status_code == 303
+    assert client.get("/findings").status_code == 200
+    assert user_command(site.folder, "remove", "tmp").returncode == 0
+    assert client.get("/findings").status_code == 303 and client.get("/api/findings").status_code == 401
+
+
+def test_every_response_carries_a_csp_without_script_and_no_page_has_script(site):
+    asha = site.client("asha")
+    finding = open_finding(asha)
+    for path in ("/login", "/", "/findings", f"/findings/{finding}", "/sql?q=select+1", "/reports", "/audit",
+                 "/api/findings", "/static/app.css"):
+        answer = asha.get(path)
+        csp = answer.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp, path
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "<script" not in answer.text.lower(), path
+
+
+@pytest.mark.parametrize("query", [
+    "select * from read_text('/etc/passwd')",
+    "attach '/tmp/other.duckdb' as other",
+    "copy (select 1) to '/tmp/out.csv'",
+    "install httpfs",
+    "set enable_external_access = true",
+])
+def test_the_sql_page_is_the_sandbox_of_alertproc_sql(site, query):
+    answer = site.client("vera").get("/sql", params={"q": query})
+    assert answer.status_code == 200
+    assert 'role="alert"' in answer.text and "<table class=\"result\">" not in answer.text
+
+
+def test_a_canned_query_runs_with_its_parameters_and_downloads_as_neutralised_csv(site):
+    vera = site.client("vera")
+    page = vera.get("/sql", params={"query": "asp-activity", "p.gstin": "27AAPFU0939F1ZV", "p.since": "01-11-2026",
+                                    "p.until": "30-11-2026"})
+    assert page.status_code == 200 and "Acme Tax Cloud Pvt Ltd" in page.text and "token_refreshed" in page.text
+    csv = vera.get("/sql", params={"q": "select '=cmd|calc' as evil, 1 as n", "format": "csv"})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[1].startswith("'=cmd")
+
+
+def test_a_mail_whose_text_holds_markup_and_script_is_shown_inert(site):
+    asha = site.client("asha")
+    finding = next(f for f in asha.get("/api/findings", params={"status": "all", "rule": "spoofed_alert"}).json()
+                   if "23:40" in f["occurred_ist"])
+    page = asha.get(f"/findings/{finding['finding_id']}").text
+    mail = re.search(r'href="(/findings/[0-9a-f]+/mail/[0-9a-f]+)"', page).group(1)
+    shown = asha.get(mail)
+    assert shown.status_code == 200 and "<script" not in shown.text and "<img" not in shown.text
+    assert "&lt;script&gt;document.title" in shown.text
+    raw = asha.get(mail + "?raw=1")
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert re.fullmatch(r'attachment; filename="[0-9a-f]{64}\.eml"', raw.headers["content-disposition"])
+    assert b"<script>document.title='pwned'</script>" in raw.content
+    other = mail.rsplit("/", 1)[0] + "/" + "0" * 64
+    assert asha.get(other).status_code == 400  # only a finding's own evidence is reachable
+
+
+def test_repeated_wrong_passwords_are_throttled_with_a_growing_delay(tmp_path):
+    server = Server(sample_site(tmp_path))
+    try:
+        client = server.client()
+        answers = [login(client, "anil", f"wrong {n}").status_code for n in range(5)]
+        assert answers == [401] * 5
+        throttled = login(client, "anil", PASSWORDS["anil"])  # even the right one waits now
+        assert throttled.status_code == 429 and "try again in" in throttled.text
+        other_user = login(client, "vera", PASSWORDS["vera"])  # the address is throttled too
+        assert other_user.status_code == 429
+    finally:
+        server.stop()
+
+
+def test_the_scheduled_run_completes_while_the_app_serves_a_logged_in_user(site):
+    asha = site.client("asha")
+    before = len(asha.get("/api/findings", params={"status": "all"}).json())
+    done = run_alertproc("run", "--source", str(SAMPLE / "mail"), "--sms", str(SAMPLE / "sms-backup.xml"),
+                         "--week", "2026-W47", *POLICY_OPTION, cwd=site.folder, env={"ALERTPROC_LOCK_WAIT": "30"})
+    assert done.returncode == 0, done.stderr
+    assert asha.get("/findings").status_code == 200
+    assert len(asha.get("/api/findings", params={"status": "all"}).json()) >= before
+    runs = asha.get("/").text
+    assert "run" in runs and "ok" in runs

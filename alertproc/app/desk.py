@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..audit import triage
 from ..errors import ConfigError
+from ..period import choose_period
 from ..storage import users
 from ..storage.archive import Archive
 from ..storage.queries import package_queries
@@ -87,6 +88,25 @@ class Desk:
         raw = Archive(Path(self.settings.archive)).read(item["archive_path"])
         explained = self.explain(raw)
         return raw, explained.shown("\n\n".join(explained.texts))
+
+    def gstin(self, gstin: str, since: str | None = None, until: str | None = None) -> dict:
+        """A GSTIN's page: each ASP seen or approved on it (approved or not, since when, what it did)
+        and the timeline of its consents, refreshes, revocations, accesses and token snapshots in a
+        period (default: the last complete week)."""
+        period = choose_period(None, since, until) if since or until else choose_period(None, None, None)
+        con = self._reading()
+        queries, gstin = package_queries(WEB), gstin.strip().upper()
+        return {"gstin": gstin, "period": period, "asps": records(con, queries["gstin_asps"], {"gstin": gstin}),
+                "events": records(con, queries["gstin_events"], {"gstin": gstin, "since": period.since,
+                                                                 "until": period.until})}
+
+    def asp(self, pair_key: str) -> dict:
+        """An ASP's page: every GSTIN it touched (any spelling of its name), approved there or not."""
+        con = self._reading()
+        queries = package_queries(WEB)
+        named = records(con, queries["asp_name"], {"pair_key": pair_key})
+        return {"pair_key": pair_key, "asp_name": named[0]["asp_name"] if named else None,
+                "gstins": records(con, queries["asp_gstins"], {"pair_key": pair_key})}
 
     def overview(self) -> dict:
         """The open backlog by severity (and new this week), refreshes and findings per week,

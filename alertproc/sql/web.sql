@@ -52,3 +52,65 @@ limit 12;
 -- name: audit_log
 select strftime(timezone('Asia/Kolkata', at_time), '%d-%m-%Y %H:%M') as at_ist, username, address, action, target, detail
 from web_audit order by audit_id desc limit $limit;
+
+-- name: gstin_asps
+-- Every ASP seen on a GSTIN or approved for it: its one name, approved or not and for when, what
+-- it did (alerts counted once), first and last seen.
+with seen as (
+    select n.pair_key, any_value(n.asp_name) as asp_name,
+           count(*) filter (where u.kind = 'token_refreshed') as refreshes,
+           count(*) filter (where u.kind = 'consent_granted') as consents,
+           count(*) filter (where u.kind = 'access_revoked' or u.status = 'revoked') as revocations,
+           count(*) filter (where u.kind = 'access_attempt') as accesses,
+           count(*) filter (where u.kind = 'active_token') as token_rows,
+           min(u.occurred_at) as first_at, max(u.occurred_at) as last_at
+    from unique_events u join asp_names n using (asp_key)
+    where u.gstin = $gstin
+    group by n.pair_key
+),
+approved as (
+    select asp_key as pair_key, first(asp_name order by asp_name) as asp_name, min(valid_from) as valid_from,
+           max(valid_to) as valid_to
+    from policy_approved_asps where gstin = $gstin group by asp_key
+)
+select coalesce(s.pair_key, a.pair_key) as pair_key, coalesce(a.asp_name, s.asp_name) as asp_name,
+       a.pair_key is not null as approved, a.valid_from, a.valid_to,
+       coalesce(s.refreshes, 0) as refreshes, coalesce(s.consents, 0) as consents,
+       coalesce(s.revocations, 0) as revocations, coalesce(s.accesses, 0) as accesses,
+       coalesce(s.token_rows, 0) as token_rows,
+       strftime(timezone('Asia/Kolkata', s.first_at), '%d-%m-%Y') as first_seen_ist,
+       strftime(timezone('Asia/Kolkata', s.last_at), '%d-%m-%Y %H:%M') as last_seen_ist
+from seen s full outer join approved a using (pair_key)
+order by approved desc, asp_name;
+
+-- name: gstin_events
+-- The GSTIN's alerts (counted once), portal accesses and token snapshots in a period, per ASP,
+-- for its timeline: consents with the day their validity ends.
+select n.pair_key, coalesce(n.asp_name, u.asp_name) as asp_name,
+       case when u.kind = 'access_attempt' then 'access ' || u.status
+            when u.kind = 'access_revoked' then 'revocation' when u.kind = 'consent_granted' then 'consent'
+            when u.kind = 'token_refreshed' then 'refresh' when u.kind = 'active_token' then 'token'
+            else replace(u.kind, '_', ' ') end as lane,
+       epoch(u.occurred_at) as at_s, epoch(u.valid_until) as until_s,
+       strftime(timezone('Asia/Kolkata', u.occurred_at), '%d-%m-%Y %H:%M') as at_ist, u.seen_by
+from unique_events u left join asp_names n using (asp_key)
+where u.gstin = $gstin and u.occurred_at >= $since and u.occurred_at < $until
+  and u.kind in ('token_refreshed', 'consent_granted', 'access_revoked', 'access_attempt', 'active_token')
+order by asp_name, u.occurred_at;
+
+-- name: asp_gstins
+-- Every GSTIN an ASP (any spelling, aliases resolved) touched, approved there or not.
+select u.gstin, any_value(g.label) as gstin_label, bool_or(p.asp_key is not null) as approved,
+       count(*) filter (where u.kind = 'token_refreshed') as refreshes,
+       count(*) filter (where u.kind = 'consent_granted') as consents,
+       count(*) filter (where u.kind = 'access_attempt') as accesses,
+       strftime(timezone('Asia/Kolkata', max(u.occurred_at)), '%d-%m-%Y %H:%M') as last_seen_ist
+from unique_events u join asp_names n using (asp_key)
+left join policy_gstins g on g.gstin = u.gstin
+left join policy_approved_asps p on p.gstin = u.gstin and p.asp_key = n.pair_key
+where n.pair_key = $pair_key and u.gstin is not null
+group by u.gstin
+order by u.gstin;
+
+-- name: asp_name
+select any_value(asp_name) as asp_name from asp_names where pair_key = $pair_key;

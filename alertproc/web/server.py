@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ from urllib.parse import parse_qs, quote
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -246,6 +249,46 @@ def routes(web: Web) -> list[Route]:
         return web.page(request, "audit.html.j2", session, role, users=await web.read(web.app.users),
                         log=await web.read(web.app.audit_log))
 
+    async def gstin(request: Request) -> Response:
+        session, role = await web.user(request)
+        found = await web.read(web.app.gstin, request.path_params["gstin"], request.query_params.get("since") or None,
+                               request.query_params.get("until") or None)
+        return web.page(request, "gstin.html.j2", session, role, **found, timelines=_timelines(found))
+
+    async def asp(request: Request) -> Response:
+        session, role = await web.user(request)
+        return web.page(request, "asp.html.j2", session, role, **(await web.read(web.app.asp,
+                                                                                request.path_params["pair_key"])))
+
+    async def evidence_pack(request: Request) -> Response:
+        session, _ = await web.user(request, "auditor")
+        finding = request.path_params.get("finding_id")
+        params = request.query_params
+        folder = Path(tempfile.mkdtemp(prefix="alertproc-web-"))
+        out = folder / (f"evidence-{finding[:12]}.zip" if finding else "evidence.zip")
+        try:
+            await web.read(web.app.evidence, out, params.get("week") or None, params.get("since") or None,
+                           params.get("until") or None, finding)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(out, media_type="application/zip", filename=out.name,
+                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+    async def findings_xlsx(request: Request) -> Response:
+        await web.user(request)
+        folder = Path(tempfile.mkdtemp(prefix="alertproc-web-"))
+        out = folder / "findings.xlsx"
+        try:
+            await web.read(web.app.export, "findings", out, "xlsx", request.query_params.get("since") or None,
+                           request.query_params.get("until") or None)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(out, filename="findings.xlsx",
+                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
     async def stylesheet(request: Request) -> Response:
         return FileResponse(PAGES / "app.css", media_type="text/css", headers={"cache-control": "max-age=3600"})
 
@@ -253,14 +296,46 @@ def routes(web: Web) -> list[Route]:
         Route("/login", login_page, methods=["GET"]), Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/", overview), Route("/findings", findings),
+        Route("/findings/{finding_id:str}/evidence.zip", evidence_pack),
         Route("/findings/{finding_id:str}", finding),
         Route("/findings/{finding_id:str}/{action:str}", triage, methods=["POST"]),
         Route("/findings/{finding_id:str}/mail/{sha256:str}", evidence_mail),
         Route("/api/findings", api_findings), Route("/sql", sql),
         Route("/reports", reports, methods=["GET"]), Route("/reports", make_report, methods=["POST"]),
         Route("/reports/{name:str}", report_file), Route("/audit", audit),
+        Route("/gstins/{gstin:str}", gstin), Route("/asps/{pair_key:str}", asp),
+        Route("/evidence.zip", evidence_pack),
+        Route("/export/findings.xlsx", findings_xlsx),
         Route("/static/app.css", stylesheet),
     ]
+
+
+LANES = ("consent", "refresh", "revocation", "access successful", "access failed", "access revoked", "token")
+CHART_WIDTH, CHART_LEFT, LANE_HEIGHT = 760, 130, 16
+
+
+def _timelines(found: dict) -> list[dict]:
+    """Per ASP, the SVG geometry of its events in the period: a lane per kind, x by time; a
+    consent is drawn as a bar to the end of its validity."""
+    period = found["period"]
+    start, span = period.since.timestamp(), (period.until - period.since).total_seconds()
+
+    def x(at: float) -> float:
+        return round(CHART_LEFT + (min(max(at, start), start + span) - start) / span * (CHART_WIDTH - CHART_LEFT), 1)
+
+    charts: dict[str, dict] = {}
+    for event in found["events"]:
+        chart = charts.setdefault(event["pair_key"] or event["asp_name"] or "?",
+                                  {"asp_name": event["asp_name"], "pair_key": event["pair_key"], "points": []})
+        chart["points"].append({**event, "x": x(float(event["at_s"])),
+                                "x2": x(float(event["until_s"])) if event["until_s"] else None})
+    for chart in charts.values():
+        chart["lanes"] = sorted({p["lane"] for p in chart["points"]},
+                                key=lambda lane: LANES.index(lane) if lane in LANES else len(LANES))
+        for point in chart["points"]:
+            point["y"] = 10 + LANE_HEIGHT * chart["lanes"].index(point["lane"])
+        chart["height"] = 14 + LANE_HEIGHT * len(chart["lanes"])
+    return list(charts.values())
 
 
 def _run_query(app: Alertproc, query: str | None, canned: str | None, params: dict) -> tuple[list, str]:

@@ -175,3 +175,34 @@ def test_the_scheduled_run_completes_while_the_app_serves_a_logged_in_user(site)
     assert len(asha.get("/api/findings", params={"status": "all"}).json()) >= before
     runs = asha.get("/").text
     assert "run" in runs and "ok" in runs
+
+
+def test_gstin_and_asp_pages_show_each_asp_once_approved_or_not_with_a_timeline(site):
+    vera = site.client("vera")
+    page = vera.get("/gstins/27AAPFU0939F1ZV", params={"since": "01-11-2026", "until": "30-11-2026"}).text
+    asps = re.findall(r'<a href="/asps/([A-Z0-9]+)">([^<]+)</a>', page)
+    assert ("ACMETAXCLOUD", "Acme Tax Cloud Pvt Ltd") in asps and len({key for key, _ in asps}) == len(asps)
+    assert '<span class="bad">no</span>' in page and '<span class="ok">yes</span>' in page  # Unknown Vendor, Acme
+    assert page.count("<figure class=\"timeline\">") >= 2 and 'class="validity"' in page  # a consent's validity
+    acme = vera.get("/asps/ACMETAXCLOUD").text
+    gstins = re.findall(r'<a href="/gstins/([0-9A-Z]{15})">', acme)
+    assert {"27AAPFU0939F1ZV", "29AAPFU0939F1ZR", "07AAPFU0939F1ZX"} <= set(gstins)
+
+
+def test_evidence_packs_for_auditors_and_the_findings_xlsx_download(site):
+    import io
+    import zipfile
+    from openpyxl import load_workbook
+    vera, anil = site.client("vera"), site.client("anil")
+    finding = open_finding(anil, rule="spoofed_alert")
+    assert vera.get(f"/findings/{finding}/evidence.zip").status_code == 403
+    pack = anil.get(f"/findings/{finding}/evidence.zip")
+    assert pack.status_code == 200 and pack.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(pack.content)).namelist()
+    assert "manifest.json" in names and "SHA256SUMS" in names and any(n.startswith("mail/") for n in names)
+    week = anil.get("/evidence.zip", params={"week": "2026-W47"})
+    assert week.status_code == 200 and "report.html" in " ".join(zipfile.ZipFile(io.BytesIO(week.content)).namelist())
+    book = vera.get("/export/findings.xlsx")
+    assert book.status_code == 200
+    header = next(load_workbook(io.BytesIO(book.content), read_only=True).active.iter_rows(values_only=True))
+    assert "triage_status" in header and "occurred_at_ist" in header

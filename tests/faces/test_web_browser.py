@@ -46,7 +46,7 @@ def test_an_auditor_filters_acknowledges_opens_evidence_runs_a_query_and_opens_a
     rows = page.locator("table.findings tbody tr[data-finding]")
     assert rows.count() >= 3 and page.locator("table.findings td[data-label=Severity]").all_inner_texts() == \
         ["high"] * rows.count()
-    rows.first.locator("a").click()
+    rows.first.locator("td[data-label=Finding] a").click()
     page.wait_for_url(site.url + "/findings/*")
     page.fill("form[action$='/ack'] input[name=note]", "reviewed with the CFO")
     page.click("form[action$='/ack'] button")
@@ -77,7 +77,8 @@ def test_an_auditor_filters_acknowledges_opens_evidence_runs_a_query_and_opens_a
 def test_the_pages_read_at_1280_and_390_px(browser, site, width, tmp_path):
     page = logged_in(browser, site, "asha", width)
     finding = page.locator("table.findings tr[data-finding]").first.get_attribute("data-finding")
-    for path in ("/", "/findings", f"/findings/{finding}", "/sql?query=weekly-trend", "/reports", "/audit"):
+    for path in ("/", "/findings", f"/findings/{finding}", "/sql?query=weekly-trend", "/reports", "/audit",
+                 "/gstins/27AAPFU0939F1ZV?since=01-11-2026&until=30-11-2026", "/asps/ACMETAXCLOUD"):
         page.goto(site.url + path)
         shot = tmp_path / f"{path.strip('/').replace('/', '-').replace('?', '-') or 'overview'}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)

@@ -57,7 +57,7 @@ from ..period import Period, choose_period, parse_day
 from ..reading.explain import Explanation, PatternWarning, check_formats, explain_mail
 from ..reading.formats import Format
 from ..reading.parse import MailReader
-from ..storage import store
+from ..storage import published, store
 from ..storage.archive import Archive
 from ..storage.runs import IngestStats, record_findings, record_partial, record_stats, tracked, writing
 from .accounts import ACCOUNT_ERRORS, PerAccount, each_account
@@ -135,7 +135,7 @@ class Alertproc(Desk):
         file and publishes it over the database at the end (storage/published.py). Only what brings data in
         (``create``: run, import, fetch, watch) may create it: a detect in the wrong folder must
         not report "0 findings" from an empty database it just made."""
-        if not create:
+        if not create and not published.working_file(self.settings.db).exists():  # a first job that died unpublished
             self._must_exist()
         with writing(self.settings.db, self.settings.lock_wait, command or doing) as con:
             if command is None:

@@ -22,9 +22,12 @@ def _archive_size(root: Path) -> tuple[int, int]:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
-            elif entry.is_file(follow_symlinks=False):
+            elif entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                try:  # a run writing meanwhile renames its temporary files away
+                    size += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
                 files += 1
-                size += entry.stat(follow_symlinks=False).st_size
     return files, size
 
 

@@ -3,8 +3,7 @@
 -- name: event_counts
 -- an alert by mail and its SMS twin are one event (unique_events)
 select kind, coalesce(status, '') as status, count(*) as n
-from unique_events
-where occurred_at >= $since and occurred_at < $until
+from unique_events_in($since, $until)
 group by all;
 
 -- name: message_counts
@@ -53,7 +52,7 @@ select r.gstin, any_value(g.label) as gstin_label, n.pair_key, any_value(n.asp_n
        count(*) filter (where r.kind = 'access_attempt') as accesses,
        strftime(timezone('Asia/Kolkata', max(r.occurred_at)), '%d-%m-%Y %H:%M') as last_seen_ist,
        bool_or(p.asp_key is not null) as approved
-from unique_events r
+from unique_events_in($since, $until) r
 join asp_names n on n.asp_key = r.asp_key
 left join policy_gstins g on g.gstin = r.gstin
 left join policy_approved_asps p on p.gstin = r.gstin and p.asp_key = n.pair_key
@@ -95,8 +94,8 @@ select gstin,
        epoch(occurred_at) as at_s,
        strftime(timezone('Asia/Kolkata', occurred_at), '%d-%m %H:%M') as at_ist,
        coalesce(n.asp_name, u.asp_name, '') as asp_name
-from unique_events u left join asp_names n using (asp_key)
-where occurred_at >= $since and occurred_at < $until and gstin is not null
+from unique_events_in($since, $until) u left join asp_names n using (asp_key)
+where gstin is not null
   and kind in ('token_refreshed', 'consent_granted', 'access_revoked', 'access_attempt', 'api_access_changed')
 order by gstin, occurred_at;
 

@@ -35,9 +35,10 @@ order by case severity when 'high' then 0 when 'medium' then 1 when 'low' then 2
 
 -- name: weekly_trend
 -- Refreshes (counted once) and findings per IST week, the last 12 weeks with any.
-with refreshes_per_week as (
+with refreshes_per_week as (  -- the 12 weeks before the newest event (unique_events over all time is slow at scale)
     select date_trunc('week', timezone('Asia/Kolkata', occurred_at))::date as week, count(*) as refreshes
-    from unique_events where kind = 'token_refreshed' group by 1
+    from unique_events_in((select max(occurred_at) from events) - interval 84 day, timestamptz 'infinity')
+    where kind = 'token_refreshed' group by 1
 ),
 findings_per_week as (
     select date_trunc('week', timezone('Asia/Kolkata', occurred_at))::date as week, count(*) as findings
@@ -93,8 +94,8 @@ select n.pair_key, coalesce(n.asp_name, u.asp_name) as asp_name,
             else replace(u.kind, '_', ' ') end as lane,
        epoch(u.occurred_at) as at_s, epoch(u.valid_until) as until_s,
        strftime(timezone('Asia/Kolkata', u.occurred_at), '%d-%m-%Y %H:%M') as at_ist, u.seen_by
-from unique_events u left join asp_names n using (asp_key)
-where u.gstin = $gstin and u.occurred_at >= $since and u.occurred_at < $until
+from unique_events_in($since, $until) u left join asp_names n using (asp_key)
+where u.gstin = $gstin
   and u.kind in ('token_refreshed', 'consent_granted', 'access_revoked', 'access_attempt', 'active_token')
 order by asp_name, u.occurred_at;
 

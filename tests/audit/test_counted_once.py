@@ -33,8 +33,8 @@ def con(tmp_path: Path):
     con.close()
 
 
-def counted(con, sql: str) -> list[tuple]:
-    return con.execute(sql).fetchall()
+def counted(con, sql: str, params: list | None = None) -> list[tuple]:
+    return con.execute(sql, params).fetchall() if params else con.execute(sql).fetchall()
 
 
 def test_a_mail_and_its_sms_twin_are_one_refresh_and_real_repeats_are_not_merged(con):
@@ -87,3 +87,18 @@ def test_the_sample_report_and_queries_count_the_pune_sms_twins_once(tmp_path):
     tables = re.sub(r"<strong>.*?</strong>|<h3 id=\"evidence-.*?</h3>", "", report, flags=re.DOTALL)
     assert "Acme Tax Cloud Pvt Ltd" in tables
     assert "Acme TaxCloud" not in tables and "ACME TAX CLOUD PRIVATE LIMITED" not in tables
+
+
+def test_one_periods_unique_events_are_those_of_all_time_in_that_period_even_across_its_edge(con):
+    edge = datetime(2026, 11, 22, 18, 30, tzinfo=timezone.utc)  # the end of 2026-W47 in IST
+    minute = timedelta(minutes=1)
+    store.insert_events(con, [alert(edge - 2 * minute, "email"), alert(edge + minute, "sms"),  # one, across the edge
+                              alert(edge - 3 * timedelta(hours=1), "email"), alert(edge - 3 * timedelta(hours=1), "sms"),
+                              alert(edge + timedelta(hours=2), "sms")])
+    week = (edge - timedelta(days=7), edge)
+    everything = counted(con, "select event_id, seen_by from unique_events where occurred_at >= ? and occurred_at < ? "
+                              "order by 1", list(week))
+    in_week = counted(con, "select event_id, seen_by from unique_events_in(?, ?) order by 1", list(week))
+    assert in_week == everything and sorted(seen for _, seen in in_week) == ["email+sms", "email+sms"]
+    after = counted(con, "select seen_by from unique_events_in(?, ?)", [edge, edge + timedelta(days=1)])
+    assert after == [("sms",)]  # the twin of the mail before the edge is not counted again after it

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import chromium_binary
 from helpers.layout import BROKEN_WORDS, OVERFLOWING
 from helpers.web_server import PASSWORDS, Server, sample_site
 
@@ -17,15 +16,6 @@ def site(tmp_path_factory):
     server = Server(sample_site(tmp_path_factory.mktemp("browser")))
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_binary(), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def logged_in(browser, site, name: str, width: int = 1280):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import alertproc
-from helpers import POLICY, SAMPLE, chromium_binary
+from helpers import POLICY, SAMPLE
 from helpers.layout import BROKEN_WORDS, OVERFLOWING
 
 WIDTHS = (390, 1280)
@@ -35,15 +35,6 @@ def report(tmp_path_factory) -> tuple[Path, object]:
                           inputs={"sms": [SAMPLE / "sms-backup.xml"], "access-log": [SAMPLE / "access-log.csv"],
                                   "tokens": [SAMPLE / "active-tokens.csv"]})
     return summary.report, summary
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_binary(), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -270,7 +270,7 @@ class Alertproc(Desk):
                 record_findings(con, run_id, found.total)
                 log.info("%d findings; notifying and writing the report", found.total)
                 told = self._notify(con)
-                out = self._write_report(con, period)
+                out = self._write_report(con, period, policy=policy)
                 log.info("report written: %s", out)
             if fetched.failed:
                 record_partial(con, run_id, fetched.reasons())
@@ -505,10 +505,12 @@ class Alertproc(Desk):
             send_report(smtp, path, list(mail_to), f"GST API access audit {period.label}", self.environ)
         return path
 
-    def _write_report(self, con: duckdb.DuckDBPyConnection, period: Period, out: Path | None = None) -> Path:
+    def _write_report(self, con: duckdb.DuckDBPyConnection, period: Period, out: Path | None = None,
+                      policy: Policy | None | bool = True) -> Path:
+        """``policy``: the one a run read already (True: read it now), for the report's notice."""
         rules, _ = rules_of(self.settings)
         notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
-        why = unchecked(self.settings, policy_of(self.settings))
+        why = unchecked(self.settings, policy_of(self.settings) if policy is True else policy)
         notices = [why[0].upper() + why[1:]] if why else []
         return write_report(con, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
                             out_dir=Path(self.settings.report_dir), rule_notes=notes, notices=notices,

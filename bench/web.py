@@ -3,6 +3,7 @@
     python bench/web.py               # 1 M generated events and their findings (setting up takes 10 minutes)
     python bench/web.py --events 200000 --requests 20
     python bench/web.py --smoke       # 20,000 events: checks the benchmark works, enforces nothing
+    python bench/web.py --keep /srv/bench-1m   # build the database there once; later runs reuse it
 
 `alertproc serve` (uvicorn, its own process) runs over a database of generated events, detect's
 findings and one auditor. Every page and API call is asked REQUESTS times while `alertproc run`
@@ -14,6 +15,8 @@ run. The target: p95 under 300 ms for every page. Writes bench/web-results.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import platform
 import statistics
@@ -53,6 +56,17 @@ def database(folder: Path, events: int) -> tuple[int, str, str]:
     return found.total, some["finding_id"], some["gstin"]
 
 
+def kept(folder: Path, events: int) -> tuple[int, str, str]:
+    """:func:`database` in a folder kept between runs: built the first time, then reused."""
+    ready = folder / "bench-ready.json"
+    if ready.is_file() and json.loads(ready.read_text())["events"] == events:
+        return tuple(json.loads(ready.read_text())["found"])
+    folder.mkdir(parents=True, exist_ok=True)
+    found = database(folder, events)
+    ready.write_text(json.dumps({"events": events, "found": found}))
+    return found
+
+
 def timed(client, path: str, count: int) -> list[float]:
     out = []
     for _ in range(count):
@@ -79,14 +93,15 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="20,000 events; enforce nothing")
     parser.add_argument("--events", type=int, default=1_000_000, help="generated events [default: 1,000,000]")
     parser.add_argument("--requests", type=int, default=REQUESTS, help=f"requests a page [default: {REQUESTS}]")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="build the database in DIR and keep it; a later run with the same DIR reuses it")
     args = parser.parse_args()
     events = 20_000 if args.smoke else args.events
     print(f"alertproc web bench on {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}")
-    lines = []
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
+    with contextlib.ExitStack() as stack:
+        folder = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         started = time.perf_counter()
-        findings, finding, gstin = database(folder, events)
+        findings, finding, gstin = kept(folder, events) if args.keep else database(folder, events)
         print(f"  {events:,} events, {findings:,} findings ready in {time.perf_counter() - started:.0f} s", flush=True)
         server = Server(folder)
         stop, runs = threading.Event(), []

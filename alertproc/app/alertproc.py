@@ -47,7 +47,7 @@ from ..mail.mailbox import Mailbox
 from ..mail.oauth import TokenStatus, login as oauth_login, token_status
 from ..mail.sources import LocalSource, detect_kind
 from ..outputs import evidence as packs
-from ..outputs.export import export as export_rows, tabulate
+from ..outputs.export import export as export_rows, tabulate, xlsx_sheet
 from ..outputs.files import check_data_file, check_target, code_and_config, protected_paths, replacing
 from ..outputs.mailer import send_report
 from ..outputs.notify import NotifyResult, notify
@@ -464,9 +464,16 @@ class Alertproc(Desk):
     def save_rows(self, relation: duckdb.DuckDBPyRelation, fmt: str = "table", out: str | Path | None = None,
                   keep_formulas: bool = False) -> tuple[str | None, int]:
         """A query's result as a table, CSV, JSON or Markdown: (the text, rows), or written to
-        ``out`` (never over the database, the archive, rules or config): (None, rows)."""
+        ``out`` (never over the database, the archive, rules or config): (None, rows). XLSX is
+        written to ``out`` only."""
         if out is not None:
             self.check_output(out, fmt)
+        if fmt == "xlsx":
+            if out is None:
+                raise ConfigError("an XLSX result is a file: give --out NAME.xlsx")
+            with replacing(Path(out), self._protected() + code_and_config(self.settings, self.config.path)) as temporary:
+                rows = xlsx_sheet(relation.description, relation.iter_rows(), temporary, keep_formulas)
+            return None, rows
         frame = relation.df()
         text = tabulate(frame, fmt, keep_formulas)
         if out is None:

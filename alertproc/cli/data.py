@@ -102,11 +102,12 @@ def _dot_command(app: Alertproc, line: str, fmt: str) -> bool:
 @click.option("--query", "-q", "canned_name", help="Run a canned query from rules/queries/ by name.")
 @click.option("--param", "-p", "params", multiple=True, help="A canned query parameter, name=value (repeatable).")
 @click.option("--list", "list_queries", is_flag=True, help="List the canned queries and their parameters.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown", "xlsx"]), default="table",
+              show_default=True, help="xlsx needs --out.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result to a file.")
 @click.option("--allow-files", is_flag=True, help="Let the query read and write files (COPY, read_csv, ...) "
                                                    "and load extensions; off by default.")
-@click.option("--keep-formulas", is_flag=True, help="--format csv: write text starting with = + - @ as it is "
+@click.option("--keep-formulas", is_flag=True, help="--format csv or xlsx: write text starting with = + - @ as it is "
                                                      "(a spreadsheet may run it as a formula).")
 @settings_options
 def sql(app: Alertproc, query: str | None, query_file: Path | None, canned_name: str | None, params: tuple[str, ...],
@@ -124,6 +125,7 @@ def sql(app: Alertproc, query: str | None, query_file: Path | None, canned_name:
       alertproc sql --format csv --out refreshes.csv "select * from refreshes"
       alertproc sql --query asp-activity -p gstin=27AAPFU0939F1ZV -p since=01-07-2026 -p until=30-09-2026
       alertproc sql -f my-question.sql --format markdown
+      alertproc sql --query weekly-trend --format xlsx --out trend.xlsx
     """
     if list_queries:
         for item in app.queries().values():
@@ -138,6 +140,8 @@ def sql(app: Alertproc, query: str | None, query_file: Path | None, canned_name:
         if name.strip() in values:
             raise ConfigError(f"--param {name.strip()} is given twice; give each parameter once")
         values[name.strip()] = value
+    if fmt == "xlsx" and not out:
+        raise ConfigError("--format xlsx writes a file: add --out NAME.xlsx")
     if out:
         app.check_output(out, fmt)
     try:

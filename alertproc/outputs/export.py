@@ -3,6 +3,7 @@ query's result as a table, CSV, JSON or Markdown (:func:`tabulate`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -106,28 +107,40 @@ def _neutralising(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> str
 
 
 def _xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, out: Path, keep_formulas: bool) -> int:
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
     count = scalar(con, f"select count(*) from ({sql})", params)
-    if count > XLSX_MAX_ROWS:
+    if count > XLSX_MAX_ROWS:  # said before any row is written
         raise ConfigError(f"{count} rows do not fit in one Excel sheet ({XLSX_MAX_ROWS}); "
                           "use --since/--until, or --format csv or parquet")
+    cursor = con.execute(sql, params)
+
+    def batches():
+        while rows := cursor.fetchmany(1000):
+            yield from rows
+    return xlsx_sheet(cursor.description, batches(), out, keep_formulas)
+
+
+def xlsx_sheet(description: list, rows: Iterable[tuple], out: Path, keep_formulas: bool = False) -> int:
+    """Stream ``rows`` (with DuckDB's ``description`` of their columns) into a one-sheet XLSX
+    file at ``out``; return the number of rows. Text a spreadsheet would run as a formula is
+    neutralised unless ``keep_formulas``; memory stays flat (openpyxl's write-only mode)."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
     book = Workbook(write_only=True)
     sheet = book.create_sheet("export")
-    cursor = con.execute(sql, params)
     # Excel has no time zones: a UTC column says so in its name; *_ist columns are IST already.
-    names = [f"{c[0]} (UTC)" if str(c[1]).startswith("TIMESTAMP WITH TIME ZONE") else c[0] for c in cursor.description]
-    sheet.append(names)
-    widths_done = False
-    while rows := cursor.fetchmany(1000):
-        for row in rows:
-            # Excel has no time zones: UTC columns are written as naive UTC, *_ist as naive IST.
-            sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else xlsx_cell(v, keep_formulas)
-                          for v in row])
-        if not widths_done:
-            for index, name in enumerate(names):
-                sheet.column_dimensions[get_column_letter(index + 1)].width = max(12, len(name) + 2)
-            widths_done = True
+    names = [f"{c[0]} (UTC)" if str(c[1]).startswith("TIMESTAMP WITH TIME ZONE") else c[0] for c in description]
+    for index, name in enumerate(names):
+        sheet.column_dimensions[get_column_letter(index + 1)].width = max(12, len(name) + 2)
+    sheet.append([xlsx_cell(name, keep_formulas) for name in names])
+    count = 0
+    for row in rows:
+        count += 1
+        if count > XLSX_MAX_ROWS:
+            raise ConfigError(f"more rows than fit in one Excel sheet ({XLSX_MAX_ROWS}); narrow the query "
+                              "or write CSV")
+        # UTC columns are written as naive UTC, *_ist as naive IST.
+        sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else xlsx_cell(v, keep_formulas)
+                      for v in row])
     with open(out, "wb") as handle:  # a file object: openpyxl would judge a path by its .tmp ending
         book.save(handle)
     return count

@@ -46,7 +46,8 @@ def code_and_config(settings, config_path: Path | None) -> list[Path]:
 
 # The file endings a query result may be written under, by format: nothing that a tool or
 # alertproc itself would run or load as code or configuration (.sql, .yaml, .toml, .py, .sh).
-DATA_ENDINGS = {"table": (".txt",), "csv": (".csv", ".tsv", ".txt"), "json": (".json",), "markdown": (".md", ".txt")}
+DATA_ENDINGS = {"table": (".txt",), "csv": (".csv", ".tsv", ".txt"), "json": (".json",), "markdown": (".md", ".txt"),
+                "xlsx": (".xlsx",)}
 
 
 def check_data_file(out: Path, fmt: str) -> None:

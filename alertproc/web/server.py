@@ -34,6 +34,7 @@ from ..period import parse_day
 from . import guard
 
 PAGES = SHIPPED_REPORTS / "web"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ROWS_SHOWN = 500  # rows of a list or query result on a page; the download has them all
 TRIAGE = {"ack": "acknowledged", "suppress": "suppressed", "reopen": "reopened"}
 FILTERS = ("status", "severity", "rule", "gstin", "asp", "since", "until")
@@ -74,6 +75,19 @@ class Web:
             with self.writing:
                 return call(*args, **kwargs)
         return await run_in_threadpool(locked)
+
+    async def download(self, name: str, media_type: str, write: Callable[[Path], object]) -> Response:
+        """The file ``write(path)`` makes in a private temporary folder, sent as ``name``; the
+        folder is removed once the file is sent, or at once when writing fails."""
+        folder = Path(tempfile.mkdtemp(prefix="alertproc-web-"))
+        out = folder / name
+        try:
+            await self.read(write, out)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(out, media_type=media_type, filename=name,
+                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
     # --- who is asking -------------------------------------------------------------------
 
@@ -210,18 +224,21 @@ def routes(web: Web) -> list[Route]:
         session, role = await web.user(request)
         query, canned = request.query_params.get("q"), request.query_params.get("query")
         params = {k[2:]: v for k, v in request.query_params.items() if k.startswith("p.") and v}
-        queries = await web.read(web.app.queries)
+        wanted = request.query_params.get("format")
         result, error = None, None
         if query or canned:
             try:
+                if wanted == "xlsx":
+                    return await web.download("query.xlsx", XLSX,
+                                              lambda out: _query_xlsx(web.app, query, canned, params, out))
                 result = await web.read(_run_query, web.app, query, canned, params)
             except (AlertprocError, Exception) as exc:  # noqa: BLE001 - a query's error is shown to its author
                 error = str(exc).strip().splitlines()[0][:500]
-        if result is not None and request.query_params.get("format") == "csv":
-            _, text = result
-            return Response(text, media_type="text/csv", headers={"content-disposition": 'attachment; filename="query.csv"'})
+        if result is not None and wanted == "csv":
+            return Response(result[1], media_type="text/csv",
+                            headers={"content-disposition": 'attachment; filename="query.csv"'})
         return web.page(request, "sql.html.j2", session, role, q=query or "", canned=canned or "", params=params,
-                        queries=queries, result=result and _table(result[0]), error=error)
+                        queries=await web.read(web.app.queries), result=result and _table(result[0]), error=error)
 
     async def reports(request: Request) -> Response:
         session, role = await web.user(request)
@@ -261,33 +278,18 @@ def routes(web: Web) -> list[Route]:
                                                                                 request.path_params["pair_key"])))
 
     async def evidence_pack(request: Request) -> Response:
-        session, _ = await web.user(request, "auditor")
+        await web.user(request, "auditor")
         finding = request.path_params.get("finding_id")
         params = request.query_params
-        folder = Path(tempfile.mkdtemp(prefix="alertproc-web-"))
-        out = folder / (f"evidence-{finding[:12]}.zip" if finding else "evidence.zip")
-        try:
-            await web.read(web.app.evidence, out, params.get("week") or None, params.get("since") or None,
-                           params.get("until") or None, finding)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return FileResponse(out, media_type="application/zip", filename=out.name,
-                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+        return await web.download(
+            f"evidence-{finding[:12]}.zip" if finding else "evidence.zip", "application/zip",
+            lambda out: web.app.evidence(out, params.get("week") or None, params.get("since") or None,
+                                         params.get("until") or None, finding))
 
     async def findings_xlsx(request: Request) -> Response:
         await web.user(request)
-        folder = Path(tempfile.mkdtemp(prefix="alertproc-web-"))
-        out = folder / "findings.xlsx"
-        try:
-            await web.read(web.app.export, "findings", out, "xlsx", request.query_params.get("since") or None,
-                           request.query_params.get("until") or None)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return FileResponse(out, filename="findings.xlsx",
-                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+        since, until = request.query_params.get("since") or None, request.query_params.get("until") or None
+        return await web.download("findings.xlsx", XLSX, lambda out: web.app.export("findings", out, "xlsx", since, until))
 
     async def stylesheet(request: Request) -> Response:
         return FileResponse(PAGES / "app.css", media_type="text/css", headers={"cache-control": "max-age=3600"})
@@ -345,6 +347,14 @@ def _run_query(app: Alertproc, query: str | None, canned: str | None, params: di
         raise ConfigError("that statement returns no rows; the SQL page runs queries")
     text, _ = app.save_rows(relation, "csv")
     return list(csv.reader(io.StringIO(text))), text
+
+
+def _query_xlsx(app: Alertproc, query: str | None, canned: str | None, params: dict, out: Path) -> None:
+    """A query's whole result as an XLSX file, neutralised like the exports."""
+    relation = app.query(canned, params) if canned else app.sql(query)
+    if relation is None:
+        raise ConfigError("that statement returns no rows; the SQL page runs queries")
+    app.save_rows(relation, "xlsx", out)
 
 
 def _table(rows: list[list[str]]) -> dict:

@@ -134,6 +134,25 @@ def test_a_canned_query_runs_with_its_parameters_and_downloads_as_neutralised_cs
     assert csv.text.splitlines()[1].startswith("'=cmd")
 
 
+def test_a_query_result_downloads_as_neutralised_xlsx_with_every_row(site):
+    import io
+    from openpyxl import load_workbook
+    vera = site.client("vera")
+    page = vera.get("/sql", params={"q": "select range as n from range(600)"}).text
+    assert "the first 500 shown" in page and "format=xlsx" in page
+    link = re.search(r'href="(/sql\?[^"]*format=xlsx)"', page).group(1).replace("&amp;", "&")
+    book = vera.get(link)
+    assert book.status_code == 200 and book.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert 'filename="query.xlsx"' in book.headers["content-disposition"]
+    rows = list(load_workbook(io.BytesIO(book.content), read_only=True).active.iter_rows(values_only=True))
+    assert rows[0] == ("n",) and len(rows) == 601 and rows[-1] == (599,)
+    evil = vera.get("/sql", params={"q": "select '=cmd|calc' as \"=HYPERLINK()\"", "format": "xlsx"})
+    cells = list(load_workbook(io.BytesIO(evil.content), read_only=True).active.iter_rows(values_only=True))
+    assert cells == [("'=HYPERLINK()",), ("'=cmd|calc",)]
+    refused = vera.get("/sql", params={"q": "select * from read_text('/etc/passwd')", "format": "xlsx"})
+    assert refused.status_code == 200 and 'role="alert"' in refused.text  # the sandbox holds for downloads too
+
+
 def test_a_mail_whose_text_holds_markup_and_script_is_shown_inert(site):
     asha = site.client("asha")
     finding = next(f for f in asha.get("/api/findings", params={"status": "all", "rule": "spoofed_alert"}).json()

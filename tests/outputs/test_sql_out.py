@@ -45,3 +45,19 @@ def test_column_names_are_neutralised_like_values(work):
     done = run(work, "sql", "--format", "csv", "--out", "out.csv", 'select 1 as "=HYPERLINK(""http://x"")"')
     assert done.returncode == 0, done.stderr
     assert (work / "out.csv").read_text().splitlines()[0].startswith("\"'=HYPERLINK")
+
+
+def test_a_query_result_as_xlsx_is_a_file_neutralised_like_the_exports(work):
+    from openpyxl import load_workbook
+    done = run(work, "sql", "--query", "weekly-trend", "--format", "xlsx", "--out", "trend.xlsx")
+    assert done.returncode == 0, done.stderr
+    rows = list(load_workbook(work / "trend.xlsx", read_only=True).active.iter_rows(values_only=True))
+    assert "refreshes" in rows[0] and len(rows) > 1
+    done = run(work, "sql", "--format", "xlsx", "--out", "evil.xlsx", "select '=cmd|calc' as \"+x\"")
+    assert done.returncode == 0, done.stderr
+    assert list(load_workbook(work / "evil.xlsx", read_only=True).active.iter_rows(values_only=True)) == [
+        ("'+x",), ("'=cmd|calc",)]
+    to_screen = run(work, "sql", "--format", "xlsx", "select 1")
+    assert to_screen.returncode == 2 and "--out" in to_screen.stderr
+    wrong_name = run(work, "sql", "--format", "xlsx", "--out", "trend.csv", "select 1")
+    assert wrong_name.returncode == 2 and ".xlsx" in wrong_name.stderr

@@ -5,6 +5,7 @@ it opens the database only through the object's ``_reading`` and ``_writing``.""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from ..audit import triage
@@ -36,6 +37,11 @@ class Desk:
         with self._writing(doing="user passwd") as (con, _):
             users.set_password(con, username, password, by, address, role)
 
+    def set_role(self, username: str, role: str, by: str = "cli", address: str = "cli") -> None:
+        """A new role for a user; their sessions end (they log in again with the new role)."""
+        with self._writing(doing="user role") as (con, _):
+            users.set_role(con, username, role, by, address)
+
     def remove_user(self, username: str, by: str = "cli", address: str = "cli") -> None:
         """Remove a user: their sessions end at their next request."""
         with self._writing(doing="user remove") as (con, _):
@@ -49,9 +55,10 @@ class Desk:
         """The role of ``username`` when ``password`` is theirs, else None."""
         return users.login(self._reading(), username, password)
 
-    def role_of(self, username: str) -> str | None:
-        """A user's role now, None once removed."""
-        return users.role_of(self._reading(), username)
+    def role_of(self, username: str, logged_in_at: datetime | None = None) -> str | None:
+        """A user's role now; None once removed, or when their password or role changed after
+        ``logged_in_at`` (the web app then ends the session)."""
+        return users.role_of(self._reading(), username, logged_in_at)
 
     def audit_log(self, limit: int = 200) -> list[dict]:
         """The latest changes made through the web app and `alertproc user`, newest first."""

@@ -93,8 +93,11 @@ def user_remove(app: Alertproc, username: str) -> None:
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--secure-cookies/--no-secure-cookies", default=None,
               help="Send cookies over HTTPS only [default: on unless --host is a loopback address].")
+@click.option("--proxy", "proxies", multiple=True, metavar="ADDRESS",
+              help="The address of a reverse proxy in front of the app (repeatable): its X-Forwarded-For "
+                   "names the client in the audit log and the login throttle.")
 @settings_options
-def serve(app: Alertproc, host: str, port: int, secure_cookies: bool | None) -> None:
+def serve(app: Alertproc, host: str, port: int, secure_cookies: bool | None, proxies: tuple[str, ...]) -> None:
     """The web app for the finance team: backlog, triage, evidence, SQL and reports in the
     browser, over the same database (it never blocks the scheduled job). Needs the `web` extra.
 
@@ -102,6 +105,7 @@ def serve(app: Alertproc, host: str, port: int, secure_cookies: bool | None) -> 
     Example:
       alertproc user add anita --role auditor
       alertproc serve --port 8470        # then open http://127.0.0.1:8470/
+      alertproc serve --secure-cookies --proxy 127.0.0.1   # behind nginx on the same host
     """
     try:
         from ..web import server
@@ -110,4 +114,5 @@ def serve(app: Alertproc, host: str, port: int, secure_cookies: bool | None) -> 
     if not app.users():
         click.echo("no users yet: add one with `alertproc user add NAME --role admin`", err=True)
     loopback = host in ("127.0.0.1", "::1", "localhost")
-    server.serve(app, host, port, secure_cookies=not loopback if secure_cookies is None else secure_cookies)
+    server.serve(app, host, port, secure_cookies=not loopback if secure_cookies is None else secure_cookies,
+                 proxies=proxies)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import datetime
 
 import duckdb
 
@@ -73,6 +74,14 @@ def set_password(con: duckdb.DuckDBPyConnection, username: str, password: str, b
     audit(con, by, address, "user passwd", username, role)
 
 
+def set_role(con: duckdb.DuckDBPyConnection, username: str, role: str, by: str, address: str) -> None:
+    _checked(username, role)
+    if not first_row(con, "select 1 from web_users where username = ?", [username]):
+        raise ConfigError(f"no user {username} (see `alertproc user list`)")
+    con.execute("update web_users set role = ?, updated_at = ? where username = ?", [role, now(), username])
+    audit(con, by, address, "user role", username, role)
+
+
 def remove(con: duckdb.DuckDBPyConnection, username: str, by: str, address: str) -> None:
     if not first_row(con, "select 1 from web_users where username = ?", [username]):
         raise ConfigError(f"no user {username} (see `alertproc user list`)")
@@ -90,11 +99,14 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str) -> str |
     return found[0] if password_matches(password or "", found[1] if found else None) and found else None
 
 
-def role_of(con: duckdb.DuckDBPyConnection, username: str) -> str | None:
-    """The user's role now (None: removed): checked on every request, so a removal or a new role
-    takes effect at once."""
-    found = first_row(con, "select role from web_users where username = ?", [username])
-    return found[0] if found else None
+def role_of(con: duckdb.DuckDBPyConnection, username: str, logged_in_at: datetime | None = None) -> str | None:
+    """The user's role now: checked on every request, so a removal or a new role takes effect at
+    once. None when the user was removed or, given ``logged_in_at``, when their password or role
+    changed since then (a changed password ends every session opened with the old one)."""
+    found = first_row(con, "select role, updated_at from web_users where username = ?", [username])
+    if found is None or (logged_in_at is not None and found[1] > logged_in_at):
+        return None
+    return found[0]
 
 
 def audit(con: duckdb.DuckDBPyConnection, username: str, address: str, action: str, target: str | None,

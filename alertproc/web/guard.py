@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from ..app.alertproc import Alertproc
 
@@ -52,6 +53,7 @@ def allows(role: str | None, needed: str) -> bool:
 class Session:
     username: str
     csrf: str = field(default_factory=token)
+    logged_in_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))  # to compare with the database
     started: float = field(default_factory=time.monotonic)
     seen: float = field(default_factory=time.monotonic)
 

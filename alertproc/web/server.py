@@ -96,10 +96,10 @@ class Web:
         session = self.sessions.get(request.cookies.get(guard.SESSION_COOKIE))
         if session is None:
             raise Denied(401, "log in first")
-        role = await self.read(self.app.role_of, session.username)
-        if role is None:  # removed since logging in
+        role = await self.read(self.app.role_of, session.username, session.logged_in_at)
+        if role is None:  # removed, or given a new password or role, since logging in
             self.sessions.end(request.cookies.get(guard.SESSION_COOKIE))
-            raise Denied(401, "this user no longer exists")
+            raise Denied(401, "log in again: your account was changed or removed")
         if not guard.allows(role, needed):
             raise Denied(403, f"{needed}s only: you are {role}")
         return session, role
@@ -132,6 +132,17 @@ def _findings(web: Web, request: Request) -> list[dict]:
                             asp=given["asp"], since=given["since"], until=given["until"])
 
 
+def _address(request: Request) -> str:
+    """The client's address for the audit log (behind a proxy: see ``serve --proxy``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _new_password(fields: dict) -> str:
+    if fields.get("password", "") != fields.get("password2", ""):
+        raise ConfigError("the two passwords differ: type the same one twice")
+    return fields.get("password", "")
+
+
 def _next(target: str | None) -> str:
     """Where to go after logging in: a path of this site only (never //host or a URL)."""
     return target if target and re.fullmatch(r"/(?![/\\])[\w\-./?=&%]*", target) else "/"
@@ -152,7 +163,7 @@ def routes(web: Web) -> list[Route]:
 
     async def login(request: Request) -> Response:
         fields = await web.form(request, None, request.cookies.get(guard.LOGIN_COOKIE))
-        name, address = fields.get("username", ""), request.client.host if request.client else "unknown"
+        name, address = fields.get("username", ""), _address(request)
         keys = (f"user:{name.lower()}", f"address:{address}")
         wait = web.throttle.wait(*keys)
         if wait:
@@ -200,8 +211,7 @@ def routes(web: Web) -> list[Route]:
             return Response("no such action: ack, suppress or reopen", status_code=404)
         finding_id, action = request.path_params["finding_id"], TRIAGE[request.path_params["action"]]
         until = parse_day(fields["until"], "until") if fields.get("until") else None
-        address = request.client.host if request.client else "unknown"
-        await web.write(web.app.triage_from, session.username, address, finding_id, action,
+        await web.write(web.app.triage_from, session.username, _address(request), finding_id, action,
                         fields.get("note") or None, until)
         return RedirectResponse(f"/findings/{quote(finding_id)}", status_code=303)
 
@@ -264,7 +274,43 @@ def routes(web: Web) -> list[Route]:
     async def audit(request: Request) -> Response:
         session, role = await web.user(request, "admin")
         return web.page(request, "audit.html.j2", session, role, users=await web.read(web.app.users),
-                        log=await web.read(web.app.audit_log))
+                        log=await web.read(web.app.audit_log), roles=Alertproc.ROLES,
+                        done=request.query_params.get("done"))
+
+    async def add_user(request: Request) -> Response:
+        session, _ = await web.user(request, "admin")
+        fields = await web.form(request, session)
+        name = fields.get("username", "").strip()
+        await web.write(web.app.add_user, name, fields.get("role", ""), _new_password(fields), session.username,
+                        _address(request))
+        return RedirectResponse(f"/audit?done={quote(f'added {name}')}", status_code=303)
+
+    async def change_user(request: Request) -> Response:
+        """An admin's change to a user: role, password or removal. Never their own role or
+        account (an admin cannot lock the team out from the browser; `alertproc user` can)."""
+        session, _ = await web.user(request, "admin")
+        fields = await web.form(request, session)
+        name, change = request.path_params["username"], request.path_params["change"]
+        if change not in ("role", "password", "remove"):
+            return Response("no such change: role, password or remove", status_code=404)
+        if name == session.username and change != "password":
+            raise ConfigError("you cannot change your own role or remove yourself here: ask another admin, "
+                              "or use `alertproc user` on the server")
+        if change == "role":
+            await web.write(web.app.set_role, name, fields.get("role", ""), session.username, _address(request))
+        elif change == "password":
+            await web.write(web.app.set_password, name, _new_password(fields), None, session.username,
+                            _address(request))
+        else:
+            if fields.get("confirm") != name:
+                raise ConfigError(f"type the user name ({name}) to confirm the removal")
+            await web.write(web.app.remove_user, name, session.username, _address(request))
+        done = f"removed {name}" if change == "remove" else f"{change} of {name} changed"
+        response = RedirectResponse(f"/audit?done={quote(done)}", status_code=303)
+        if name == session.username:  # a new password ended this session too: start one with it
+            key, _ = web.sessions.start(name)
+            _cookie(response, web, guard.SESSION_COOKIE, key, guard.MAX_SECONDS)
+        return response
 
     async def gstin(request: Request) -> Response:
         session, role = await web.user(request)
@@ -305,6 +351,8 @@ def routes(web: Web) -> list[Route]:
         Route("/api/findings", api_findings), Route("/sql", sql),
         Route("/reports", reports, methods=["GET"]), Route("/reports", make_report, methods=["POST"]),
         Route("/reports/{name:str}", report_file), Route("/audit", audit),
+        Route("/users", add_user, methods=["POST"]),
+        Route("/users/{username:str}/{change:str}", change_user, methods=["POST"]),
         Route("/gstins/{gstin:str}", gstin), Route("/asps/{pair_key:str}", asp),
         Route("/evidence.zip", evidence_pack),
         Route("/export/findings.xlsx", findings_xlsx),
@@ -391,9 +439,10 @@ def build(app: Alertproc, secure_cookies: bool = True) -> Starlette:
     return headers
 
 
-def serve(app: Alertproc, host: str, port: int, secure_cookies: bool = True) -> None:
-    """Run the web app until stopped (uvicorn, one process)."""
+def serve(app: Alertproc, host: str, port: int, secure_cookies: bool = True, proxies: tuple[str, ...] = ()) -> None:
+    """Run the web app until stopped (uvicorn, one process). X-Forwarded-For is believed only
+    when the request comes from one of ``proxies``: anyone else could write it."""
     import uvicorn
     uvicorn.run(build(app, secure_cookies), host=host, port=port, log_level="info", server_header=False,
-                proxy_headers=False)
+                proxy_headers=bool(proxies), forwarded_allow_ips=list(proxies) or None)
 

@@ -99,6 +99,83 @@ def test_a_removed_users_session_ends_at_once(site):
     assert client.get("/findings").status_code == 303 and client.get("/api/findings").status_code == 401
 
 
+def test_admins_manage_users_in_the_browser_and_a_changed_password_ends_old_sessions(site):
+    asha, anil = site.client("asha"), site.client("anil")
+    token = csrf_of(asha.get("/audit").text)
+    form = {"username": "maya", "role": "viewer", "password": "maya password 1", "password2": "maya password 1"}
+    assert anil.post("/users", data={**form, "csrf_token": csrf_of(anil.get("/").text)}).status_code == 403
+    assert asha.post("/users", data=form).status_code == 403  # no CSRF token
+    differ = asha.post("/users", data={**form, "password2": "other password", "csrf_token": token})
+    assert differ.status_code == 400 and "differ" in differ.text
+    added = asha.post("/users", data={**form, "csrf_token": token})
+    assert added.status_code == 303 and added.headers["location"].startswith("/audit?done=")
+    maya = site.client()
+    assert login(maya, "maya", "maya password 1").status_code == 303 and maya.get("/audit").status_code == 403
+    assert asha.post("/users/maya/role", data={"role": "admin", "csrf_token": token}).status_code == 303
+    assert maya.get("/audit").status_code == 303  # a new role: log in again, and get it
+    assert login(maya, "maya", "maya password 1").status_code == 303 and maya.get("/audit").status_code == 200
+    new = {"password": "maya password 2", "password2": "maya password 2", "csrf_token": token}
+    assert asha.post("/users/maya/password", data=new).status_code == 303
+    assert maya.get("/findings").status_code == 303  # the session of the old password ended
+    assert login(maya, "maya", "maya password 1").status_code == 401
+    assert login(maya, "maya", "maya password 2").status_code == 303
+    own = asha.post("/users/asha/role", data={"role": "viewer", "csrf_token": token})
+    assert own.status_code == 400 and "another admin" in own.text  # no locking the team out
+    assert asha.post("/users/asha/remove", data={"confirm": "asha", "csrf_token": token}).status_code == 400
+    unconfirmed = asha.post("/users/maya/remove", data={"confirm": "", "csrf_token": token})
+    assert unconfirmed.status_code == 400 and maya.get("/findings").status_code == 200
+    assert asha.post("/users/maya/remove", data={"confirm": "maya", "csrf_token": token}).status_code == 303
+    assert maya.get("/findings").status_code == 303
+    audit = asha.get("/audit").text
+    for action in ("user add", "user role", "user passwd", "user remove"):
+        assert f"<td>{action}</td>" in audit, action
+    assert "maya password" not in audit
+    assert asha.get("/findings").status_code == 200  # the admin's own session is untouched
+
+
+def test_an_admin_changing_their_own_password_stays_logged_in_with_it(tmp_path):
+    server = Server(sample_site(tmp_path))
+    try:
+        asha = server.client("asha")
+        token = csrf_of(asha.get("/audit").text)
+        new = {"password": "admin password 22", "password2": "admin password 22", "csrf_token": token}
+        changed = asha.post("/users/asha/password", data=new)
+        assert changed.status_code == 303
+        asha.cookies.set("alertproc_session", changed.cookies["alertproc_session"])
+        assert asha.get("/audit").status_code == 200
+        assert login(server.client(), "asha", PASSWORDS["asha"]).status_code == 401
+    finally:
+        server.stop()
+
+
+def test_behind_a_named_proxy_its_forwarded_address_is_the_clients(tmp_path):
+    folder = sample_site(tmp_path)
+    trusting, plain = Server(folder, "--proxy", "127.0.0.1"), None
+    try:
+        client = trusting.client()
+        forwarded = {"x-forwarded-for": "203.0.113.7"}
+        token = csrf_of(client.get("/login").text)
+        client.post("/login", data={"username": "asha", "password": PASSWORDS["asha"], "csrf_token": token},
+                    headers=forwarded)
+        finding = open_finding(client)
+        page = client.get(f"/findings/{finding}").text
+        client.post(f"/findings/{finding}/ack", data={"note": "via proxy", "csrf_token": csrf_of(page)}, headers=forwarded)
+        assert "203.0.113.7" in client.get("/audit").text
+    finally:
+        trusting.stop()
+    plain = Server(folder)
+    try:
+        client = plain.client("asha")
+        finding = open_finding(client)
+        page = client.get(f"/findings/{finding}").text
+        client.post(f"/findings/{finding}/ack", data={"note": "spoofed", "csrf_token": csrf_of(page)},
+                    headers={"x-forwarded-for": "198.51.100.9"})
+        audit = client.get("/audit").text
+        assert "198.51.100.9" not in audit  # without --proxy nobody may name their own address
+    finally:
+        plain.stop()
+
+
 def test_every_response_carries_a_csp_without_script_and_no_page_has_script(site):
     asha = site.client("asha")
     finding = open_finding(asha)

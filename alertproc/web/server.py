@@ -27,6 +27,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Route
 
 from ..app.alertproc import Alertproc
+from ..audit.layers import template_dirs
 from ..config import SHIPPED_REPORTS
 from ..errors import AlertprocError, ConfigError, LockedError
 from ..markup import keep_words
@@ -338,7 +339,14 @@ def routes(web: Web) -> list[Route]:
         return await web.download("findings.xlsx", XLSX, lambda out: web.app.export("findings", out, "xlsx", since, until))
 
     async def stylesheet(request: Request) -> Response:
-        return FileResponse(PAGES / "app.css", media_type="text/css", headers={"cache-control": "max-age=3600"})
+        name = request.path_params["name"]
+        if name == "report.css":  # the report's own (a templates_dir's over the shipped one): one style
+            path = next(folder / name for folder in template_dirs(web.app.settings) if (folder / name).is_file())
+        elif name == "app.css":
+            path = PAGES / name
+        else:
+            return Response("no such file", status_code=404)
+        return FileResponse(path, media_type="text/css", headers={"cache-control": "max-age=3600"})
 
     return [
         Route("/login", login_page, methods=["GET"]), Route("/login", login, methods=["POST"]),
@@ -356,7 +364,7 @@ def routes(web: Web) -> list[Route]:
         Route("/gstins/{gstin:str}", gstin), Route("/asps/{pair_key:str}", asp),
         Route("/evidence.zip", evidence_pack),
         Route("/export/findings.xlsx", findings_xlsx),
-        Route("/static/app.css", stylesheet),
+        Route("/static/{name:str}", stylesheet),
     ]
 
 

@@ -180,7 +180,7 @@ def test_every_response_carries_a_csp_without_script_and_no_page_has_script(site
     asha = site.client("asha")
     finding = open_finding(asha)
     for path in ("/login", "/", "/findings", f"/findings/{finding}", "/sql?q=select+1", "/reports", "/audit",
-                 "/api/findings", "/static/app.css"):
+                 "/api/findings", "/static/app.css", "/static/report.css"):
         answer = asha.get(path)
         csp = answer.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp, path

@@ -123,15 +123,15 @@ def build(con: duckdb.DuckDBPyConnection, archive: Archive, out: Path, write_rep
     if single:  # one finding: dated by the week it happened in, but without that week's report
         period = week_of((findings[0]["occurred_at"] or findings[0]["first_detected_at"]).astimezone(IST).date())
     event_ids = sorted({e for f in findings for e in (f["event_ids"] or [])})
-    events = records(con, "select * from events where list_contains(?, event_id) order by occurred_at, event_id",
+    events = records(con, "select * from events where event_id in (select unnest(?)) order by occurred_at, event_id",
                    [event_ids])
     history = records(con, "select finding_id, action, note, by_user, triaged_at, until_day from finding_triage "
-                         "where list_contains(?, finding_id) order by triage_id", [[f["finding_id"] for f in findings]])
+                         "where finding_id in (select unnest(?)) order by triage_id", [[f["finding_id"] for f in findings]])
     shas = sorted({e["source_sha256"] for e in events if e["source_sha256"]})
-    messages = records(con, "select sha256, archive_path from messages where list_contains(?, sha256) "
+    messages = records(con, "select sha256, archive_path from messages where sha256 in (select unnest(?)) "
                           "and archive_path is not null order by sha256", [shas])
     sms = records(con, "select sha256, from_addr as sender, received_at, subject as text, source_ref from messages "
-                     "where list_contains(?, sha256) and source = 'sms' order by received_at", [shas])
+                     "where sha256 in (select unnest(?)) and source = 'sms' order by received_at", [shas])
     files: dict[str, bytes] = {}
     for message in messages:
         raw = archive.read(message["archive_path"])

@@ -21,25 +21,34 @@ where occurred_at < $until and triage_status = 'open'
 group by all;
 
 -- name: findings
+-- the period's findings, and the backlog: every open one from before it (is_new marks the period's)
+with listed as (
+    select * from findings_triaged
+    where (occurred_at >= $since or triage_status = 'open') and occurred_at < $until
+),
+-- each listed finding's ASP by its one name (asp_names) and the mailboxes its alerts came from
+-- (IMAP accounts; a local import has none). Its events are found by equality (unnest), never
+-- by list_contains in a join: that compared every finding with every event, minutes at 1 M.
+of_events as (
+    select fe.finding_id, any_value(n.asp_name) as asp_name,
+           list(distinct m.account order by m.account) filter (where m.account is not null) as mailboxes
+    from (select finding_id, unnest(event_ids) as event_id from listed) fe
+    join events e on e.event_id = fe.event_id
+    left join asp_names n on n.asp_key = e.asp_key
+    left join messages m on m.sha256 = e.source_sha256
+    group by fe.finding_id
+)
 select f.finding_id, f.rule_id, f.severity, f.gstin, g.label as gstin_label,
-       coalesce(any_value(n.asp_name), f.asp_name) as asp_name,  -- the ASP's one name (asp_names)
+       coalesce(o.asp_name, f.asp_name) as asp_name,
        strftime(timezone('Asia/Kolkata', f.occurred_at), '%d-%m-%Y %H:%M') as occurred_ist,
        f.title, f.detail, len(f.event_ids) as evidence_count,
        f.triage_status, f.triage_note, f.triage_by, f.suppressed_until,
        strftime(timezone('Asia/Kolkata', f.triage_at), '%d-%m-%Y') as triage_day_ist,
-       f.occurred_at >= $since as is_new,  -- the period's own; the rest is the backlog from before it
-       -- which mailbox the alerts came from (IMAP accounts; a local import has none)
-       list(distinct m.account order by m.account) filter (where m.account is not null) as mailboxes
-from findings_triaged f
+       f.occurred_at >= $since as is_new,
+       o.mailboxes
+from listed f
 left join policy_gstins g on g.gstin = f.gstin
-left join events e on list_contains(f.event_ids, e.event_id)
-left join asp_names n on n.asp_key = e.asp_key
-left join messages m on m.sha256 = e.source_sha256
--- the period's findings, and the backlog: every open one from before it (is_new marks the period's)
-where (f.occurred_at >= $since or f.triage_status = 'open') and f.occurred_at < $until
-group by f.finding_id, f.rule_id, f.severity, f.gstin, g.label, f.asp_name, f.occurred_at, f.title,
-         f.detail, f.event_ids, f.triage_status, f.triage_note, f.triage_by, f.suppressed_until, f.triage_at,
-         f.first_detected_at
+left join of_events o on o.finding_id = f.finding_id
 order by case f.severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end,
          f.occurred_at desc, f.rule_id;
 
@@ -253,15 +262,20 @@ limit 100;
 
 -- name: evidence
 -- The events behind each finding the report lists (the findings query's selection), with what
--- opens each: the archived mail, or the row of an SMS backup, access log or token export.
+-- opens each: the archived mail, or the row of an SMS backup, access log or token export. The
+-- first $shown of each of the period's findings, $backlog_shown of an older open one (those its
+-- row in the findings table links to): `alertproc evidence` packs them all.
 select f.finding_id, e.event_id, e.kind, coalesce(e.status, '') as status, e.channel, e.source_ref,
        strftime(timezone('Asia/Kolkata', e.occurred_at), '%d-%m-%Y %H:%M') as occurred_ist,
        coalesce(n.asp_name, e.asp_name) as asp_name, m.archive_path
 from findings_triaged f
-join events e on list_contains(f.event_ids, e.event_id)
+join (select finding_id, unnest(event_ids) as event_id from findings) fe on fe.finding_id = f.finding_id
+join events e on e.event_id = fe.event_id
 left join asp_names n on n.asp_key = e.asp_key
 left join messages m on m.sha256 = e.source_sha256
 where (f.occurred_at >= $since or f.triage_status = 'open') and f.occurred_at < $until
+qualify row_number() over (partition by f.finding_id order by e.occurred_at, e.event_id)
+        <= case when f.occurred_at >= $since then $shown else $backlog_shown end
 order by f.finding_id, e.occurred_at, e.event_id;
 
 -- name: finding_totals

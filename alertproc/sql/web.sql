@@ -14,11 +14,10 @@ select e.event_id, e.kind, coalesce(e.status, '') as status, e.channel, e.source
        strftime(timezone('Asia/Kolkata', e.occurred_at), '%d-%m-%Y %H:%M') as occurred_ist,
        coalesce(n.asp_name, e.asp_name) as asp_name, m.sha256, m.archive_path, m.from_addr, m.subject,
        m.sender_check, m.sender_detail
-from findings f
-join events e on list_contains(f.event_ids, e.event_id)
+from (select unnest(event_ids) as event_id from findings where finding_id = $finding_id) f
+join events e on e.event_id = f.event_id
 left join asp_names n on n.asp_key = e.asp_key
 left join messages m on m.sha256 = e.source_sha256
-where f.finding_id = $finding_id
 order by e.occurred_at, e.event_id;
 
 -- name: history

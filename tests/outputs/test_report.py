@@ -76,6 +76,20 @@ def test_evidence_links_point_at_archived_mail(sample_db, settings, tmp_path):
     assert files and all((path.parent / link).resolve().is_file() for link in files)
 
 
+def test_an_older_open_finding_shows_the_evidence_its_links_open_and_says_how_to_get_the_rest(sample_db, settings):
+    html = Staged(sample_db, settings).report(week_period("2026-W47")).read_text()
+    tags = Elements(html).tags
+    ids = {attrs["id"] for _, attrs in tags if "id" in attrs}
+    anchors = [attrs["href"][1:] for tag, attrs in tags if tag == "a" and attrs.get("href", "").startswith("#")]
+    assert anchors and all(anchor in ids for anchor in anchors)  # every link inside the report lands
+    row = re.search(r'data-rule="refresh_burst" data-finding="(\w+)" data-events="(\d+)"', html)  # week 46's: backlog
+    key, events = row.group(1), int(row.group(2))
+    assert events > 5
+    section = html.split(f'id="evidence-{key}"')[1].split("</table>")[1].split("<h3")[0]
+    shown = html.split(f'id="evidence-{key}"')[1].split("</table>")[0].count("<tr id=")
+    assert shown == 5 and f"{events - 5} more: <code>alertproc evidence --finding {key}</code>" in section
+
+
 def requests(net_log) -> list[tuple[str, int]]:
     """(url, traffic annotation) of every request in a Chromium NetLog."""
     return [(m.group(2), int(m.group(1))) for m in

@@ -43,6 +43,26 @@ def gstin_is_valid(gstin: str | None) -> bool:
     return gstin_check_char(gstin[:14]) == gstin[14]
 
 
+# The state or territory a GSTIN's first two digits name (the GST state codes; 25, Daman and
+# Diu, merged into 26 in 2020 but old registrations keep it).
+STATES = {
+    "01": "Jammu and Kashmir", "02": "Himachal Pradesh", "03": "Punjab", "04": "Chandigarh", "05": "Uttarakhand",
+    "06": "Haryana", "07": "Delhi", "08": "Rajasthan", "09": "Uttar Pradesh", "10": "Bihar", "11": "Sikkim",
+    "12": "Arunachal Pradesh", "13": "Nagaland", "14": "Manipur", "15": "Mizoram", "16": "Tripura", "17": "Meghalaya",
+    "18": "Assam", "19": "West Bengal", "20": "Jharkhand", "21": "Odisha", "22": "Chhattisgarh",
+    "23": "Madhya Pradesh", "24": "Gujarat", "25": "Daman and Diu",
+    "26": "Dadra and Nagar Haveli and Daman and Diu", "27": "Maharashtra", "28": "Andhra Pradesh (before 2014)",
+    "29": "Karnataka", "30": "Goa", "31": "Lakshadweep", "32": "Kerala", "33": "Tamil Nadu", "34": "Puducherry",
+    "35": "Andaman and Nicobar Islands", "36": "Telangana", "37": "Andhra Pradesh", "38": "Ladakh",
+    "97": "Other Territory", "99": "Centre Jurisdiction",
+}
+
+
+def state_of(gstin: str | None) -> str | None:
+    """The state or territory of a GSTIN, from its first two digits (None: not a known code)."""
+    return STATES.get((gstin or "")[:2])
+
+
 def _latin(char: str) -> bool:
     return char < "\u0250"  # Basic Latin to Latin Extended-B: accents there are decoration
 

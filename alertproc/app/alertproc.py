@@ -62,6 +62,7 @@ from ..storage.archive import Archive
 from ..storage.runs import IngestStats, record_findings, record_partial, record_stats, tracked, writing
 from .accounts import ACCOUNT_ERRORS, PerAccount, each_account
 from .desk import Desk
+from .policies import Policies
 from .doctor import Check, diagnose
 from .inputs import INPUTS, input_of
 from .starter import NEXT_STEPS, write_starter_files
@@ -105,10 +106,11 @@ log = logging.getLogger(__name__)
 ACTION_WORDS = {"acknowledged": "ack", "suppressed": "suppress", "reopened": "reopen"}
 
 
-class Alertproc(Desk):
+class Alertproc(Desk, Policies):
     """One database (and its archive, rules, policy and mailboxes) under one config. Use :func:`open`.
     What the web app needs beyond the CLI's commands (users, a finding's page, the overview) is
-    in :class:`alertproc.app.desk.Desk`."""
+    in :class:`alertproc.app.desk.Desk`; approvals, the effective and the drafted policy in
+    :class:`alertproc.app.policies.Policies`."""
 
     # The choices a face offers for the options of its commands.
     TRIAGE_STATES = triage.STATUSES
@@ -420,6 +422,23 @@ class Alertproc(Desk):
         return triage.listed(self._reading(), status, rule, severity=severity, gstin=gstin, asp=asp,
                              since=parse_day(since, "since") if since else None,
                              until=parse_day(until, "until") if until else None)
+
+    def findings_page(self, limit: int, status: str = "open", rule: str | None = None, *,
+                      severity: str | None = None, gstin: str | None = None, asp: str | None = None,
+                      since: str | date | None = None, until: str | date | None = None) -> tuple[list[dict], int]:
+        """The first ``limit`` of :meth:`findings`, and how many match in all."""
+        return triage.page(self._reading(), limit, status, rule, severity=severity, gstin=gstin, asp=asp,
+                           since=parse_day(since, "since") if since else None,
+                           until=parse_day(until, "until") if until else None)
+
+    def findings_json(self, status: str = "open", rule: str | None = None, *, severity: str | None = None,
+                      gstin: str | None = None, asp: str | None = None, since: str | date | None = None,
+                      until: str | date | None = None) -> str:
+        """:meth:`findings` as a JSON array of objects, each also with ``status`` (the triage
+        state): what `/api/findings` answers, made by DuckDB."""
+        return triage.listed_json(self._reading(), status, rule, severity=severity, gstin=gstin, asp=asp,
+                                  since=parse_day(since, "since") if since else None,
+                                  until=parse_day(until, "until") if until else None)
 
     def triage(self, finding_id: str, action: str, note: str | None = None, by: str | None = None,
                until: date | None = None) -> dict:

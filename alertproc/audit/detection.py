@@ -13,7 +13,7 @@ import duckdb
 
 from ..config import Settings
 from ..period import last_complete_week
-from . import inventory
+from . import approvals, inventory
 from .layers import rules_of
 from .policy import Policy, apply_policy, no_policy, policy_of, unchecked
 from .rules import Rule, run_rules
@@ -60,10 +60,20 @@ def prepare(settings: Settings, policy: Policy | None | bool = True) -> Detectio
 
 
 def detect(con: duckdb.DuckDBPyConnection, settings: Settings, policy: Policy | None | bool = True) -> DetectResult:
-    """Load the policy and recompute ``findings`` in the database from every rule of every layer."""
+    """Load the policy, with the recorded approval decisions laid over it, and recompute
+    ``findings`` in the database from every rule of every layer; a finding a decision approved
+    stays listed, acknowledged with its note (:mod:`alertproc.audit.approvals`)."""
     detection = prepare(settings, policy)
+    made = approvals.decisions(con)
+    if detection.policy is not None:
+        detection.policy = approvals.layered(detection.policy, made)
     detection.apply_policy(con)
+    con.execute("create or replace temp table findings_before as select * from findings")
     total, problems = run_rules(con, detection.rules)
+    approvals.reopen_withdrawn(con)
+    if approvals.close_covered(con, "findings_before", made):
+        total = con.execute("select count(*) from findings").fetchall()[0][0]
+    con.execute("drop table findings_before")
     inventory.refresh(con, last_complete_week().since)
     return counted(con, detection.result, total, problems)
 

@@ -30,8 +30,10 @@ DEFAULT_THRESHOLDS = {
 }
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_TOP_KEYS = {"example", "gstins", "approved_asps", "revocations", "thresholds"}
+_TOP_KEYS = {"example", "gstins", "approved_asps", "revocations", "thresholds", "clients"}
 _ASP_KEYS = {"asp", "aliases", "gsp", "gstins", "from", "to"}
+_CLIENT_KEYS = {"name", "gstins", "report_to"}
+_ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Approval:
     gstins: tuple[str, ...]
     valid_from: date | None
     valid_to: date | None
+    source: str = ""  # where it comes from: the file's line, or a recorded decision (audit/approvals.py)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,16 @@ class Revocation:
     note: str | None
 
 
+@dataclass(frozen=True)
+class Client:
+    """A client of a CA firm: its name, its GSTINs (each in the policy's list, and in one client
+    only) and who receives its reports."""
+
+    name: str
+    gstins: tuple[str, ...]
+    report_to: tuple[str, ...] = ()
+
+
 @dataclass
 class Policy:
     """The validated contents of a policy file."""
@@ -66,6 +79,15 @@ class Policy:
     revocations: list[Revocation] = field(default_factory=list)
     thresholds: dict[str, int] = field(default_factory=dict)
     example: bool = False  # `example: true`: init's example, not yet made the user's own
+    clients: dict[str, Client] = field(default_factory=dict)
+
+    def client(self, name: str) -> Client:
+        """The client called ``name`` (any case); a :class:`ConfigError` naming the known ones."""
+        for client in self.clients.values():
+            if client.name.casefold() == (name or "").strip().casefold():
+                return client
+        known = ", ".join(sorted(self.clients)) or "none: add `clients:` to the policy"
+        raise ConfigError(f"no client '{name}' in {self.path or 'the policy'} (clients: {known})")
 
 
 def _seconds(value: object) -> int | None:
@@ -169,7 +191,48 @@ def _approval(path: Path, item: object, gstins: dict, problems: list[str]) -> Ap
         if item.get(key) is not None and bounds[key] is None:
             problems.append(f"{where(path, item, key)}: '{key}' must be a date like 31-01-2026 (or 31/01/2026, 2026-01-31)")
     return Approval(asp or "", tuple(str(a) for a in aliases), gsp, tuple(str(g) for g in scope),
-                    bounds["from"], bounds["to"])
+                    bounds["from"], bounds["to"], source=where(path, item))
+
+
+def _clients(path: Path, doc: Located, gstins: dict, problems: list[str]) -> dict[str, Client]:
+    """The ``clients:`` list: each GSTIN one of the policy's, and in one client only."""
+    listed = doc.get("clients") or []
+    if not isinstance(listed, list):
+        problems.append(f"{where(path, doc, 'clients')}: 'clients' must be a list of {{name, gstins, report_to}}")
+        return {}
+    clients: dict[str, Client] = {}
+    owner: dict[str, str] = {}
+    for item in listed:
+        if not isinstance(item, dict) or not item.get("name"):
+            problems.append(f"{where(path, item)}: each client needs 'name' and 'gstins'")
+            continue
+        for key in sorted(set(item) - _CLIENT_KEYS):
+            problems.append(f"{where(path, item, key)}: unknown key '{key}' (known: {', '.join(sorted(_CLIENT_KEYS))})")
+        name = (_text(path, item, "name", problems) or "").strip()
+        if name.casefold() in {c.casefold() for c in clients}:
+            problems.append(f"{where(path, item, 'name')}: client '{name}' is named twice")
+        if not re.fullmatch(r"[\w .&()'-]{1,80}", name):
+            problems.append(f"{where(path, item, 'name')}: a client's name is 1 to 80 letters, digits, spaces or . & ( ) ' -")
+        own = item.get("gstins") or []
+        if not isinstance(own, list):
+            problems.append(f"{where(path, item, 'gstins')}: 'gstins' must be a list of GSTINs")
+            own = []
+        for number, gstin in enumerate(own):
+            gstin = str(gstin).strip().upper()
+            line = where(path, item["gstins"], number)
+            if gstin not in gstins:
+                problems.append(f"{line}: client '{name}': GSTIN {gstin} is not in the policy's gstins list (add it there)")
+            elif gstin in owner:
+                problems.append(f"{line}: GSTIN {gstin} is in two clients, '{owner[gstin]}' and '{name}' (one only)")
+            owner.setdefault(gstin, name)
+        report_to = item.get("report_to") or []
+        if isinstance(report_to, str):
+            report_to = [report_to]
+        if not isinstance(report_to, list) or not all(isinstance(a, str) and _ADDRESS.match(a) for a in report_to):
+            problems.append(f"{where(path, item, 'report_to')}: 'report_to' is a list of mail addresses")
+            report_to = []
+        clients[name] = Client(name, tuple(str(g).strip().upper() for g in own), tuple(report_to))
+    return clients
 
 
 def no_policy() -> Policy:
@@ -246,6 +309,7 @@ def parse_policy(doc: object, path: Path) -> Policy:
             continue
         policy.revocations.append(Revocation(gstin or "", asp or "", at, note))
     policy.thresholds = _thresholds(path, doc, problems)
+    policy.clients = _clients(path, doc, policy.gstins, problems)
     if problems:
         raise ConfigError(f"invalid policy {path}:\n  " + "\n  ".join(problems))
     return policy

@@ -69,13 +69,38 @@ def listed(con: duckdb.DuckDBPyConnection, status: str = "open", rule: str | Non
            since: date | None = None, until: date | None = None) -> list[dict]:
     """Findings in ``status`` (``all`` for every one), most severe and newest first; narrowed to a
     rule, severity, GSTIN, ASP (any part of its name, any case) and IST days ``since``..``until``."""
+    return records(con, package_queries("triage.sql")["listed"],
+                   _filters(status, rule, severity, gstin, asp, since, until))
+
+
+def page(con: duckdb.DuckDBPyConnection, limit: int, status: str = "open", rule: str | None = None, *,
+         severity: str | None = None, gstin: str | None = None, asp: str | None = None,
+         since: date | None = None, until: date | None = None) -> tuple[list[dict], int]:
+    """The first ``limit`` findings of :func:`listed` and how many match in all (a page of the
+    web app: 17,000 open findings made into dicts took longer than the page may)."""
+    sql, values = package_queries("triage.sql")["listed"], _filters(status, rule, severity, gstin, asp, since, until)
+    total = scalar(con, f"select count(*) from ({sql})", values)
+    return records(con, f"select * from ({sql}) limit {int(limit)}", values), total
+
+
+def _filters(status, rule, severity, gstin, asp, since, until) -> dict:
     if status not in STATUSES:
         raise ConfigError(f"--status must be one of {', '.join(STATUSES)}")
     if severity is not None and severity not in SEVERITIES:
         raise ConfigError(f"--severity must be one of {', '.join(SEVERITIES)}")
-    return records(con, package_queries("triage.sql")["listed"],
-                   {"status": status, "rule": rule, "severity": severity, "gstin": gstin, "asp": asp,
-                    "since": since, "until": until})
+    return {"status": status, "rule": rule, "severity": severity, "gstin": gstin, "asp": asp,
+            "since": since, "until": until}
+
+
+def listed_json(con: duckdb.DuckDBPyConnection, status: str = "open", rule: str | None = None, *,
+                severity: str | None = None, gstin: str | None = None, asp: str | None = None,
+                since: date | None = None, until: date | None = None) -> str:
+    """:func:`listed` as a JSON array of objects (each with ``status``, the triage state), made
+    by DuckDB: 17,000 findings take 50 ms, against 200 ms through Python dicts."""
+    sql = package_queries("triage.sql")["listed"]
+    rows = con.execute(f"select to_json(t)::varchar from (select *, triage_status as status from ({sql})) t",
+                       _filters(status, rule, severity, gstin, asp, since, until)).fetchall()  # keeps the order
+    return "[" + ",".join(row[0] for row in rows) + "]"
 
 
 def history(con: duckdb.DuckDBPyConnection, finding_id: str) -> list[dict]:

@@ -32,22 +32,22 @@ from findings_triaged where triage_status = 'open'
 group by severity
 order by case severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end;
 
--- name: weekly_trend
--- Refreshes (counted once) and findings per IST week, the last 12 weeks with any.
-with refreshes_per_week as (  -- the 12 weeks before the newest event (unique_events over all time is slow at scale)
-    select date_trunc('week', timezone('Asia/Kolkata', occurred_at))::date as week, count(*) as refreshes
-    from unique_events_in((select max(occurred_at) from events) - interval 84 day, timestamptz 'infinity')
-    where kind = 'token_refreshed' group by 1
-),
-findings_per_week as (
-    select date_trunc('week', timezone('Asia/Kolkata', occurred_at))::date as week, count(*) as findings
-    from findings group by 1
-)
-select strftime(week, '%d-%m-%Y') as week_ist, coalesce(r.refreshes, 0) as refreshes, coalesce(f.findings, 0) as findings
-from refreshes_per_week r full outer join findings_per_week f using (week)
-where week is not null
-order by week desc
-limit 12;
+-- name: weekly_refreshes
+-- Refreshes (counted once) per IST week, the 12 weeks before the newest event (unique_events
+-- over all time is slow at scale). The overview keeps it until events change (Desk.overview).
+select date_trunc('week', timezone('Asia/Kolkata', occurred_at))::date as week, count(*) as refreshes
+from unique_events_in((select max(occurred_at) from events) - interval 84 day, timestamptz 'infinity')
+where kind = 'token_refreshed'
+group by 1;
+
+-- name: weekly_findings
+select date_trunc('week', timezone('Asia/Kolkata', occurred_at))::date as week, count(*) as findings
+from findings where occurred_at is not null
+group by 1;
+
+-- name: events_changed
+-- What changes when events do (an import, a reparse): imported_at follows insertion order.
+select count(*) as events, max(imported_at) as last_imported from events;
 
 -- name: audit_log
 select strftime(timezone('Asia/Kolkata', at_time), '%d-%m-%Y %H:%M') as at_ist, username, address, action, target, detail

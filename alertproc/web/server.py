@@ -27,7 +27,6 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Route
 
 from ..app.alertproc import Alertproc
-from ..audit.layers import template_dirs
 from ..config import SHIPPED_REPORTS
 from ..errors import AlertprocError, ConfigError, LockedError
 from ..markup import keep_words
@@ -127,10 +126,11 @@ def _filters(request: Request) -> dict:
     return given
 
 
-def _findings(web: Web, request: Request) -> list[dict]:
+def _findings(web: Web, request: Request) -> tuple[list[dict], int]:
+    """The first ROWS_SHOWN findings the request's filters select, and how many they select."""
     given = _filters(request)
-    return web.app.findings(given["status"], given["rule"], severity=given["severity"], gstin=given["gstin"],
-                            asp=given["asp"], since=given["since"], until=given["until"])
+    return web.app.findings_page(ROWS_SHOWN, given["status"], given["rule"], severity=given["severity"],
+                                 gstin=given["gstin"], asp=given["asp"], since=given["since"], until=given["until"])
 
 
 def _address(request: Request) -> str:
@@ -196,8 +196,8 @@ def routes(web: Web) -> list[Route]:
 
     async def findings(request: Request) -> Response:
         session, role = await web.user(request)
-        rows = await web.read(_findings, web, request)
-        return web.page(request, "findings.html.j2", session, role, findings=rows[:ROWS_SHOWN], total=len(rows),
+        rows, total = await web.read(_findings, web, request)
+        return web.page(request, "findings.html.j2", session, role, findings=rows, total=total,
                         filters=_filters(request), states=Alertproc.TRIAGE_STATES)
 
     async def finding(request: Request) -> Response:
@@ -227,9 +227,10 @@ def routes(web: Web) -> list[Route]:
 
     async def api_findings(request: Request) -> Response:
         await web.user(request)
-        rows = await web.read(_findings, web, request)
-        return JSONResponse([{**row, "status": row["triage_status"]} for row in rows],
-                            headers={"cache-control": "no-store"})
+        given = _filters(request)
+        text = await web.read(web.app.findings_json, given["status"], given["rule"], severity=given["severity"],
+                              gstin=given["gstin"], asp=given["asp"], since=given["since"], until=given["until"])
+        return Response(text, media_type="application/json", headers={"cache-control": "no-store"})
 
     async def sql(request: Request) -> Response:
         session, role = await web.user(request)
@@ -341,7 +342,7 @@ def routes(web: Web) -> list[Route]:
     async def stylesheet(request: Request) -> Response:
         name = request.path_params["name"]
         if name == "report.css":  # the report's own (a templates_dir's over the shipped one): one style
-            path = next(folder / name for folder in template_dirs(web.app.settings) if (folder / name).is_file())
+            path = web.app.report_stylesheet()
         elif name == "app.css":
             path = PAGES / name
         else:

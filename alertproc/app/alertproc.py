@@ -30,11 +30,11 @@ from ..audit import triage
 from ..audit.canned import CannedQuery, load_queries, run as run_canned
 from ..audit.detection import DetectResult, detect
 from ..audit.layers import formats_of, rules_of, sub_dirs, template_dirs
-from ..audit.policy import Policy, policy_of, unchecked
+from ..audit.policy import Client, Policy, policy_of, unchecked
 from ..audit.rules import Rule
 from ..audit.rulestest import ScenarioResult, run_rule_tests
 from ..config import Config, ImapSettings, Settings, load_config
-from ..errors import ConfigError, SourceError
+from ..errors import AlertprocError, ConfigError, SourceError
 from ..lake import LakeWrite, export_lake
 from ..lake.engines import detect_lake
 from ..lake.portable import ENGINES
@@ -51,13 +51,14 @@ from ..outputs.export import export as export_rows, tabulate, xlsx_sheet
 from ..outputs.files import check_data_file, check_target, code_and_config, protected_paths, replacing
 from ..outputs.mailer import send_report
 from ..outputs.notify import NotifyResult, notify
-from ..outputs.report import write_report
+from ..outputs.report import client_folder, write_report
 from ..outputs.status import operator_status
 from ..period import Period, choose_period, parse_day
 from ..reading.explain import Explanation, PatternWarning, check_formats, explain_mail
 from ..reading.formats import Format
 from ..reading.parse import MailReader
 from ..storage import published, store
+from ..storage.scoped import client_copy
 from ..storage.archive import Archive
 from ..storage.runs import IngestStats, record_findings, record_partial, record_stats, tracked, writing
 from .accounts import ACCOUNT_ERRORS, PerAccount, each_account
@@ -82,11 +83,13 @@ class RunSummary:
     fetched: list[FetchResult] = field(default_factory=list)  # one per mailbox that was synced
     failed: dict[str, str] = field(default_factory=dict)  # mailbox label -> why it could not be synced
     notified: NotifyResult | None = None
+    client_reports: dict[str, Path] = field(default_factory=dict)  # client name -> its report (policy clients:)
 
     def as_dict(self) -> dict:
         """A JSON-ready summary for scripts."""
         return {"run_id": self.run_id, "imported": asdict(self.imported), "findings": asdict(self.detect),
                 "report": str(self.report) if self.report else None,
+                "client_reports": {name: str(path) for name, path in self.client_reports.items()},
                 "imap": [result.as_dict() for result in self.fetched], "failed_mailboxes": self.failed,
                 "notified": asdict(self.notified) if self.notified else None}
 
@@ -274,9 +277,10 @@ class Alertproc(Desk, Policies):
                 told = self._notify(con)
                 out = self._write_report(con, period, policy=policy)
                 log.info("report written: %s", out)
+                by_client = self._client_reports(con, period, policy)
             if fetched.failed:
                 record_partial(con, run_id, fetched.reasons())
-        return RunSummary(run_id, stats, found, out, fetched.results, fetched.reasons(), told)
+        return RunSummary(run_id, stats, found, out, fetched.results, fetched.reasons(), told, by_client)
 
     def import_file(self, kind: str, path: str | Path, progress: Progress | None = None, **options) -> object:
         """Import one local file or folder of a registered kind (:data:`alertproc.app.inputs.INPUTS`):
@@ -415,10 +419,18 @@ class Alertproc(Desk, Policies):
 
     def findings(self, status: str = "open", rule: str | None = None, *, severity: str | None = None,
                  gstin: str | None = None, asp: str | None = None, since: str | date | None = None,
-                 until: str | date | None = None) -> list[dict]:
+                 until: str | date | None = None, client: str | None = None) -> list[dict]:
         """Findings in a triage state (``open``, ``acknowledged``, ``suppressed``, ``all``), most
-        severe and newest first; narrowed to a rule, severity, GSTIN, ASP (part of its name) and
-        IST days (``31-12-2026`` or a date)."""
+        severe and newest first; narrowed to a rule, severity, GSTIN, ASP (part of its name),
+        IST days (``31-12-2026`` or a date) and a client's GSTINs."""
+        if client:
+            scoped = client_copy(self._reading(), self._client(policy_of(self.settings), client).gstins)
+            try:
+                return triage.listed(scoped, status, rule, severity=severity, gstin=gstin, asp=asp,
+                                     since=parse_day(since, "since") if since else None,
+                                     until=parse_day(until, "until") if until else None)
+            finally:
+                scoped.close()
         return triage.listed(self._reading(), status, rule, severity=severity, gstin=gstin, asp=asp,
                              since=parse_day(since, "since") if since else None,
                              until=parse_day(until, "until") if until else None)
@@ -521,26 +533,63 @@ class Alertproc(Desk, Policies):
     # --- outputs: report, export, evidence -----------------------------------------------------
 
     def report(self, week: str | None = None, since: str | None = None, until: str | None = None,
-               out: str | Path | None = None, mail_to: tuple[str, ...] | list[str] = ()) -> Path:
+               out: str | Path | None = None, mail_to: tuple[str, ...] | list[str] = (),
+               client: str | None = None) -> Path:
         """Write the HTML report of an ISO week (``2026-W47``) or of ``since``..``until``; return
-        its path. ``mail_to``: also send it through the [smtp] server."""
+        its path. ``mail_to``: also send it through the [smtp] server. ``client``: that client's
+        GSTINs only, and nothing of the others (``<report_dir>/<client>/`` by default)."""
         smtp = self.config.smtp_server() if mail_to else None
         period = choose_period(week, since, until)
-        path = self._write_report(self._reading(sandboxed=False), period, Path(out) if out else None)
+        policy = policy_of(self.settings)
+        chosen = self._client(policy, client) if client else None
+        path = self._write_report(self._reading(sandboxed=False), period, Path(out) if out else None, policy, chosen)
         if smtp:
-            send_report(smtp, path, list(mail_to), f"GST API access audit {period.label}", self.environ)
+            send_report(smtp, path, list(mail_to), self._subject(period, chosen), self.environ)
         return path
 
+    def _client(self, policy: Policy | None, name: str) -> Client:
+        if policy is None:
+            raise ConfigError(f"--client needs a policy with clients: there is no {self.settings.policy}")
+        return policy.client(name)
+
+    @staticmethod
+    def _subject(period: Period, client: Client | None) -> str:
+        return f"GST API access audit {period.label}" + (f" — {client.name}" if client else "")
+
     def _write_report(self, con: duckdb.DuckDBPyConnection, period: Period, out: Path | None = None,
-                      policy: Policy | None | bool = True) -> Path:
-        """``policy``: the one a run read already (True: read it now), for the report's notice."""
+                      policy: Policy | None | bool = True, client: Client | None = None) -> Path:
+        """``policy``: the one a run read already (True: read it now), for the report's notice.
+        ``client``: over a copy of that client's part of the database (storage/scoped.py)."""
         rules, _ = rules_of(self.settings)
         notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
         why = unchecked(self.settings, policy_of(self.settings) if policy is True else policy)
         notices = [why[0].upper() + why[1:]] if why else []
-        return write_report(con, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
-                            out_dir=Path(self.settings.report_dir), rule_notes=notes, notices=notices,
-                            protected=self._protected())
+        out_dir = Path(self.settings.report_dir)
+        if client is None:
+            return write_report(con, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
+                                out_dir=out_dir, rule_notes=notes, notices=notices, protected=self._protected())
+        scoped = client_copy(con, client.gstins)
+        try:
+            return write_report(scoped, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
+                                out_dir=out_dir / client_folder(client.name), rule_notes=notes, notices=notices,
+                                protected=self._protected(), client=client.name)
+        finally:
+            scoped.close()
+
+    def _client_reports(self, con: duckdb.DuckDBPyConnection, period: Period,
+                        policy: Policy | None) -> dict[str, Path]:
+        """A run with clients: each client's report, mailed to its report_to when [smtp] is set
+        (a failed mail is logged; the reports stay written)."""
+        written = {}
+        for client in (policy.clients.values() if policy else ()):
+            written[client.name] = self._write_report(con, period, policy=policy, client=client)
+            if client.report_to and self.config.smtp is not None:
+                try:
+                    send_report(self.config.smtp, written[client.name], list(client.report_to),
+                                self._subject(period, client), self.environ)
+                except AlertprocError as exc:
+                    log.warning("the report of %s was not mailed: %s", client.name, exc)
+        return written
 
     def _notify(self, con: duckdb.DuckDBPyConnection) -> NotifyResult | None:
         """Announce new findings on the channels of [notify], if the config has one."""
@@ -563,12 +612,19 @@ class Alertproc(Desk, Policies):
             return export_lake(con, lake)
 
     def evidence(self, out: str | Path, week: str | None = None, since: str | None = None,
-                 until: str | None = None, finding: str | None = None) -> packs.Pack:
-        """Write an evidence pack (see ``alertproc evidence``) of a period or one finding."""
+                 until: str | None = None, finding: str | None = None, client: str | None = None) -> packs.Pack:
+        """Write an evidence pack (see ``alertproc evidence``) of a period or one finding;
+        ``client``: of that client's GSTINs only, nothing of the others."""
         period = None if finding and not (week or since or until) else choose_period(week, since, until)
         con = self._reading(sandboxed=False)
-        return packs.build(con, self._archive(), Path(out), lambda p, path: self._write_report(con, p, path),
-                           period=period, finding_id=finding, protected=self._protected())
+        if client:
+            con = client_copy(con, self._client(policy_of(self.settings), client).gstins)
+        try:
+            return packs.build(con, self._archive(), Path(out), lambda p, path: self._write_report(con, p, path),
+                               period=period, finding_id=finding, protected=self._protected())
+        finally:
+            if client:
+                con.close()
 
     @staticmethod
     def verify_evidence(pack: str | Path) -> packs.Verification:

@@ -41,10 +41,11 @@ def findings() -> None:
 @click.option("--asp", help="Only findings about an ASP whose name contains this (any case).")
 @click.option("--since", type=DAY, help="Only findings from this day (IST), e.g. 01-11-2026.")
 @click.option("--until", type=DAY, help="Only findings up to this day (IST), inclusive.")
+@click.option("--client", help="Only findings on this client's GSTINs (the policy's clients:).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @settings_options
 def findings_list(app: Alertproc, status: str, severity: str | None, rule: str | None, gstin: str | None,
-                  asp: str | None, since, until, fmt: str) -> None:
+                  asp: str | None, since, until, client: str | None, fmt: str) -> None:
     """Findings in a triage state, most severe and newest first, narrowed as you ask.
 
     \b
@@ -52,8 +53,9 @@ def findings_list(app: Alertproc, status: str, severity: str | None, rule: str |
       alertproc findings list --severity high
       alertproc findings list --status all --gstin 27AAPFU0939F1ZV --since 01-11-2026 --until 30-11-2026
       alertproc findings list --status all --rule unexpected_asp --format csv > findings.csv
+      alertproc findings list --client "Example Traders"
     """
-    rows = app.findings(status, rule, severity=severity, gstin=gstin, asp=asp, since=since, until=until)
+    rows = app.findings(status, rule, severity=severity, gstin=gstin, asp=asp, since=since, until=until, client=client)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
     elif fmt == "csv":

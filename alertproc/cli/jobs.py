@@ -69,6 +69,9 @@ def run(app: Alertproc, source: Path | None, kind: str | None, week: str | None,
             say(f"notified: {summary.notified.sent or 'nothing new'}"
                 + (f"; failed: {summary.notified.failed}" if summary.notified.failed else ""))
         click.echo(f"report: {summary.report}")
+        if summary.client_reports:
+            folder = next(iter(summary.client_reports.values())).parent.parent
+            click.echo(f"client reports: {len(summary.client_reports)}, one folder each in {folder}")
     for name, why in summary.failed.items():
         say(f"alertproc: error: mailbox {name} was not synced: {why}", err=True)
     if summary.failed:
@@ -187,21 +190,24 @@ def detect(app: Alertproc, fail_on: str | None, lake: str | None, engine: str, s
               help="Output file [default: <report-dir>/alertproc-<period>.html].")
 @click.option("--mail-to", "mail_to", multiple=True,
               help="Also send the report to this address (repeatable; needs [smtp] in the config).")
+@click.option("--client", help="Only this client's GSTINs (the policy's clients:), nothing of the others.")
 @settings_options
 def report(app: Alertproc, week: str | None, since: date | None, until: date | None, out: Path | None,
-           mail_to: tuple[str, ...]) -> None:
+           mail_to: tuple[str, ...], client: str | None) -> None:
     """Write the HTML audit report for a week or a date range.
 
     One self-contained file (no network requests), readable printed. With --mail-to it
-    is also sent as an HTML mail with the file attached, through the [smtp] server.
+    is also sent as an HTML mail with the file attached, through the [smtp] server. With
+    --client it holds that client's GSTINs only, in <report-dir>/<client>/.
 
     \b
     Example:
       alertproc report --week 2026-W47
       alertproc report --since 01-11-2026 --until 30-11-2026 --out november.html
+      alertproc report --client "Example Traders" --mail-to accounts@example-traders.in
       alertproc report --mail-to audit@example.com --config /etc/alertproc/alertproc.toml
     """
-    path = app.report(week, since, until, out, mail_to=mail_to)
+    path = app.report(week, since, until, out, mail_to=mail_to, client=client)
     click.echo(f"report: {path}")
     if mail_to:
         click.echo(f"sent to {', '.join(mail_to)}")

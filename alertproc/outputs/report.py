@@ -165,14 +165,21 @@ def environment(templates: Path | list[Path]) -> jinja2.Environment:
     return env
 
 
+def client_folder(name: str) -> str:
+    """The folder of a client's reports under the report folder: its name with anything but
+    letters, digits, '.' and '-' made '-' (a policy's client names are checked; never a path)."""
+    return re.sub(r"[^\w.-]+", "-", name).strip("-.") or "client"
+
+
 def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path | list[Path], archive_root: Path,
                  out: Path | None = None, out_dir: Path = Path("reports/out"),
                  rule_notes: dict[str, dict] | None = None, notices: list[str] | None = None,
-                 protected: list[Path] = ()) -> Path:
+                 protected: list[Path] = (), client: str | None = None) -> Path:
     """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``).
 
     ``rule_notes`` maps rule ids to their title and description, shown with each finding;
-    ``notices`` are shown above the summary (e.g. that approvals were not checked). The file
+    ``notices`` are shown above the summary (e.g. that approvals were not checked); ``client``
+    names the client a report is for (``con`` then holds only its part). The file
     is written beside ``out`` and renamed over it, never over one of ``protected`` or
     anything but a regular file (:mod:`alertproc.outputs.files`).
     """
@@ -180,7 +187,7 @@ def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path
     check_target(out, list(protected))
     out.parent.mkdir(parents=True, exist_ok=True)
     context = gather(con, period, archive_root.resolve(), out.parent.resolve(), rule_notes)
-    html = environment(templates).get_template("report.html.j2").render(**context, notices=notices or [])
+    html = environment(templates).get_template("report.html.j2").render(**context, notices=notices or [], client=client)
     with replacing(out, list(protected)) as temporary:
         temporary.write_text(html, encoding="utf-8")
     return out

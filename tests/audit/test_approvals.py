@@ -49,8 +49,9 @@ def test_the_draft_lists_what_was_seen_loads_as_a_policy_and_never_overwrites(si
     assert {a.asp for a in drafted.approvals} == {"Acme Tax Cloud Pvt Ltd", "LedgerLine Solutions Private Limited"}
     assert "last consent valid until" in text and "refresh(es)" in text
     # approving is deleting the '#': the result is a policy with QuickFile approved on Delhi
-    approved = text.replace("#  - asp: \"QuickFile GST Services\"", "  - asp: \"QuickFile GST Services\"").replace(
-        "#    gsp: \"Example GSP Ltd\"\n#    gstins: [07AAPFU0939F1ZX]", "    gsp: \"Example GSP Ltd\"\n    gstins: [07AAPFU0939F1ZX]")
+    entry = '#  - asp: "QuickFile GST Services"\n#    gsp: "Example GSP Ltd"\n#    gstins: [07AAPFU0939F1ZX]'
+    assert entry in text
+    approved = text.replace(entry, entry.replace("#", ""))
     (site / "approved.yaml").write_text(approved)
     assert any(a.asp == QUICKFILE and a.gstins == (DELHI,) for a in load_policy(site / "approved.yaml").approvals)
     again = run_alertproc("policy", "draft", "--out", "draft.yaml", cwd=site)

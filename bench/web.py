@@ -110,6 +110,7 @@ def main() -> int:
             client = server.client()
             assert login(client, "bench", PASSWORD).status_code == 303
             paths = ["/static/app.css", "/", "/findings", "/findings?severity=high&status=all",
+                     "/asps/ACMETAXCLOUD?since=09-11-2026&until=15-11-2026",
                      f"/findings/{finding}", f"/gstins/{gstin}", "/api/findings", f"/sql?query=weekly-trend&p.gstin={gstin}",
                      "/reports"]
             for path in paths:

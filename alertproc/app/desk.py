@@ -108,13 +108,17 @@ class Desk:
                 "events": records(con, queries["gstin_events"], {"gstin": gstin, "since": period.since,
                                                                  "until": period.until})}
 
-    def asp(self, pair_key: str) -> dict:
-        """An ASP's page: every GSTIN it touched (any spelling of its name), approved there or not."""
+    def asp(self, pair_key: str, since: str | None = None, until: str | None = None) -> dict:
+        """An ASP's page: every GSTIN it ever touched (any spelling of its name), approved there or
+        not, its last alert there, and what it did there in a period (default: the last
+        complete week), counted once."""
+        period = choose_period(None, since, until) if since or until else choose_period(None, None, None)
         con = self._reading()
         queries = package_queries(WEB)
         named = records(con, queries["asp_name"], {"pair_key": pair_key})
-        return {"pair_key": pair_key, "asp_name": named[0]["asp_name"] if named else None,
-                "gstins": records(con, queries["asp_gstins"], {"pair_key": pair_key})}
+        return {"pair_key": pair_key, "asp_name": named[0]["asp_name"] if named else None, "period": period,
+                "gstins": records(con, queries["asp_gstins"], {"pair_key": pair_key, "since": period.since,
+                                                               "until": period.until})}
 
     def report_stylesheet(self) -> Path:
         """The report's stylesheet in effect (a templates_dir's over the shipped one): the web

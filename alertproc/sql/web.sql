@@ -99,18 +99,32 @@ where u.gstin = $gstin
 order by asp_name, u.occurred_at;
 
 -- name: asp_gstins
--- Every GSTIN an ASP (any spelling, aliases resolved) touched, approved there or not.
-select u.gstin, any_value(g.label) as gstin_label, bool_or(p.asp_key is not null) as approved,
-       count(*) filter (where u.kind = 'token_refreshed') as refreshes,
-       count(*) filter (where u.kind = 'consent_granted') as consents,
-       count(*) filter (where u.kind = 'access_attempt') as accesses,
-       strftime(timezone('Asia/Kolkata', max(u.occurred_at)), '%d-%m-%Y %H:%M') as last_seen_ist
-from unique_events u join asp_names n using (asp_key)
-left join policy_gstins g on g.gstin = u.gstin
-left join policy_approved_asps p on p.gstin = u.gstin and p.asp_key = n.pair_key
-where n.pair_key = $pair_key and u.gstin is not null
-group by u.gstin
-order by u.gstin;
+-- Every GSTIN an ASP (any spelling, aliases resolved) touched, ever, approved there or not, with
+-- its last alert; and what it did there in a period, counted once. Twins are paired over the
+-- period's events of this ASP only: over all its events that took 1.6 s at 1 M.
+with keys as (select asp_key from asp_names where pair_key = $pair_key),
+ever as (
+    select gstin, max(occurred_at) as last_at from events
+    where asp_key in (select asp_key from keys) and gstin is not null
+    group by gstin
+),
+in_period as (
+    select u.gstin,
+           count(*) filter (where u.kind = 'token_refreshed') as refreshes,
+           count(*) filter (where u.kind = 'consent_granted') as consents,
+           count(*) filter (where u.kind = 'access_attempt') as accesses
+    from unique_events_in($since, $until, (select list(asp_key) from keys)) u
+    where u.gstin is not null
+    group by u.gstin
+)
+select e.gstin, g.label as gstin_label,
+       exists (select 1 from policy_approved_asps p where p.gstin = e.gstin and p.asp_key = $pair_key) as approved,
+       coalesce(i.refreshes, 0) as refreshes, coalesce(i.consents, 0) as consents, coalesce(i.accesses, 0) as accesses,
+       strftime(timezone('Asia/Kolkata', e.last_at), '%d-%m-%Y %H:%M') as last_seen_ist
+from ever e
+left join in_period i using (gstin)
+left join policy_gstins g on g.gstin = e.gstin
+order by e.gstin;
 
 -- name: asp_name
 select any_value(asp_name) as asp_name from asp_names where pair_key = $pair_key;

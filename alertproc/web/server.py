@@ -322,8 +322,9 @@ def routes(web: Web) -> list[Route]:
 
     async def asp(request: Request) -> Response:
         session, role = await web.user(request)
-        return web.page(request, "asp.html.j2", session, role, **(await web.read(web.app.asp,
-                                                                                request.path_params["pair_key"])))
+        found = await web.read(web.app.asp, request.path_params["pair_key"], request.query_params.get("since") or None,
+                               request.query_params.get("until") or None)
+        return web.page(request, "asp.html.j2", session, role, **found)
 
     async def evidence_pack(request: Request) -> Response:
         await web.user(request, "auditor")

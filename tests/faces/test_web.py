@@ -283,6 +283,16 @@ def test_gstin_and_asp_pages_show_each_asp_once_approved_or_not_with_a_timeline(
     acme = vera.get("/asps/ACMETAXCLOUD").text
     gstins = re.findall(r'<a href="/gstins/([0-9A-Z]{15})">', acme)
     assert {"27AAPFU0939F1ZV", "29AAPFU0939F1ZR", "07AAPFU0939F1ZX"} <= set(gstins)
+    # every GSTIN ever, counts of the period asked for (mail and SMS twins once, as the GSTIN page)
+    def pune_refreshes(since, until):
+        shown = vera.get("/asps/ACMETAXCLOUD", params={"since": since, "until": until}).text
+        return int(re.findall(r'<td class="num">(\d+)</td>', shown.split('href="/gstins/27AAPFU0939F1ZV"')[1])[0])
+    on_gstin_page = re.search(r'<a href="/asps/ACMETAXCLOUD">[^<]+</a></td>.*?<td class="num">(\d+)</td>', page, re.S)
+    assert pune_refreshes("01-01-2025", "31-12-2026") == int(on_gstin_page.group(1))  # all of it, as the GSTIN page
+    assert 0 < pune_refreshes("01-11-2026", "30-11-2026") < int(on_gstin_page.group(1))
+    long_ago = vera.get("/asps/ACMETAXCLOUD", params={"since": "01-01-2025", "until": "31-01-2025"}).text
+    assert set(re.findall(r'<a href="/gstins/([0-9A-Z]{15})">', long_ago)) == set(gstins)
+    assert set(re.findall(r'<td class="num">(\d+)</td>', long_ago)) == {"0"}
 
 
 def test_evidence_packs_for_auditors_and_the_findings_xlsx_download(site):

@@ -129,6 +129,7 @@ def other(sender: str, subject: str, when: datetime, msgid: str, body: str) -> E
 # --- the scenario -------------------------------------------------------------------------
 
 PUNE, BLR, DEL, CHN = "27AAPFU0939F1ZV", "29AAPFU0939F1ZR", "07AAPFU0939F1ZX", "33AAPFU0939F1Z2"
+AMD = "24AAPFU0939F1Z1"  # Ahmedabad depot: in the policy, silent since mid-October
 ACME, LEDGER, QUICK = "Acme Tax Cloud Pvt Ltd", "LedgerLine Solutions Private Limited", "QuickFile GST Services"
 EGSP, SUVIDHA = "Example GSP Ltd", "Suvidha Connect Ltd"
 START = datetime(2026, 10, 26, 0, 0, tzinfo=IST)
@@ -273,6 +274,16 @@ def scenario() -> list[tuple[str, bytes]]:
     # rules; his forward (no trusted forwarder configured) is recorded as `forwarded`. Last, so
     # that adding it renumbered no other file.
     out.append(("refresh", refresh_text(CHN, ACME, EGSP, ist("2026-11-21", "08:12"), "chn-0812").as_bytes()))
+    # Coverage (issue 32), appended for the same reason. The Ahmedabad depot's last alerts are of
+    # mid-October, while the other GSTINs' keep coming: `gstin_silent`. LedgerLine, approved for
+    # Pune too, gets a 30-day consent on 14 Nov, refreshes three times and goes quiet with the
+    # consent still valid: `asp_went_quiet`.
+    out.append(("consent", consent(AMD, ACME, EGSP, ist("2026-10-14", "11:00"), 30, "amd-consent").as_bytes()))
+    out.append(("refresh", refresh_text(AMD, ACME, EGSP, ist("2026-10-15", "09:20"), "amd-0920").as_bytes()))
+    out.append(("consent", consent(PUNE, LEDGER, SUVIDHA, ist("2026-11-14", "10:00"), 30, "pune-ledger").as_bytes()))
+    for hm in ("10:05", "15:55", "21:40"):
+        when = ist("2026-11-14", hm)
+        out.append(("refresh-table", refresh_table(PUNE, LEDGER, SUVIDHA, when, f"pune-ledger-{hm[:2]}").as_bytes()))
     return out
 
 

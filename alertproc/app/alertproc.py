@@ -566,13 +566,16 @@ class Alertproc(Desk, Policies):
         notices = [why[0].upper() + why[1:]] if why else []
         out_dir = Path(self.settings.report_dir)
         if client is None:
+            known = policy_of(self.settings) if policy is True else policy
+            clients = {c.name: c.gstins for c in known.clients.values()} if known else None
             return write_report(con, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
-                                out_dir=out_dir, rule_notes=notes, notices=notices, protected=self._protected())
+                                out_dir=out_dir, rule_notes=notes, notices=notices, protected=self._protected(),
+                                clients=clients)
         scoped = client_copy(con, client.gstins)
         try:
             return write_report(scoped, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
                                 out_dir=out_dir / client_folder(client.name), rule_notes=notes, notices=notices,
-                                protected=self._protected(), client=client.name)
+                                protected=self._protected(), client=client.name, clients={client.name: client.gstins})
         finally:
             scoped.close()
 

@@ -26,7 +26,8 @@ DEFAULT_THRESHOLDS = {
     "failed_access_spike": {"window": "1h", "count": 5},
     "consent_expiring_days": 7,
     "max_consent_days": 30,
-    "token_lifetime": "6h",  # how long a portal token lives (token_without_alerts)
+    "token_lifetime": "6h",  # how long a portal token lives (token_without_alerts, asp_went_quiet)
+    "silence_days": 30,  # days without any alert for a policy GSTIN before gstin_silent speaks
 }
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -151,7 +152,7 @@ def _thresholds(path: Path, doc: Located, problems: list[str]) -> dict[str, int]
         if not isinstance(count, int) or count < 1:
             problems.append(f"{where(path, raw, name)}: thresholds.{name}.count must be a positive whole number")
         out[f"{name}_window_s"], out[f"{name}_count"] = window or 0, count if isinstance(count, int) else 0
-    for name in ("consent_expiring_days", "max_consent_days"):
+    for name in ("consent_expiring_days", "max_consent_days", "silence_days"):
         value = raw.get(name, DEFAULT_THRESHOLDS[name])
         if not isinstance(value, int) or value < 0:
             problems.append(f"{where(path, raw, name)}: thresholds.{name} must be a whole number of days")
@@ -336,10 +337,11 @@ def apply_policy(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
             con.executemany("insert into policy_asp_aliases values (?, ?)", aliases)
         con.execute(
             "insert into policy_thresholds (refresh_burst_window_s, refresh_burst_count, failed_access_spike_window_s, "
-            "failed_access_spike_count, consent_expiring_days, max_consent_days, token_lifetime_s) "
-            "values (?, ?, ?, ?, ?, ?, ?)",
+            "failed_access_spike_count, consent_expiring_days, max_consent_days, token_lifetime_s, silence_days) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?)",
             [t["refresh_burst_window_s"], t["refresh_burst_count"], t["failed_access_spike_window_s"],
-             t["failed_access_spike_count"], t["consent_expiring_days"], t["max_consent_days"], t["token_lifetime_s"]],
+             t["failed_access_spike_count"], t["consent_expiring_days"], t["max_consent_days"], t["token_lifetime_s"],
+             t["silence_days"]],
         )
         stored = set(con.execute("select event_id, asp_name, source_ref from events where channel = 'manual'").fetchall())
         if stored != {(m["event_id"], m["asp_name"], m["source_ref"]) for m in manual}:

@@ -105,9 +105,24 @@ def plain_reason(error: str | None) -> str:
     return error
 
 
+def _client_gstins(rows: list[dict], clients: dict[str, tuple[str, ...]] | None) -> list[dict]:
+    """Each client (in the policy's order) with its GSTINs' last alerts; the policy's GSTINs of
+    no client under "No client" (or all of them under "Your GSTINs" when there are no clients)."""
+    by_gstin = {row["gstin"]: row for row in rows}
+    groups, claimed = [], set()
+    for name, gstins in (clients or {}).items():
+        groups.append({"name": name, "gstins": [by_gstin[g] for g in gstins if g in by_gstin]})
+        claimed.update(gstins)
+    rest = [row for row in rows if row["gstin"] not in claimed]
+    if rest:
+        groups.append({"name": "No client" if clients else "Your GSTINs", "gstins": rest})
+    return groups
+
+
 def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, out_dir: Path,
-           rule_notes: dict[str, dict] | None = None) -> dict:
-    """Everything the template shows, as plain Python values."""
+           rule_notes: dict[str, dict] | None = None, clients: dict[str, tuple[str, ...]] | None = None) -> dict:
+    """Everything the template shows, as plain Python values. ``clients``: name -> GSTINs, for
+    the section of each client's GSTINs and their last alert."""
     def link(relative: str) -> str:
         return Path(os.path.relpath(archive_root / relative, out_dir)).as_posix()
 
@@ -133,6 +148,7 @@ def gather(con: duckdb.DuckDBPyConnection, period: Period, archive_root: Path, o
         "inventory": _rows(con, "inventory", period, inventory.source(con, period.since)),
         "coverage": _rows(con, "coverage", period),
         "silent_gstins": _rows(con, "silent_gstins", period),
+        "client_gstins": _client_gstins(_rows(con, "last_alerts", period), clients),
         "chart": {"width": CHART_WIDTH, "left": CHART_LEFT, "lane_height": LANE_HEIGHT},
         "period": period,
         "generated_ist": now().astimezone(IST).strftime("%d-%m-%Y %H:%M"),
@@ -174,19 +190,21 @@ def client_folder(name: str) -> str:
 def write_report(con: duckdb.DuckDBPyConnection, period: Period, templates: Path | list[Path], archive_root: Path,
                  out: Path | None = None, out_dir: Path = Path("reports/out"),
                  rule_notes: dict[str, dict] | None = None, notices: list[str] | None = None,
-                 protected: list[Path] = (), client: str | None = None) -> Path:
+                 protected: list[Path] = (), client: str | None = None,
+                 clients: dict[str, tuple[str, ...]] | None = None) -> Path:
     """Render the report for ``period`` to ``out`` (default ``<out_dir>/alertproc-<period>.html``).
 
     ``rule_notes`` maps rule ids to their title and description, shown with each finding;
     ``notices`` are shown above the summary (e.g. that approvals were not checked); ``client``
-    names the client a report is for (``con`` then holds only its part). The file
+    names the client a report is for (``con`` then holds only its part); ``clients`` groups the
+    GSTINs in the section of last alerts (name -> GSTINs). The file
     is written beside ``out`` and renamed over it, never over one of ``protected`` or
     anything but a regular file (:mod:`alertproc.outputs.files`).
     """
     out = out or out_dir / f"alertproc-{period.slug}.html"
     check_target(out, list(protected))
     out.parent.mkdir(parents=True, exist_ok=True)
-    context = gather(con, period, archive_root.resolve(), out.parent.resolve(), rule_notes)
+    context = gather(con, period, archive_root.resolve(), out.parent.resolve(), rule_notes, clients)
     html = environment(templates).get_template("report.html.j2").render(**context, notices=notices or [], client=client)
     with replacing(out, list(protected)) as temporary:
         temporary.write_text(html, encoding="utf-8")

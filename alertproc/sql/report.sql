@@ -180,6 +180,17 @@ from policy_gstins p
 where not exists (select 1 from events e where e.gstin = p.gstin and e.occurred_at >= $since and e.occurred_at < $until)
 order by p.gstin;
 
+-- name: last_alerts
+-- Each GSTIN of the policy with its last alert (mail or SMS) before the period's end, ever, and
+-- the whole days since then to that end (null: never): the clients' section.
+select p.gstin, p.label as gstin_label,
+       strftime(timezone('Asia/Kolkata', max(e.occurred_at)), '%d-%m-%Y %H:%M') as last_alert_ist,
+       date_diff('day', max(e.occurred_at), $until) as days_since
+from policy_gstins p
+left join events e on e.gstin = p.gstin and e.channel in ('email', 'sms') and e.occurred_at < $until
+group by p.gstin, p.label
+order by p.gstin;
+
 -- name: reconciliation
 -- Does the mailbox see everything the portal saw? Per GSTIN: the portal's successful accesses
 -- with no refresh or consent alert within a token lifetime before them (access_without_alert's

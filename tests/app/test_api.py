@@ -32,10 +32,10 @@ def loaded(app):
 
 def test_import_detect_report_and_read_back(app, tmp_path):
     stats = loaded(app)
-    assert stats.seen == 380 and stats.parsed > 300
+    assert stats.seen == 386 and stats.parsed > 300
     found = app.detect()
     rules = {row[0] for row in app.sql("select distinct rule_id from findings").fetchall()}
-    assert found.total == app.sql("select count(*) from findings").fetchall()[0][0] and len(rules) == 11
+    assert found.total == app.sql("select count(*) from findings").fetchall()[0][0] and len(rules) == 13
     report = app.report(week="2026-W47")
     assert report.is_file() and report.parent == tmp_path / "out" and "<html" in report.read_text()[:500].lower()
     frame = app.sql("select rule_id, count(*) as n from findings where gstin = $g group by 1",

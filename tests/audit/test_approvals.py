@@ -43,7 +43,8 @@ def test_the_draft_lists_what_was_seen_loads_as_a_policy_and_never_overwrites(si
     assert done.returncode == 0, done.stderr
     text = (site / "draft.yaml").read_text()
     drafted = load_policy(site / "draft.yaml")  # loads as it is
-    assert set(drafted.gstins) == {"07AAPFU0939F1ZX", "27AAPFU0939F1ZV", "29AAPFU0939F1ZR", "33AAPFU0939F1Z2"}
+    assert set(drafted.gstins) == {"07AAPFU0939F1ZX", "27AAPFU0939F1ZV", "29AAPFU0939F1ZR", "33AAPFU0939F1Z2",
+                                   "24AAPFU0939F1Z1"}
     assert "# Maharashtra;" in text and "# Tamil Nadu;" in text and drafted.gstins["27AAPFU0939F1ZV"] == "Pune plant"
     assert "QuickFile GST Services: seen, not approved" in text and "#  - asp: \"QuickFile GST Services\"" in text
     assert {a.asp for a in drafted.approvals} == {"Acme Tax Cloud Pvt Ltd", "LedgerLine Solutions Private Limited"}

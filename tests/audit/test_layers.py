@@ -50,7 +50,8 @@ def test_disabled_rules_and_formats_are_off_and_none_left_is_an_error(tmp_path):
 def test_without_a_policy_mail_is_loaded_and_the_approval_rules_are_skipped(tmp_path):
     done = run_alertproc("run", *SAMPLE_ARGS[:-1], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert ("skipped consent_expiring, token_without_alerts, unexpected_asp, unknown_gstin: approvals were not checked"
+    assert ("skipped asp_went_quiet, consent_expiring, gstin_silent, token_without_alerts, unexpected_asp, unknown_gstin: "
+            "approvals were not checked"
             in done.stdout)
     assert "approvals were not checked" in (tmp_path / "reports" / "out" / "alertproc-2026-W47.html").read_text().lower()
     count = run_alertproc("sql", "select count(*) as n from findings where rule_id = 'unexpected_asp'", "--format", "csv",

@@ -17,7 +17,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_shipped_policy_loads_and_expands_star():
     policy = load_policy(ROOT / "rules" / "policy.yaml")
     acme = policy.approvals[0]
-    assert set(acme.gstins) == set(policy.gstins) and len(policy.gstins) == 3
+    assert set(acme.gstins) == set(policy.gstins) and len(policy.gstins) == 4
     assert policy.thresholds["refresh_burst_window_s"] == 6 * 3600
     assert policy.revocations[0].at.isoformat() == "2026-11-03T04:45:00+00:00"  # 10:15 IST
 
@@ -48,4 +48,4 @@ def test_apply_policy_replaces_tables_and_manual_revocations():
     assert con.execute("select count(*) from events where channel = 'manual'").fetchone()[0] == 1
     aliases = dict(con.execute("select alias_key, asp_key from policy_asp_aliases").fetchall())
     assert aliases["ACMETAXCLOUD"] == "ACMETAXCLOUD"
-    assert con.execute("select count(*) from policy_approved_asps").fetchone()[0] == 4
+    assert con.execute("select count(*) from policy_approved_asps").fetchone()[0] == 6  # Acme on 4, LedgerLine on 2

@@ -40,11 +40,11 @@ def test_run_on_the_sample_twice_gives_the_same_counts(workdir):
     first = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY_OPTION])
     assert first.exit_code == 0, first.output
     assert "unexpected_asp: 1" in first.output and "refresh_after_revocation: 1" in first.output
-    assert "380 seen, 379 new" in first.output
+    assert "386 seen, 385 new" in first.output
     assert (workdir / "reports" / "out" / "alertproc-2026-W47.html").is_file()
     assert any((workdir / "archive").rglob("*.eml"))
     second = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--week", "2026-W47", *POLICY_OPTION])
-    assert "0 new, 380 already imported" in second.output
+    assert "0 new, 386 already imported" in second.output
     assert first.output.split("findings:")[1] == second.output.split("findings:")[1]
 
 
@@ -52,7 +52,7 @@ def test_json_summary_and_sql_formats(workdir):
     runner = CliRunner()
     out = runner.invoke(cli, ["run", "--source", str(SAMPLE), "--json", *POLICY_OPTION]).output
     summary = json.loads(out)
-    assert summary["imported"]["new"] == 379 and summary["findings"]["by_rule"]["unexpected_asp"] == 1
+    assert summary["imported"]["new"] == 385 and summary["findings"]["by_rule"]["unexpected_asp"] == 1
     query = "select rule_id, count(*) as n from findings group by 1 order by 1"
     rows = json.loads(runner.invoke(cli, ["sql", "--format", "json", query]).output)
     assert {"rule_id": "refresh_after_revocation", "n": 1} in rows and {"rule_id": "unexpected_asp", "n": 1} in rows

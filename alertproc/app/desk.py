@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from ..audit import triage
+from ..audit import approvals, triage
 from ..audit.layers import template_dirs
 from ..errors import ConfigError
-from ..period import choose_period
+from ..period import choose_period, parse_day
 from ..storage import users
 from ..storage.archive import Archive
 from ..storage.queries import package_queries
@@ -73,6 +73,22 @@ class Desk:
             entry = triage.record(con, finding_id, action, note, username, until)
             users.audit(con, username, address, f"finding {action}", entry["finding_id"], note)
         return entry
+
+    def approve_from(self, username: str, address: str, finding_id: str, note: str, since=None,
+                     until=None) -> list:
+        """An admin's approval from an ``unexpected_asp`` finding's page: the decision `alertproc
+        approve` records (its ASP for its GSTIN), plus a line in the audit log. The next detect
+        applies it and closes the finding with the note."""
+        found = self.finding(finding_id)
+        if found["rule_id"] not in approvals.CLOSES or not found["gstin"] or not found["asp_name"]:
+            raise ConfigError("only a finding of an ASP not approved for a GSTIN (unexpected_asp) can be approved")
+        with self._writing(doing="approve (web)") as (con, _):
+            made = approvals.record(con, "approve", [found["gstin"]], found["asp_name"], note, username,
+                                    parse_day(since, "from") if since else None,
+                                    parse_day(until, "until") if until else None)
+            users.audit(con, username, address, "approve", f"{found['gstin']} {made[0].asp_name}",
+                        f"decision #{made[0].approval_id}: {note}")
+        return made
 
     # --- pages -------------------------------------------------------------------------------
 

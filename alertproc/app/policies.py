@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from ..audit import approvals, triage
+from ..audit import approvals, registry, triage
 from ..audit.draft import draft
 from ..audit.policy import Policy, no_policy, policy_of
 from ..errors import ConfigError
@@ -64,6 +64,18 @@ class Policies:
         """Every approval decision recorded, oldest first."""
         con = self._reading(missing_ok=True)
         return approvals.decisions(con) if con is not None else []
+
+    def asps(self) -> tuple[list[dict], list[tuple[dict, dict, float]]]:
+        """The registry of ASPs seen (one name, spellings, GSPs, GSTINs, alerts, approved) and
+        the pairs whose names look like one vendor the key does not merge (merge suggestions)."""
+        rows = registry.listed(self._reading())
+        return rows, registry.suggestions(rows)
+
+    def merge_asp(self, alias: str, into: str, note: str, by: str | None = None) -> dict:
+        """Record that ``alias`` is another spelling of ``into``; the next detect applies it
+        (rules, reports, exports and queries then show one name)."""
+        with self._writing(doing="asp merge") as (con, _):
+            return registry.record_merge(con, alias, into, note, by or triage.who())
 
     def draft_policy(self, out: str | Path) -> Path:
         """Write a commented policy drafted from what the database has seen to ``out`` (never

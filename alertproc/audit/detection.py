@@ -13,7 +13,7 @@ import duckdb
 
 from ..config import Settings
 from ..period import last_complete_week
-from . import approvals, inventory
+from . import approvals, inventory, registry
 from .layers import rules_of
 from .policy import Policy, apply_policy, no_policy, policy_of, unchecked
 from .rules import Rule, run_rules
@@ -62,12 +62,14 @@ def prepare(settings: Settings, policy: Policy | None | bool = True) -> Detectio
 def detect(con: duckdb.DuckDBPyConnection, settings: Settings, policy: Policy | None | bool = True) -> DetectResult:
     """Load the policy, with the recorded approval decisions laid over it, and recompute
     ``findings`` in the database from every rule of every layer; a finding a decision approved
-    stays listed, acknowledged with its note (:mod:`alertproc.audit.approvals`)."""
+    stays listed, acknowledged with its note (:mod:`alertproc.audit.approvals`). Recorded
+    merges of ASP spellings join the policy's aliases (:mod:`alertproc.audit.registry`)."""
     detection = prepare(settings, policy)
     made = approvals.decisions(con)
     if detection.policy is not None:
         detection.policy = approvals.layered(detection.policy, made)
     detection.apply_policy(con)
+    registry.apply_merges(con)
     con.execute("create or replace temp table findings_before as select * from findings")
     total, problems = run_rules(con, detection.rules)
     approvals.reopen_withdrawn(con)

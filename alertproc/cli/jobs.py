@@ -191,9 +191,11 @@ def detect(app: Alertproc, fail_on: str | None, lake: str | None, engine: str, s
 @click.option("--mail-to", "mail_to", multiple=True,
               help="Also send the report to this address (repeatable; needs [smtp] in the config).")
 @click.option("--client", help="Only this client's GSTINs (the policy's clients:), nothing of the others.")
+@click.option("--every-client", is_flag=True, help="Write each client's report (as `run` does), mailing each "
+                                                   "to its report_to when [smtp] is set.")
 @settings_options
 def report(app: Alertproc, week: str | None, since: date | None, until: date | None, out: Path | None,
-           mail_to: tuple[str, ...], client: str | None) -> None:
+           mail_to: tuple[str, ...], client: str | None, every_client: bool) -> None:
     """Write the HTML audit report for a week or a date range.
 
     One self-contained file (no network requests), readable printed. With --mail-to it
@@ -205,8 +207,17 @@ def report(app: Alertproc, week: str | None, since: date | None, until: date | N
       alertproc report --week 2026-W47
       alertproc report --since 01-11-2026 --until 30-11-2026 --out november.html
       alertproc report --client "Example Traders" --mail-to accounts@example-traders.in
+      alertproc report --week 2026-W47 --every-client
       alertproc report --mail-to audit@example.com --config /etc/alertproc/alertproc.toml
     """
+    if every_client:
+        if client or out or mail_to:
+            raise click.UsageError("--every-client writes each client's report where `run` does: "
+                                   "leave out --client, --out and --mail-to")
+        with progress_bar("client reports", None) as progress:
+            written = app.client_reports(week, since, until, progress)
+        click.echo(f"client reports: {len(written)}, one folder each in {app.settings.report_dir}")
+        return
     path = app.report(week, since, until, out, mail_to=mail_to, client=client)
     click.echo(f"report: {path}")
     if mail_to:

@@ -1,5 +1,6 @@
-"""``alertproc policy draft|show``, ``alertproc approve`` and ``alertproc unapprove``: from the
-first run to a working policy, and approvals recorded with who, when and why."""
+"""``alertproc policy draft|show``, ``alertproc approve|unapprove`` and ``alertproc asp
+list|merge``: from the first run to a working policy, approvals recorded with who, when and
+why, and one name per vendor."""
 
 from __future__ import annotations
 
@@ -126,3 +127,60 @@ def unapprove(app: Alertproc, gstins: tuple[str, ...], client: str | None, asp: 
         click.echo(f"warning: {warning}", err=True)
     say(f"recorded: {asp} not approved for {', '.join(d.gstin for d in made)} from "
         f"{made[0].valid_from:%d-%m-%Y} (decision #{made[0].approval_id}); `alertproc detect` applies it")
+
+
+@cli.group()
+def asp() -> None:
+    """The ASPs seen: one name per vendor, and spellings to merge.
+
+    \b
+    Example:
+      alertproc asp list
+      alertproc asp merge "Acme Tax Clod" "Acme Tax Cloud Pvt Ltd" --note "typo in GSTN's alerts"
+    """
+
+
+@asp.command("list")
+@settings_options
+def asp_list(app: Alertproc) -> None:
+    """Every ASP seen: its one name, the spellings and GSPs seen with it, how many GSTINs and
+    alerts, first and last seen, approved or not; then spellings that look like one vendor
+    but that the name key does not merge, as `asp merge` suggestions.
+
+    \b
+    Example:
+      alertproc asp list
+    """
+    rows, similar = app.asps()
+    for row in rows:
+        say(f"{row['asp_name']}  [{'approved' if row['approved'] else 'not approved'}]  key {row['pair_key']}")
+        say(f"    {row['gstins']} GSTIN(s), {row['alerts']:,} alert(s), {row['first_ist']} to {row['last_ist']}"
+            + (f"; GSP {', '.join(row['gsps'])}" if row["gsps"] else ""))
+        others = [s for s in row["spellings"] if s != row["asp_name"]]
+        if others:
+            say(f"    also spelt: {'; '.join(others)}")
+    if not rows:
+        say("no ASP seen yet")
+    for fewer, more, score in similar:
+        say(f"looks like one vendor ({score:.0f}% alike): {fewer['asp_name']} / {more['asp_name']}\n"
+            f"    alertproc asp merge \"{fewer['asp_name']}\" \"{more['asp_name']}\" --note \"why\"")
+
+
+@asp.command("merge")
+@click.argument("alias")
+@click.argument("into")
+@click.option("--note", required=True, help="Why they are one vendor: an auditor reads it.")
+@click.option("--by", help="Who decides [default: the login name].")
+@settings_options
+def asp_merge(app: Alertproc, alias: str, into: str, note: str, by: str | None) -> None:
+    """Record that ALIAS is another spelling of INTO. The next `detect` counts them as one ASP:
+    rules, reports, exports and queries show one name.
+
+    \b
+    Example:
+      alertproc asp merge "Acme Tax Clod" "Acme Tax Cloud Pvt Ltd" --note "typo in GSTN's alerts"
+      alertproc detect
+    """
+    merged = app.merge_asp(alias, into, note, by)
+    say(f"recorded: {merged['alias_name']} is {merged['asp_name']} (merge #{merged['merge_id']}); "
+        "`alertproc detect` applies it")

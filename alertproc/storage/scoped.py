@@ -35,16 +35,39 @@ _COPIED = {
 }
 
 
-def client_copy(source: duckdb.DuckDBPyConnection, gstins: list[str] | tuple[str, ...]) -> duckdb.DuckDBPyConnection:
-    """An in-memory database holding only the rows of ``gstins`` (see the module's doc)."""
-    copy = store.connect(":memory:")
-    try:
+class ClientView:
+    """An in-memory database with the schema, holding one client's rows at a time: a run with
+    500 clients builds the schema once (0.12 s) and refills it for each."""
+
+    def __init__(self, source: duckdb.DuckDBPyConnection) -> None:
+        self.source = source
+        self.con = store.connect(":memory:")
+
+    def of(self, gstins: list[str] | tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+        """The database holding only the rows of ``gstins`` (see the module's doc)."""
         for table, sql in _COPIED.items():
-            rows = source.execute(sql, {"gstins": list(gstins)} if "$gstins" in sql else None).to_arrow_table()
-            copy.register("copied_rows", rows)
-            copy.execute(f"insert into {table} by name select * from copied_rows")
-            copy.unregister("copied_rows")
+            rows = self.source.sql(sql, params={"gstins": list(gstins)} if "$gstins" in sql else None).to_arrow_table()
+            self.con.execute(f"delete from {table}")
+            self.con.register("copied_rows", rows)
+            self.con.execute(f"insert into {table} by name select * from copied_rows")
+            self.con.unregister("copied_rows")
+        return self.con
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "ClientView":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def client_copy(source: duckdb.DuckDBPyConnection, gstins: list[str] | tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+    """An in-memory database holding only the rows of ``gstins``; the caller closes it."""
+    view = ClientView(source)
+    try:
+        return view.of(gstins)
     except BaseException:
-        copy.close()
+        view.close()
         raise
-    return copy

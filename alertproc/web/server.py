@@ -203,7 +203,9 @@ def routes(web: Web) -> list[Route]:
     async def finding(request: Request) -> Response:
         session, role = await web.user(request)
         found = await web.read(web.app.finding, request.path_params["finding_id"])
-        return web.page(request, "finding.html.j2", session, role, f=found)
+        approved = request.query_params.get("approved")
+        return web.page(request, "finding.html.j2", session, role, f=found,
+                        approved=approved if approved and approved.isdigit() else None)
 
     async def triage(request: Request) -> Response:
         session, _ = await web.user(request, "auditor")
@@ -215,6 +217,14 @@ def routes(web: Web) -> list[Route]:
         await web.write(web.app.triage_from, session.username, _address(request), finding_id, action,
                         fields.get("note") or None, until)
         return RedirectResponse(f"/findings/{quote(finding_id)}", status_code=303)
+
+    async def approve(request: Request) -> Response:
+        session, _ = await web.user(request, "admin")
+        fields = await web.form(request, session)
+        finding_id = request.path_params["finding_id"]
+        made = await web.write(web.app.approve_from, session.username, _address(request), finding_id,
+                               fields.get("note") or "", fields.get("from") or None, fields.get("until") or None)
+        return RedirectResponse(f"/findings/{quote(finding_id)}?approved={made[0].approval_id}", status_code=303)
 
     async def evidence_mail(request: Request) -> Response:
         session, role = await web.user(request)
@@ -356,6 +366,7 @@ def routes(web: Web) -> list[Route]:
         Route("/", overview), Route("/findings", findings),
         Route("/findings/{finding_id:str}/evidence.zip", evidence_pack),
         Route("/findings/{finding_id:str}", finding),
+        Route("/findings/{finding_id:str}/approve", approve, methods=["POST"]),
         Route("/findings/{finding_id:str}/{action:str}", triage, methods=["POST"]),
         Route("/findings/{finding_id:str}/mail/{sha256:str}", evidence_mail),
         Route("/api/findings", api_findings), Route("/sql", sql),

@@ -147,3 +147,30 @@ def test_a_policy_with_a_wrong_client_is_refused_naming_the_line(site, clients, 
 
 def test_the_shipped_example_policy_still_loads():
     assert load_policy(ROOT / "rules" / "policy.yaml").clients == {}
+
+
+def test_asp_list_suggests_a_misspelt_vendor_and_a_merge_makes_it_one(site):
+    with app_in(site) as app, app._writing(doing="test") as (con, _):
+        con.execute("insert into events (event_id, kind, gstin, gstin_valid, asp_name, asp_key, gsp_name, occurred_at, "
+                    "channel, imported_at) values ('typo1', 'token_refreshed', '27AAPFU0939F1ZV', true, "
+                    "'Acme Tax Clod Pvt Ltd', 'ACMETAXCLOD', 'Example GSP Ltd', '2026-11-18 10:00+00', 'email', now())")
+    assert run_alertproc("detect", cwd=site).returncode in (0, 3)
+    with app_in(site) as app:
+        assert any(f["asp_name"] == "Acme Tax Clod Pvt Ltd" for f in app.findings("open", "unexpected_asp"))
+    listed = run_alertproc("asp", "list", cwd=site)
+    assert listed.returncode == 0, listed.stderr
+    assert "Acme Tax Cloud Pvt Ltd  [approved]" in listed.stdout and "also spelt:" in listed.stdout
+    assert 'alertproc asp merge "Acme Tax Clod Pvt Ltd" "Acme Tax Cloud Pvt Ltd"' in listed.stdout
+    assert "QuickFile GST Services  [not approved]" in listed.stdout
+    same = run_alertproc("asp", "merge", "ACME TAXCLOUD", "Acme Tax Cloud Pvt Ltd", "--note", "x", cwd=site)
+    assert same.returncode == 2 and "one ASP already" in same.stderr
+    merged = run_alertproc("asp", "merge", "Acme Tax Clod Pvt Ltd", "Acme Tax Cloud Pvt Ltd", "--note",
+                           "GSTN's typo", cwd=site)
+    assert merged.returncode == 0, merged.stderr
+    assert run_alertproc("detect", cwd=site).returncode in (0, 3)
+    with app_in(site) as app:
+        assert not any("Clod" in (f["asp_name"] or "") for f in app.findings("all", "unexpected_asp"))
+        names = app.sql("select distinct asp_name from refreshes where asp_name_as_written like 'Acme Tax Clo%'").fetchall()
+    assert names == [("Acme Tax Cloud Pvt Ltd",)]  # one name in the views the report and queries use
+    after = run_alertproc("asp", "list", cwd=site).stdout
+    assert "looks like one vendor" not in after and "Acme Tax Clod Pvt Ltd" in after  # a spelling of Acme now

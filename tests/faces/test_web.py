@@ -176,6 +176,39 @@ def test_behind_a_named_proxy_its_forwarded_address_is_the_clients(tmp_path):
         plain.stop()
 
 
+def test_an_admin_approves_from_a_finding_and_the_next_detect_closes_it(tmp_path):
+    server = Server(sample_site(tmp_path))
+    try:
+        asha, anil = server.client("asha"), server.client("anil")
+        quickfile = next(f for f in asha.get("/api/findings", params={"rule": "unexpected_asp"}).json()
+                         if f["asp_name"] == "QuickFile GST Services" and f["gstin"] == "07AAPFU0939F1ZX")
+        page = asha.get(f"/findings/{quickfile['finding_id']}").text
+        assert 'action="/findings/' + quickfile["finding_id"] + '/approve"' in page
+        assert "/approve" not in anil.get(f"/findings/{quickfile['finding_id']}").text  # admins only
+        refused = anil.post(f"/findings/{quickfile['finding_id']}/approve",
+                            data={"note": "x", "csrf_token": csrf_of(page)})
+        assert refused.status_code == 403
+        done = asha.post(f"/findings/{quickfile['finding_id']}/approve",
+                         data={"note": "e-invoicing pilot", "csrf_token": csrf_of(page)})
+        assert done.status_code == 303 and "approved=1" in done.headers["location"]
+        assert "approval decision #1" in asha.get(done.headers["location"]).text
+        other = next(f for f in asha.get("/api/findings", params={"rule": "spoofed_alert"}).json())
+        assert asha.post(f"/findings/{other['finding_id']}/approve",
+                         data={"note": "x", "csrf_token": csrf_of(page)}).status_code == 400
+        detected = subprocess.run([sys.executable, "-m", "alertproc", "detect", "--policy", POLICY_OPTION[1]],
+                                  cwd=tmp_path, capture_output=True, text=True,
+                                  env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
+        assert detected.returncode in (0, 3), detected.stderr
+        closed = next(f for f in asha.get("/api/findings", params={"status": "all", "rule": "unexpected_asp"}).json()
+                      if f["finding_id"] == quickfile["finding_id"])
+        assert closed["status"] == "acknowledged" and "e-invoicing pilot" in closed["triage_note"]
+        assert closed["triage_by"] == "asha"
+        audit = re.sub(r"<span class=\"w\">([^<]*)</span>", r"\1", asha.get("/audit").text)
+        assert "<td>approve</td>" in audit and "e-invoicing pilot" in audit
+    finally:
+        server.stop()
+
+
 def test_every_response_carries_a_csp_without_script_and_no_page_has_script(site):
     asha = site.client("asha")
     finding = open_finding(asha)

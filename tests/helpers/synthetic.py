@@ -76,9 +76,36 @@ def write_policy(path: Path, events: int) -> Path:
     return path
 
 
-def generate(con: duckdb.DuckDBPyConnection, count: int) -> int:
-    """Insert about ``count`` generated events into ``events``; return how many."""
-    pair_table = pairs(pair_count(count))  # noqa: F841 (read by name in the SQL)
+def firm_gstin(n: int) -> str:
+    """The ``n``-th GSTIN of a CA firm's clients (valid, a state code of its own among the first 37)."""
+    return _gstin(100_000 + n)
+
+
+def firm_pairs(gstins: int) -> pa.Table:
+    """A CA firm's book: ``gstins`` GSTINs, each with two approved ASPs (a practice tool and
+    the client's own), so every pair is an approved one."""
+    rows = [(pid, firm_gstin(pid // 2), True, asp, asp_key(asp), GSPS[asp])
+            for pid, asp in ((pid, (ACME, LEDGERLINE)[pid % 2]) for pid in range(2 * gstins))]
+    names = ["pid", "gstin", "gstin_valid", "asp_name", "asp_key", "gsp_name"]
+    return pa.Table.from_arrays([pa.array(column) for column in zip(*rows)], names=names)
+
+
+def write_firm_policy(path: Path, gstins: int, per_client: int) -> Path:
+    """The firm's policy: its GSTINs, both ASPs approved for all, clients of ``per_client`` GSTINs."""
+    every = [firm_gstin(n) for n in range(gstins)]
+    doc = {"gstins": [{"gstin": g} for g in every],
+           "approved_asps": [{"asp": ACME, "aliases": [ACME_ALIAS], "gstins": ["*"]},
+                             {"asp": LEDGERLINE, "gstins": ["*"]}],
+           "clients": [{"name": f"Client {n // per_client + 1:03d}", "gstins": every[n:n + per_client]}
+                       for n in range(0, gstins, per_client)]}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def generate(con: duckdb.DuckDBPyConnection, count: int, pair_table: pa.Table | None = None) -> int:
+    """Insert about ``count`` generated events into ``events`` over ``pair_table`` (default:
+    :func:`pairs` for that many events); return how many."""
+    pair_table = pairs(pair_count(count)) if pair_table is None else pair_table  # noqa: F841 (read by name)
     n_pairs = pair_table.num_rows
     before = con.execute("select count(*) from events").fetchall()[0][0]
     con.execute("""

@@ -131,10 +131,10 @@ class Desk:
         period = choose_period(None, since, until) if since or until else choose_period(None, None, None)
         con = self._reading()
         queries = package_queries(WEB)
-        named = records(con, queries["asp_name"], {"pair_key": pair_key})
-        return {"pair_key": pair_key, "asp_name": named[0]["asp_name"] if named else None, "period": period,
-                "gstins": records(con, queries["asp_gstins"], {"pair_key": pair_key, "since": period.since,
-                                                               "until": period.until})}
+        named = records(con, queries["asp_name"], {"pair_key": pair_key})[0]
+        return {"pair_key": pair_key, "asp_name": named["asp_name"], "period": period,
+                "gstins": records(con, queries["asp_gstins"], {"pair_key": pair_key, "keys": named["keys"] or [],
+                                                               "since": period.since, "until": period.until})}
 
     def report_stylesheet(self) -> Path:
         """The report's stylesheet in effect (a templates_dir's over the shipped one): the web

@@ -172,12 +172,9 @@ def close_covered(con: duckdb.DuckDBPyConnection, before: str, made: list[Decisi
 def reopen_withdrawn(con: duckdb.DuckDBPyConnection) -> int:
     """Findings the rules raise again although a decision's approval closed them (it was
     withdrawn, or narrowed): reopened, saying so. Returns how many."""
-    rows = con.execute(f"""
-        select t.finding_id, t.by_user from findings_triaged f
-        join finding_triage t on t.finding_id = f.finding_id and t.triaged_at = f.triage_at and t.note = f.triage_note
-        where f.triage_status = 'acknowledged' and f.triage_note like '{_MARK}%'
-          and f.rule_id in (select unnest(?))
-    """, [list(CLOSES)]).fetchall()
+    rows = con.execute("select finding_id, triage_by from findings_triaged where triage_status = 'acknowledged' "
+                       "and starts_with(triage_note, ?) and rule_id in (select unnest(?))",
+                       [_MARK, list(CLOSES)]).fetchall()
     for finding_id, by in rows:
         triage.record(con, finding_id, "reopened", "its approval was withdrawn or narrowed: the rule raises it again", by)
     return len(rows)

@@ -147,7 +147,7 @@ class Desk:
         con = self._reading()
         queries = package_queries(WEB)
         # Pairing mail and SMS twins over 12 weeks takes 0.5 s at 1 M events, and its result
-        # changes only when events do: it is kept until then.
+        # changes only when events or the aliases do: it is kept until then.
         changed = tuple(records(con, queries["events_changed"])[0].values())
         kept = getattr(self, "_weekly_refreshes", None)
         if kept is None or kept[0] != changed:

@@ -46,8 +46,11 @@ from findings where occurred_at is not null
 group by 1;
 
 -- name: events_changed
--- What changes when events do (an import, a reparse): imported_at follows insertion order.
-select count(*) as events, max(imported_at) as last_imported from events;
+-- What changes when the twins do: events (an import, a reparse; imported_at follows insertion
+-- order) or the aliases that say which spellings are one ASP (the policy, a merge).
+select (select count(*) from events) as events, (select max(imported_at) from events) as last_imported,
+       (select md5(coalesce(string_agg(alias_key || '>' || asp_key, ',' order by alias_key, asp_key), ''))
+        from policy_asp_aliases) as aliases;
 
 -- name: audit_log
 select strftime(timezone('Asia/Kolkata', at_time), '%d-%m-%Y %H:%M') as at_ist, username, address, action, target, detail

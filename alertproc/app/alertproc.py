@@ -106,6 +106,11 @@ class Cycle:
 
 log = logging.getLogger(__name__)
 
+def _days(since: str | date | None, until: str | date | None) -> dict[str, date | None]:
+    """A finding list's ``since`` and ``until`` as days (``31-12-2026`` or a date)."""
+    return {"since": parse_day(since, "since") if since else None, "until": parse_day(until, "until") if until else None}
+
+
 # The command a triage action comes from, for whoever waits for the lock.
 ACTION_WORDS = {"acknowledged": "ack", "suppressed": "suppress", "reopened": "reopen"}
 
@@ -424,25 +429,21 @@ class Alertproc(Desk, Policies):
         """Findings in a triage state (``open``, ``acknowledged``, ``suppressed``, ``all``), most
         severe and newest first; narrowed to a rule, severity, GSTIN, ASP (part of its name),
         IST days (``31-12-2026`` or a date) and a client's GSTINs."""
-        if client:
-            scoped = client_copy(self._reading(), self._client(policy_of(self.settings), client).gstins)
-            try:
-                return triage.listed(scoped, status, rule, severity=severity, gstin=gstin, asp=asp,
-                                     since=parse_day(since, "since") if since else None,
-                                     until=parse_day(until, "until") if until else None)
-            finally:
+        con = self._reading()
+        scoped = client_copy(con, self._client(policy_of(self.settings), client).gstins) if client else None
+        try:
+            return triage.listed(scoped or con, status, rule, severity=severity, gstin=gstin, asp=asp,
+                                 **_days(since, until))
+        finally:
+            if scoped is not None:
                 scoped.close()
-        return triage.listed(self._reading(), status, rule, severity=severity, gstin=gstin, asp=asp,
-                             since=parse_day(since, "since") if since else None,
-                             until=parse_day(until, "until") if until else None)
 
     def findings_page(self, limit: int, status: str = "open", rule: str | None = None, *,
                       severity: str | None = None, gstin: str | None = None, asp: str | None = None,
                       since: str | date | None = None, until: str | date | None = None) -> tuple[list[dict], int]:
         """The first ``limit`` of :meth:`findings`, and how many match in all."""
         return triage.page(self._reading(), limit, status, rule, severity=severity, gstin=gstin, asp=asp,
-                           since=parse_day(since, "since") if since else None,
-                           until=parse_day(until, "until") if until else None)
+                           **_days(since, until))
 
     def findings_json(self, status: str = "open", rule: str | None = None, *, severity: str | None = None,
                       gstin: str | None = None, asp: str | None = None, since: str | date | None = None,
@@ -450,8 +451,7 @@ class Alertproc(Desk, Policies):
         """:meth:`findings` as a JSON array of objects, each also with ``status`` (the triage
         state): what `/api/findings` answers, made by DuckDB."""
         return triage.listed_json(self._reading(), status, rule, severity=severity, gstin=gstin, asp=asp,
-                                  since=parse_day(since, "since") if since else None,
-                                  until=parse_day(until, "until") if until else None)
+                                  **_days(since, until))
 
     def triage(self, finding_id: str, action: str, note: str | None = None, by: str | None = None,
                until: date | None = None) -> dict:
@@ -574,11 +574,12 @@ class Alertproc(Desk, Policies):
         ``client``: over a copy of that client's part of the database (storage/scoped.py), in
         ``view`` when given; ``words``: :meth:`_report_words` when known (a run's reports of
         many clients share both: loading the rules takes 0.15 s)."""
+        if policy is True:
+            policy = policy_of(self.settings)
         notes, notices = words or self._report_words(policy)
         out_dir = Path(self.settings.report_dir)
         if client is None:
-            known = policy_of(self.settings) if policy is True else policy
-            clients = {c.name: c.gstins for c in known.clients.values()} if known else None
+            clients = {c.name: c.gstins for c in policy.clients.values()} if policy else None
             return write_report(con, period, template_dirs(self.settings), Path(self.settings.archive), out=out,
                                 out_dir=out_dir, rule_notes=notes, notices=notices, protected=self._protected(),
                                 clients=clients)
@@ -588,12 +589,12 @@ class Alertproc(Desk, Policies):
                                 rule_notes=notes, notices=notices, protected=self._protected(), client=client.name,
                                 clients={client.name: client.gstins})
 
-    def _report_words(self, policy: Policy | None | bool) -> tuple[dict, list[str]]:
+    def _report_words(self, policy: Policy | None) -> tuple[dict, list[str]]:
         """What a report says beside the data: each rule's title and description, and why
-        approvals were not checked (if so)."""
+        approvals were not checked with ``policy`` (if so)."""
         rules, _ = rules_of(self.settings)
         notes = {r.id: {"title": r.title, "description": r.description} for r in rules}
-        why = unchecked(self.settings, policy_of(self.settings) if policy is True else policy)
+        why = unchecked(self.settings, policy)
         return notes, [why[0].upper() + why[1:]] if why else []
 
     def _client_reports(self, con: duckdb.DuckDBPyConnection, period: Period,

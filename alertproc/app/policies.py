@@ -23,10 +23,7 @@ class Policies:
         if bool(gstins) == bool(client):
             raise ConfigError("name the GSTINs with --gstin (repeatable) or a client with --client, one of the two")
         if client:
-            policy = policy_of(self.settings)
-            if policy is None:
-                raise ConfigError(f"--client needs a policy with clients: there is no {self.settings.policy}")
-            found = policy.client(client)
+            found = self._client(policy_of(self.settings), client)
             return list(found.gstins), found.name
         return [g.strip().upper() for g in gstins], None
 
@@ -56,9 +53,7 @@ class Policies:
     def effective_policy(self) -> Policy:
         """The policy file with every recorded decision laid over it; each approval's ``source``
         says where it comes from (the file's line, or the decision)."""
-        base = policy_of(self.settings) or no_policy()
-        con = self._reading(missing_ok=True)
-        return approvals.layered(base, approvals.decisions(con) if con is not None else [])
+        return approvals.layered(policy_of(self.settings) or no_policy(), self.decisions())
 
     def decisions(self) -> list[approvals.Decision]:
         """Every approval decision recorded, oldest first."""

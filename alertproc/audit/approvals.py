@@ -134,17 +134,36 @@ def layered(policy: Policy, made: list[Decision]) -> Policy:
     return replace(policy, approvals=approvals)
 
 
-def close_covered(con: duckdb.DuckDBPyConnection, before: str, made: list[Decision]) -> int:
-    """After a detect: keep listed, acknowledged with the decision's note, every finding of the
-    table ``before`` (the findings as they were) that the rules no longer raise because a
-    decision approved its ASP for its GSTIN on its day; reopen a finding closed so whose
-    decision was withdrawn. Returns the findings closed now."""
+_BEFORE = "findings_before_rules"  # a temporary table: what CLOSES's rules had found before a detect
+
+
+def before_rules(con: duckdb.DuckDBPyConnection, made: list[Decision]) -> None:
+    """Before a detect's rules run: keep the findings an approval may close (when any decision
+    approves), for :func:`after_rules`."""
+    if any(d.action == "approve" for d in made):
+        con.execute(f"create or replace temp table {_BEFORE} as select * from findings "
+                    "where rule_id in (select unnest(?))", [list(CLOSES)])
+
+
+def after_rules(con: duckdb.DuckDBPyConnection, made: list[Decision]) -> int:
+    """After a detect's rules ran: reopen what a withdrawn approval no longer covers, and keep
+    listed what an approval closed (:func:`close_covered`). Returns the findings closed now."""
+    reopen_withdrawn(con)
     approving = [d for d in made if d.action == "approve"]
     if not approving:
         return 0
+    try:
+        return close_covered(con, approving)
+    finally:
+        con.execute(f"drop table {_BEFORE}")
+
+
+def close_covered(con: duckdb.DuckDBPyConnection, approving: list[Decision]) -> int:
+    """Keep listed, acknowledged with the decision's note, every finding kept by
+    :func:`before_rules` that the rules no longer raise because a decision of ``approving``
+    approved its ASP for its GSTIN on its day. Returns the findings closed now."""
     gone = records(con, f"select b.finding_id, b.gstin, b.asp_name, cast(timezone('Asia/Kolkata', b.occurred_at) as date) "
-                        f"as day from {before} b where b.rule_id in (select unnest(?)) "
-                        "and b.finding_id not in (select finding_id from findings)", [list(CLOSES)])
+                        f"as day from {_BEFORE} b where b.finding_id not in (select finding_id from findings)")
     aliases = dict(con.execute("select alias_key, asp_key from policy_asp_aliases").fetchall())
     approved = {(a[0], a[1]) for a in con.execute("select gstin, asp_key from policy_approved_asps").fetchall()}
     closed = 0
@@ -155,7 +174,7 @@ def close_covered(con: duckdb.DuckDBPyConnection, before: str, made: list[Decisi
                     and (d.valid_to is None or finding["day"] <= d.valid_to)]
         if not covering or (finding["gstin"], key) not in approved:
             continue  # gone for another reason (the file approves it now, the events were re-read): nothing to say
-        con.execute(f"insert into findings select * from {before} where finding_id = ?", [finding["finding_id"]])
+        con.execute(f"insert into findings select * from {_BEFORE} where finding_id = ?", [finding["finding_id"]])
         decision = covering[-1]
         note = f"{_MARK}{decision.approval_id} ({decision.by_user}): {decision.note}"
         latest = con.execute("select action, note from finding_triage where finding_id = ? order by triage_id desc "

@@ -70,12 +70,10 @@ def detect(con: duckdb.DuckDBPyConnection, settings: Settings, policy: Policy | 
         detection.policy = approvals.layered(detection.policy, made)
     detection.apply_policy(con)
     registry.apply_merges(con)
-    con.execute("create or replace temp table findings_before as select * from findings")
+    approvals.before_rules(con, made)
     total, problems = run_rules(con, detection.rules)
-    approvals.reopen_withdrawn(con)
-    if approvals.close_covered(con, "findings_before", made):
+    if approvals.after_rules(con, made):
         total = con.execute("select count(*) from findings").fetchall()[0][0]
-    con.execute("drop table findings_before")
     inventory.refresh(con, last_complete_week().since)
     return counted(con, detection.result, total, problems)
 

@@ -108,11 +108,15 @@ def plain_reason(error: str | None) -> str:
 
 def _client_gstins(rows: list[dict], clients: dict[str, tuple[str, ...]] | None) -> list[dict]:
     """Each client (in the policy's order) with its GSTINs' last alerts; the policy's GSTINs of
-    no client under "No client" (or all of them under "Your GSTINs" when there are no clients)."""
+    no client under "No client" (or all of them under "Your GSTINs" when there are no clients).
+    A client none of whose GSTINs this database holds is left out: a client's copy
+    (storage/scoped.py) must not name the others."""
     by_gstin = {row["gstin"]: row for row in rows}
     groups, claimed = [], set()
     for name, gstins in (clients or {}).items():
-        groups.append({"name": name, "gstins": [by_gstin[g] for g in gstins if g in by_gstin]})
+        held = [by_gstin[g] for g in gstins if g in by_gstin]
+        if held:
+            groups.append({"name": name, "gstins": held})
         claimed.update(gstins)
     rest = [row for row in rows if row["gstin"] not in claimed]
     if rest:

@@ -85,6 +85,7 @@ def test_a_clients_findings_and_evidence_hold_only_its_gstins(firm):
         for name in zipped.namelist():
             text = zipped.read(name).decode("utf-8", "replace")
             assert others_of(text, (DELHI,)) == set(), name
+            assert "Acme Group" not in text, name  # nor another client's name (the pack's report)
     unknown = run_alertproc("report", "--client", "Nobody", cwd=firm)
     assert unknown.returncode == 2 and "no client 'Nobody'" in unknown.stderr
 

@@ -59,6 +59,8 @@ def test_an_auditor_filters_acknowledges_opens_evidence_runs_a_query_and_opens_a
     assert download.value.suggested_filename == "query.csv"
     page.goto(site.url + "/reports")
     page.click("text=alertproc-2026-W47.html")
+    page.wait_for_url(site.url + "/reports/alertproc-2026-W47.html")
+    page.wait_for_load_state("domcontentloaded")  # the title is read once the new page is parsed, not mid-load
     assert "GST API access audit" in page.title()
     page.close()
 
